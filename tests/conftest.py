@@ -1,0 +1,39 @@
+"""Shared fixtures: the project's mini FAQ data set and one servable trained on it per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).parent
+REPO_ROOT = TESTS_DIR.parent
+MINI_FAQ = TESTS_DIR / "data" / "mini_faq.jsonl"
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+REAL_FAQ = Path(os.environ.get("FAQ_REAL_DATA", SHARED_DATA / "cloud_faq_dataset.jsonl"))
+PARAPHRASES = SHARED_DATA / "paraphrases-dev.jsonl"
+
+
+@pytest.fixture(scope="session")
+def mini_faq() -> Path:
+    return MINI_FAQ
+
+
+@pytest.fixture(scope="session")
+def trained_servable(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real Quaterion training run on the mini data set (a few seconds)."""
+    from training.train import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("servable")
+    result = train(
+        TrainConfig(
+            data=MINI_FAQ, output=root / "servable", epochs=3, lr=1e-3, batch_size=8,
+            device="cpu", cache_dir=root / "cache",
+        )
+    )
+    return result.servable
+
+
+def requires_real_data() -> pytest.MarkDecorator:
+    return pytest.mark.skipif(not REAL_FAQ.is_file(), reason=f"real data set not found at {REAL_FAQ}")

@@ -1,0 +1,65 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import MINI_FAQ, REPO_ROOT
+
+FAQ = [sys.executable, "-m", "cli.main"]
+
+
+def run_faq(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    merged = {**os.environ, **(env or {})}
+    return subprocess.run([*FAQ, *args], capture_output=True, text=True, cwd=REPO_ROOT, env=merged,
+                          timeout=timeout)
+
+
+def test_help_lists_the_commands_and_options():
+    out = run_faq("--help")
+    assert out.returncode == 0
+    for command in ("train", "evaluate"):
+        assert command in out.stdout
+    train_help = run_faq("train", "--help").stdout
+    for option in ("--data", "--output", "--epochs", "--lr", "--batch-size", "--seed", "--device"):
+        assert option in train_help
+    assert "--json" in run_faq("evaluate", "--help").stdout
+
+
+def test_train_then_evaluate_end_to_end(tmp_path: Path):
+    servable = tmp_path / "servable"
+    out = run_faq("train", "--data", str(MINI_FAQ), "--output", str(servable), "--epochs", "2",
+                  "--batch-size", "8", "--device", "cpu", "--cache-dir", str(tmp_path / "cache"))
+    assert out.returncode == 0, out.stderr
+    assert "servable saved to" in out.stdout
+    assert (servable / "config.json").is_file()
+
+    out = run_faq("evaluate", "--data", str(MINI_FAQ), "--servable", str(servable), "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert set(report) == {"base", "servable"}
+    for name in ("base", "servable"):
+        assert set(report[name]) >= {"collection", "full_index", "in_batch"}
+        assert set(report[name]["collection"]) == {"precision_at_1", "mrr", "recall_at_5"}
+        assert set(report[name]["in_batch"]) == {"precision_at_1", "mrr"}
+    # the mini data set is easy: the base encoder already finds most answers
+    assert report["base"]["collection"]["precision_at_1"] >= 0.7
+
+    table = run_faq("evaluate", "--data", str(MINI_FAQ), "--servable", str(servable))
+    assert table.returncode == 0
+    assert "full_index" in table.stdout and "precision_at_1" in table.stdout
+
+
+def test_bad_data_fails_with_file_and_line(tmp_path: Path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "q", "answer": "a"}\n{"question": 1, "answer": "a"}\n')
+    out = run_faq("train", "--data", str(bad), "--output", str(tmp_path / "sv"))
+    assert out.returncode == 2
+    assert "bad.jsonl, line 2" in out.stderr and "must be a string" in out.stderr
+    assert not (tmp_path / "sv").exists()
+
+
+def test_data_from_environment_and_missing_servable(tmp_path: Path):
+    out = run_faq("evaluate", "--servable", str(tmp_path / "nothing"), env={"FAQ_DATA": str(MINI_FAQ)})
+    assert out.returncode == 2
+    assert "no servable at" in out.stderr

@@ -1,0 +1,84 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.core.servable import SERVABLE_META
+from tests.conftest import MINI_FAQ, REAL_FAQ, requires_real_data
+from training.train import CURVES_FILE, METRICS_FILE, TrainConfig, train
+
+
+def test_training_writes_servable_metrics_and_curves(trained_servable: Path):
+    assert (trained_servable / "config.json").is_file()
+    assert (trained_servable / CURVES_FILE).stat().st_size > 10_000
+    metrics = json.loads((trained_servable / METRICS_FILE).read_text())
+    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2, 3]
+    for epoch in metrics["epochs"]:
+        for stage in ("train", "val"):
+            assert 0.0 <= epoch[stage]["precision_at_1"] <= 1.0
+            assert 0.0 < epoch[stage]["mrr"] <= 1.0
+            assert epoch[stage]["loss"] > 0
+    meta = json.loads((trained_servable / SERVABLE_META).read_text())
+    assert meta["embedding_size"] == 384
+    assert (meta["train_pairs"], meta["val_pairs"]) == (30, 10)
+
+
+def test_servable_loads_and_encodes_without_quaterion(trained_servable: Path):
+    code = (
+        "import sys\n"
+        "from quaterion_models.model import MetricModel\n"
+        f"model = MetricModel.load({str(trained_servable)!r})\n"
+        "vectors = model.encode(['how do i start a virtual machine?', 'what is dnssec?'])\n"
+        "assert 'quaterion' not in sys.modules, 'serving imported quaterion'\n"
+        "assert 'pytorch_lightning' not in sys.modules\n"
+        "print(vectors.shape)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("(2, 384)")
+
+
+def test_training_moves_head_away_from_identity(trained_servable: Path):
+    """The trained head must change embeddings: a servable equal to the base would be no training."""
+    import numpy as np
+
+    from app.core.servable import Servable
+
+    trained = Servable.load(trained_servable, device="cpu")
+    base = Servable.from_base_model(device="cpu")
+    texts = ["how are virtual machines billed?"]
+    assert not np.allclose(trained.encode(texts), base.encode(texts), atol=1e-4)
+
+
+def test_retraining_reuses_the_cache_and_replaces_the_servable(tmp_path, caplog):
+    cfg = TrainConfig(data=MINI_FAQ, output=tmp_path / "sv", epochs=1, batch_size=8, device="cpu",
+                      cache_dir=tmp_path / "cache")
+    train(cfg)
+    first = (tmp_path / "sv" / "head" / "weights.bin").read_bytes()
+    cfg.epochs, cfg.seed = 2, 7
+    with caplog.at_level("INFO"):
+        train(cfg)
+    assert "reusing the embedding cache" in caplog.text
+    assert (tmp_path / "sv" / "head" / "weights.bin").read_bytes() != first
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".sv")], "temporary dirs left behind"
+
+
+def test_unknown_device_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        train(TrainConfig(data=MINI_FAQ, output=tmp_path / "sv", epochs=1, device="tpu"))
+
+
+@pytest.mark.slow
+@requires_real_data()
+def test_default_training_on_the_real_data_beats_the_reference(tmp_path):
+    from training.evaluate import EvalConfig, evaluate
+
+    result = train(TrainConfig(data=REAL_FAQ, output=tmp_path / "sv", cache_dir=tmp_path / "cache"))
+    assert result.seconds < 600
+    report = evaluate(EvalConfig(data=REAL_FAQ, servable=result.servable, device="cpu"))
+    assert report["servable"]["in_batch"]["precision_at_1"] > 0.700
+    assert report["servable"]["in_batch"]["mrr"] > 0.777
+    for view in ("collection", "full_index"):
+        assert report["servable"][view]["precision_at_1"] > report["base"][view]["precision_at_1"]

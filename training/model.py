@@ -1,0 +1,110 @@
+"""The Quaterion model: a sentence encoder with a trainable head, trained on question/answer pairs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from quaterion_models.heads import EncoderHead, SkipConnectionHead
+from torch.utils.data import Dataset
+
+from app.core.data import FaqEntry
+from app.core.encoder import SentenceEncoder, load_sentence_transformer
+from training.compat import import_quaterion
+
+import_quaterion()
+
+from quaterion import TrainableModel  # noqa: E402  (needs the torch patch above)
+from quaterion.dataset import SimilarityPairSample  # noqa: E402
+from quaterion.eval.attached_metric import AttachedMetric  # noqa: E402
+from quaterion.eval.pair import RetrievalPrecision, RetrievalReciprocalRank  # noqa: E402
+from quaterion.loss import MultipleNegativesRankingLoss  # noqa: E402
+from quaterion.train.cache import CacheConfig, CacheType  # noqa: E402
+from quaterion.utils.enums import TrainStage  # noqa: E402
+
+PRECISION_METRIC = "RetrievalPrecision"
+RECIPROCAL_RANK_METRIC = "RetrievalReciprocalRank"
+__all__ = ["FaqModel", "FaqPairsDataset", "TrainStage"]
+
+
+class FaqPairsDataset(Dataset):
+    """Question/answer pairs as Quaterion pair samples, one subgroup per pair: every other
+    pair in a batch is a negative."""
+
+    def __init__(self, entries: Sequence[FaqEntry]):
+        self._entries = list(entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __getitem__(self, index: int) -> SimilarityPairSample:
+        entry = self._entries[index]
+        return SimilarityPairSample(obj_a=entry.question, obj_b=entry.answer, subgroup=index)
+
+
+class FaqModel(TrainableModel):
+    """Frozen (and cached) or trainable sentence encoder + SkipConnectionHead, trained with the
+    symmetric multiple-negatives ranking loss; logs retrieval precision@1 and reciprocal rank."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        lr: float,
+        encoder_lr: float = 2e-5,
+        trainable_encoder: bool = False,
+        head_layers: int = 1,
+        head_dropout: float = 0.0,
+        loss_scale: float = 20.0,
+        cache_dir: str | None = None,
+        cache_batch_size: int = 256,
+    ):
+        self.model_path = model_path
+        self.lr = lr
+        self.encoder_lr = encoder_lr
+        self.trainable_encoder = trainable_encoder
+        self.head_layers = head_layers
+        self.head_dropout = head_dropout
+        self.loss_scale = loss_scale
+        self.cache_dir = cache_dir
+        self.cache_batch_size = cache_batch_size
+        super().__init__()
+
+    def configure_encoders(self) -> SentenceEncoder:
+        return SentenceEncoder(
+            load_sentence_transformer(self.model_path), trainable=self.trainable_encoder
+        )
+
+    def configure_head(self, input_embedding_size: int) -> EncoderHead:
+        return SkipConnectionHead(
+            input_embedding_size, skip_dropout=self.head_dropout, n_layers=self.head_layers
+        )
+
+    def configure_loss(self) -> MultipleNegativesRankingLoss:
+        return MultipleNegativesRankingLoss(scale=self.loss_scale, symmetric=True)
+
+    def configure_caches(self) -> CacheConfig | None:
+        if self.trainable_encoder:
+            return None  # a trainable encoder's outputs change every step: nothing to cache
+        return CacheConfig(
+            CacheType.AUTO, batch_size=self.cache_batch_size, save_dir=self.cache_dir
+        )
+
+    def configure_metrics(self) -> list[AttachedMetric]:
+        return [
+            AttachedMetric(
+                PRECISION_METRIC, RetrievalPrecision(k=1), prog_bar=True, on_step=False, on_epoch=True
+            ),
+            AttachedMetric(
+                RECIPROCAL_RANK_METRIC, RetrievalReciprocalRank(), prog_bar=True, on_step=False,
+                on_epoch=True,
+            ),
+        ]
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        groups = [{"params": list(self.model.head.parameters()), "lr": self.lr}]
+        if self.trainable_encoder:
+            encoder_params = [p for p in self.model.encoders.parameters() if p.requires_grad]
+            groups.append({"params": encoder_params, "lr": self.encoder_lr})
+        return torch.optim.AdamW(groups)

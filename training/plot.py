@@ -1,0 +1,31 @@
+"""The training-curves PNG written next to the servable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: training runs on machines without a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def plot_training_curves(epochs: list[dict], path: Path) -> None:
+    xs = [e["epoch"] for e in epochs]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for ax, key, title in zip(
+        axes, ("loss", "precision_at_1", "mrr"), ("loss", "precision@1 (in-batch)", "MRR (in-batch)")
+    ):
+        for stage in ("train", "val"):
+            ys = [e[stage].get(key) for e in epochs]
+            points = [(x, y) for x, y in zip(xs, ys) if y is not None]
+            if points:
+                ax.plot(*zip(*points), label=stage)
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

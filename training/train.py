@@ -1,0 +1,186 @@
+"""`faq train`: fine-tune the encoder with Quaterion and save a servable.
+
+Steps: 1. read and split the data; 2. build the Quaterion model (frozen encoder + cache, or a
+trainable encoder); 3. fit, recording per-epoch metrics; 4. save the servable to a fresh
+directory and move it into place; 5. write metrics.json and the training curves next to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+
+from app.core.data import FaqEntry, load_faq, split_entries
+from app.core.encoder import default_model_path
+from app.core.servable import SERVABLE_META, ServableMeta, resolve_device
+from training.callbacks import EpochMetricsRecorder, LoggingProgress
+from training.compat import import_quaterion
+from training.model import FaqModel, FaqPairsDataset
+from training.plot import plot_training_curves
+
+import_quaterion()
+
+from quaterion import Quaterion  # noqa: E402
+from quaterion.dataset import PairsSimilarityDataLoader  # noqa: E402
+from quaterion.utils.progress_bar import QuaterionProgressBar  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.json"
+CURVES_FILE = "training_curves.png"
+
+
+@dataclass
+class TrainConfig:
+    data: Path
+    output: Path = Path("var/servable")
+    epochs: int = 60
+    lr: float = 3e-3
+    batch_size: int = 1024
+    seed: int = 42
+    device: str = "auto"
+    model_path: Path | None = None
+    cache_dir: Path | None = Path("var/cache")
+    skip_invalid: bool = False
+    head_layers: int = 1
+    head_dropout: float = 0.0
+    trainable_encoder: bool = False
+    encoder_lr: float = 2e-5
+    loss_scale: float = 20.0
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    servable: Path
+    seconds: float
+    epochs: list[dict]
+    final_val: dict
+
+
+def resolve_accelerator(device: str) -> str:
+    """Map our DEVICE spelling (auto/cpu/cuda) to pytorch-lightning's accelerator names."""
+    return "gpu" if resolve_device(device) == "cuda" else "cpu"
+
+
+def _cache_key(model_path: Path, train: list[FaqEntry], val: list[FaqEntry]) -> str:
+    """Quaterion's cache is keyed by dataset position, so it is only valid for the same model
+    and the same pairs in the same order: hash all of them."""
+    digest = hashlib.sha256(str(model_path.resolve()).encode())
+    weights = model_path / "model.safetensors"
+    if weights.is_file():
+        digest.update(str(weights.stat().st_size).encode())
+    for part in (train, val):
+        for entry in part:
+            digest.update(entry.question.encode())
+            digest.update(b"\0")
+            digest.update(entry.answer.encode())
+            digest.update(b"\1")
+        digest.update(b"\2")
+    return digest.hexdigest()[:16]
+
+
+def _replace_dir(fresh: Path, target: Path) -> None:
+    """Move a completely written directory into place; the old one goes only after that."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        target.rename(old)
+    fresh.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    started = time.perf_counter()
+    pl.seed_everything(cfg.seed, workers=True)
+    accelerator = resolve_accelerator(cfg.device)
+
+    # 1. Data
+    dataset = load_faq(cfg.data, skip_invalid=cfg.skip_invalid)
+    logger.info("data: %s", dataset.summary())
+    split = split_entries(dataset.entries)
+    logger.info("split: %d train / %d val pairs", len(split.train), len(split.val))
+
+    # 2. Model
+    model_path = Path(cfg.model_path) if cfg.model_path else default_model_path()
+    cache_dir = None
+    if cfg.cache_dir is not None and not cfg.trainable_encoder:
+        cache_dir = str(Path(cfg.cache_dir) / _cache_key(model_path, split.train, split.val))
+    model = FaqModel(
+        model_path,
+        lr=cfg.lr,
+        encoder_lr=cfg.encoder_lr,
+        trainable_encoder=cfg.trainable_encoder,
+        head_layers=cfg.head_layers,
+        head_dropout=cfg.head_dropout,
+        loss_scale=cfg.loss_scale,
+        cache_dir=cache_dir,
+    )
+    if cache_dir and Path(cache_dir, "encoders").is_dir():
+        logger.info("reusing the embedding cache in %s", cache_dir)
+    elif cache_dir:
+        logger.info("filling the embedding cache (%d texts)", 2 * dataset.rows_read)
+
+    # 3. Fit
+    recorder = EpochMetricsRecorder()
+    callbacks: list[pl.Callback] = [recorder, LoggingProgress(cfg.epochs)]
+    interactive = sys.stderr.isatty()
+    if interactive:
+        callbacks.append(QuaterionProgressBar(console_kwargs={"tab_size": 4}))
+    trainer = pl.Trainer(
+        accelerator=accelerator,
+        devices=1,
+        max_epochs=cfg.epochs,
+        callbacks=callbacks,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=interactive,
+        num_sanity_val_steps=0,
+        log_every_n_steps=1,
+        deterministic=False,
+    )
+    train_loader = PairsSimilarityDataLoader(
+        FaqPairsDataset(split.train), batch_size=cfg.batch_size, shuffle=True
+    )
+    val_loader = PairsSimilarityDataLoader(FaqPairsDataset(split.val), batch_size=cfg.batch_size)
+    Quaterion.fit(model, trainer, train_loader, val_loader)
+    seconds = time.perf_counter() - started
+
+    # 4. Servable: written to a fresh directory, then moved into place.
+    output = Path(cfg.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fresh = output.with_name(f".{output.name}.new-{os.getpid()}")
+    if fresh.exists():
+        shutil.rmtree(fresh)
+    model.model.cpu()
+    model.save_servable(str(fresh))
+    final_val = recorder.epochs[-1]["val"] if recorder.epochs else {}
+    meta = ServableMeta(
+        base_model=str(model_path),
+        embedding_size=model.model.head.output_size,
+        trained_on=str(cfg.data),
+        train_pairs=len(split.train),
+        val_pairs=len(split.val),
+        training_seconds=round(seconds, 1),
+        settings={k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
+    )
+    meta.write(fresh / SERVABLE_META)
+    (fresh / METRICS_FILE).write_text(
+        json.dumps({"epochs": recorder.epochs, "final_val": final_val}, indent=2)
+    )
+    plot_training_curves(recorder.epochs, fresh / CURVES_FILE)
+    _replace_dir(fresh, output)
+    logger.info("servable saved to %s (%.0f s)", output, seconds)
+    return TrainResult(servable=output, seconds=seconds, epochs=recorder.epochs, final_val=final_val)
