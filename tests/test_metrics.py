@@ -42,8 +42,9 @@ def test_in_batch_perfect_and_swapped_pairs():
 
 def test_in_batch_matches_quaterion_metrics():
     """Same numbers as Quaterion's own RetrievalPrecision / RetrievalReciprocalRank."""
-    import training.compat  # noqa: F401
     from quaterion.eval.pair import RetrievalPrecision, RetrievalReciprocalRank
+
+    import training.compat  # noqa: F401
 
     rng = np.random.default_rng(0)
     q = rng.normal(size=(50, 16)).astype(np.float32)

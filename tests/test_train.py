@@ -53,8 +53,14 @@ def test_training_moves_head_away_from_identity(trained_servable: Path):
 
 
 def test_retraining_reuses_the_cache_and_replaces_the_servable(tmp_path, caplog):
-    cfg = TrainConfig(data=MINI_FAQ, output=tmp_path / "sv", epochs=1, batch_size=8, device="cpu",
-                      cache_dir=tmp_path / "cache")
+    cfg = TrainConfig(
+        data=MINI_FAQ,
+        output=tmp_path / "sv",
+        epochs=1,
+        batch_size=8,
+        device="cpu",
+        cache_dir=tmp_path / "cache",
+    )
     train(cfg)
     first = (tmp_path / "sv" / "head" / "weights.bin").read_bytes()
     cfg.epochs, cfg.seed = 2, 7

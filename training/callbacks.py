@@ -68,7 +68,9 @@ class LoggingProgress(pl.Callback):
         metrics = trainer.callback_metrics
         logger.info(
             "epoch %d/%d (%.0f s): val precision@1 %.3f, MRR %.3f",
-            epoch, self.total, time.perf_counter() - self._started,
+            epoch,
+            self.total,
+            time.perf_counter() - self._started,
             float(metrics.get(f"{PRECISION_METRIC}_{TrainStage.VALIDATION}", float("nan"))),
             float(metrics.get(f"{RECIPROCAL_RANK_METRIC}_{TrainStage.VALIDATION}", float("nan"))),
         )

@@ -57,7 +57,9 @@ class EvalConfig:
     batch_size: int = 256
 
 
-def evaluate_servable(model: Servable, eval_set: EvalSet, batch_size: int = 256) -> dict[str, RetrievalScores]:
+def evaluate_servable(
+    model: Servable, eval_set: EvalSet, batch_size: int = 256
+) -> dict[str, RetrievalScores]:
     started = time.perf_counter()
     questions = model.encode([e.question for e in eval_set.val], batch_size=batch_size)
     answers = model.encode(eval_set.answers, batch_size=batch_size)
@@ -102,5 +104,7 @@ def report_rows(report: dict[str, dict[str, dict[str, float]]]) -> list[tuple[st
         for metric, value in report["servable"][view].items():
             base_value = report["base"].get(view, {}).get(metric)
             change = "" if base_value is None else f"{value - base_value:+.3f}"
-            rows.append((view, metric, "" if base_value is None else f"{base_value:.3f}", f"{value:.3f}", change))
+            rows.append(
+                (view, metric, "" if base_value is None else f"{base_value:.3f}", f"{value:.3f}", change)
+            )
     return rows

@@ -50,8 +50,12 @@ def scores_from_ranks(ranks: np.ndarray, k: int = RECALL_K) -> RetrievalScores:
 
 
 def retrieval_scores(
-    queries: np.ndarray, candidates: np.ndarray, target_ids: np.ndarray, candidate_ids: np.ndarray,
-    *, chunk: int = 1024,
+    queries: np.ndarray,
+    candidates: np.ndarray,
+    target_ids: np.ndarray,
+    candidate_ids: np.ndarray,
+    *,
+    chunk: int = 1024,
 ) -> RetrievalScores:
     """Cosine retrieval of each query among all candidates; a hit is any candidate whose id equals
     the query's target id (identical answer texts share an id)."""
@@ -65,9 +69,7 @@ def retrieval_scores(
     return scores_from_ranks(np.concatenate(ranks))
 
 
-def in_batch_scores(
-    questions: np.ndarray, answers: np.ndarray, batch_size: int = 1024
-) -> RetrievalScores:
+def in_batch_scores(questions: np.ndarray, answers: np.ndarray, batch_size: int = 1024) -> RetrievalScores:
     """The reference tutorial's validation metric (Quaterion's RetrievalPrecision(k=1) and
     RetrievalReciprocalRank on pair batches): in each batch, questions and answers are pooled
     and every object must find its partner among the other 2*B-1 objects. Averaged over all
@@ -87,6 +89,4 @@ def in_batch_scores(
         relevant[np.arange(2 * n), partner] = True
         ranks.append(ranks_of_targets(scores, relevant))
     all_ranks = np.concatenate(ranks).astype(np.float64)
-    return RetrievalScores(
-        precision_at_1=float((all_ranks == 1).mean()), mrr=float((1.0 / all_ranks).mean())
-    )
+    return RetrievalScores(precision_at_1=float((all_ranks == 1).mean()), mrr=float((1.0 / all_ranks).mean()))

@@ -72,9 +72,7 @@ class FaqModel(TrainableModel):
         super().__init__()
 
     def configure_encoders(self) -> SentenceEncoder:
-        return SentenceEncoder(
-            load_sentence_transformer(self.model_path), trainable=self.trainable_encoder
-        )
+        return SentenceEncoder(load_sentence_transformer(self.model_path), trainable=self.trainable_encoder)
 
     def configure_head(self, input_embedding_size: int) -> EncoderHead:
         return SkipConnectionHead(
@@ -87,17 +85,24 @@ class FaqModel(TrainableModel):
     def configure_caches(self) -> CacheConfig | None:
         if self.trainable_encoder:
             return None  # a trainable encoder's outputs change every step: nothing to cache
-        return CacheConfig(
-            CacheType.AUTO, batch_size=self.cache_batch_size, save_dir=self.cache_dir
-        )
+        return CacheConfig(CacheType.AUTO, batch_size=self.cache_batch_size, save_dir=self.cache_dir)
 
     def configure_metrics(self) -> list[AttachedMetric]:
         return [
             AttachedMetric(
-                PRECISION_METRIC, RetrievalPrecision(k=1), prog_bar=True, on_step=False, on_epoch=True
+                PRECISION_METRIC,
+                RetrievalPrecision(k=1),
+                prog_bar=True,
+                logger=False,
+                on_step=False,
+                on_epoch=True,
             ),
             AttachedMetric(
-                RECIPROCAL_RANK_METRIC, RetrievalReciprocalRank(), prog_bar=True, on_step=False,
+                RECIPROCAL_RANK_METRIC,
+                RetrievalReciprocalRank(),
+                prog_bar=True,
+                logger=False,
+                on_step=False,
                 on_epoch=True,
             ),
         ]

@@ -15,13 +15,16 @@ def plot_training_curves(epochs: list[dict], path: Path) -> None:
     xs = [e["epoch"] for e in epochs]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for ax, key, title in zip(
-        axes, ("loss", "precision_at_1", "mrr"), ("loss", "precision@1 (in-batch)", "MRR (in-batch)")
+        axes,
+        ("loss", "precision_at_1", "mrr"),
+        ("loss", "precision@1 (in-batch)", "MRR (in-batch)"),
+        strict=False,
     ):
         for stage in ("train", "val"):
             ys = [e[stage].get(key) for e in epochs]
-            points = [(x, y) for x, y in zip(xs, ys) if y is not None]
+            points = [(x, y) for x, y in zip(xs, ys, strict=False) if y is not None]
             if points:
-                ax.plot(*zip(*points), label=stage)
+                ax.plot(*zip(*points, strict=False), label=stage)
         ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)

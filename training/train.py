@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pytorch_lightning as pl
-import torch
 
 from app.core.data import FaqEntry, load_faq, split_entries
 from app.core.encoder import default_model_path

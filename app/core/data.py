@@ -22,8 +22,7 @@ OPTIONAL_FIELDS = ("source", "filename")
 # The public home of the reference data set (see README): fetched only when the user gives
 # neither --data nor FAQ_DATA, and always checked against its known checksum.
 DATASET_URL = (
-    "https://raw.githubusercontent.com/qdrant/dataset-cloud-platform-faq/master/"
-    "cloud_faq_dataset.jsonl"
+    "https://raw.githubusercontent.com/qdrant/dataset-cloud-platform-faq/master/cloud_faq_dataset.jsonl"
 )
 DATASET_SHA256 = "8cf31dd99e7935ece19cb38c7d2b27ad51ae68d1466a45182b38dc0ef13a008e"
 DEFAULT_DOWNLOAD_PATH = Path("var/data/cloud_faq_dataset.jsonl")

@@ -86,8 +86,7 @@ class SentenceEncoder(Encoder):
                 chunk_texts = [texts[i] for i in order[start : start + chunk]]
                 features = self.model.preprocess(chunk_texts)
                 features = {
-                    k: v.to(self._device()) if isinstance(v, Tensor) else v
-                    for k, v in features.items()
+                    k: v.to(self._device()) if isinstance(v, Tensor) else v for k, v in features.items()
                 }
                 pieces.append(self.model(features)["sentence_embedding"])
         sorted_embeddings = torch.cat(pieces)
@@ -114,8 +113,11 @@ class SentenceEncoder(Encoder):
             with open(config_path, encoding="utf-8") as handle:
                 config = json.load(handle)
         # A loaded servable is for inference: keep it frozen whatever it was trained as.
-        return cls(load_sentence_transformer(input_path), trainable=False,
-                   chunk_size=int(config.get("chunk_size", DEFAULT_CHUNK_SIZE)))
+        return cls(
+            load_sentence_transformer(input_path),
+            trainable=False,
+            chunk_size=int(config.get("chunk_size", DEFAULT_CHUNK_SIZE)),
+        )
 
 
 def _collate_texts(batch: Sequence[str]) -> list[str]:

@@ -87,8 +87,9 @@ class Servable:
         return cls(model, servable_path, resolved, ServableMeta.read(servable_path / SERVABLE_META))
 
     @classmethod
-    def from_base_model(cls, model_path: str | os.PathLike[str] | None = None,
-                        device: str = "auto") -> Servable:
+    def from_base_model(
+        cls, model_path: str | os.PathLike[str] | None = None, device: str = "auto"
+    ) -> Servable:
         """The untrained encoder behind the same interface (an identity head), for comparisons."""
         encoder = SentenceEncoder(load_sentence_transformer(model_path))
         model = MetricModel(encoders=encoder, head=EmptyHead(encoder.embedding_size))
@@ -96,8 +97,9 @@ class Servable:
         model.to(resolved)
         model.eval()
         path = Path(model_path) if model_path else default_model_path()
-        return cls(model, path, resolved, ServableMeta(base_model=str(path),
-                                                       embedding_size=encoder.embedding_size))
+        return cls(
+            model, path, resolved, ServableMeta(base_model=str(path), embedding_size=encoder.embedding_size)
+        )
 
     @property
     def embedding_size(self) -> int:

@@ -1,0 +1,21 @@
+"""Answering a question: encode it with the servable and search the store. Used by the HTTP
+service, by `faq ask` without a server, and by the evaluation, so all three answer alike."""
+
+from __future__ import annotations
+
+from app.core.servable import Servable
+from app.core.store import FaqStore, Hit
+
+
+def answer_question(
+    servable: Servable,
+    store: FaqStore,
+    alias: str,
+    question: str,
+    *,
+    top_k: int = 5,
+    source: str | None = None,
+    score_threshold: float | None = None,
+) -> list[Hit]:
+    vector = servable.encode([question])[0]
+    return store.search(alias, vector, limit=top_k, source=source, score_threshold=score_threshold)

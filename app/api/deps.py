@@ -1,0 +1,69 @@
+"""Typed dependencies: the resources opened in the lifespan, handed to the routes."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request, status
+
+from app.core.config import ServiceSettings
+from app.core.servable import Servable
+from app.core.store import FaqStore
+from app.reindex_jobs import ReindexJobs
+
+
+def get_settings(request: Request) -> ServiceSettings:
+    return request.app.state.settings
+
+
+def get_servable(request: Request) -> Servable:
+    servable = request.app.state.servable
+    if servable is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"the model is not loaded: {request.app.state.servable_error}",
+        )
+    return servable
+
+
+def get_store(request: Request) -> FaqStore:
+    store = request.app.state.store
+    if store is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"the vector store is not open: {request.app.state.store_error}",
+        )
+    return store
+
+
+def get_jobs(request: Request) -> ReindexJobs:
+    get_servable(request)  # the same 503s as /ask when a resource is missing
+    get_store(request)
+    return request.app.state.jobs
+
+
+def require_admin(
+    settings: Annotated[ServiceSettings, Depends(get_settings)],
+    x_api_key: Annotated[str | None, Header(description="The ADMIN_API_KEY of the server.")] = None,
+) -> None:
+    if settings.admin_api_key is None:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "admin endpoints are disabled: the server has no ADMIN_API_KEY configured",
+        )
+    if not x_api_key:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "this endpoint needs the X-API-Key header",
+            headers={"WWW-Authenticate": "X-API-Key"},
+        )
+    if not secrets.compare_digest(x_api_key, settings.admin_api_key.get_secret_value()):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "wrong API key")
+
+
+SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
+ServableDep = Annotated[Servable, Depends(get_servable)]
+StoreDep = Annotated[FaqStore, Depends(get_store)]
+JobsDep = Annotated[ReindexJobs, Depends(get_jobs)]
+AdminDep = Depends(require_admin)

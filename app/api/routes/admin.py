@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+
+from app.api.deps import AdminDep, JobsDep
+from app.core.data import DataError, FaqDataset, count_duplicates, parse_lines
+from app.reindex_jobs import JobAlreadyRunning, JobState
+from app.schemas import Problem, ReindexJob
+
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
+
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+ADMIN_ERRORS = {
+    401: {"model": Problem, "description": "no X-API-Key header"},
+    403: {"model": Problem, "description": "wrong key, or admin endpoints disabled (no ADMIN_API_KEY)"},
+}
+
+
+def _job(state: JobState) -> ReindexJob:
+    return ReindexJob(
+        id=state.id,
+        status=state.status,
+        done=state.done,
+        total=state.total,
+        report=state.report,
+        error=state.error,
+    )
+
+
+@router.post(
+    "/reindex",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ReindexJob,
+    responses={**ADMIN_ERRORS, 409: {"model": Problem}, 413: {"model": Problem}, 422: {"model": Problem}},
+    openapi_extra={
+        "requestBody": {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}, "required": True}
+    },
+)
+async def reindex(request: Request, jobs: JobsDep) -> ReindexJob:
+    """Re-index the FAQ from a JSONL body (one {"question", "answer", ...} object a line).
+
+    The data is validated before anything changes (422 names the bad line); the job then runs
+    in the service and swaps the collection alias when complete. Poll GET /admin/reindex/{id}.
+    """
+    body = await request.body()
+    if len(body) > MAX_UPLOAD_BYTES:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "the upload is larger than 200 MB")
+    try:
+        text = body.decode("utf-8")
+        # Parsing a big upload takes a moment: keep it off the event loop.
+        entries, _ = await run_in_threadpool(parse_lines, text.splitlines(), origin="uploaded data")
+    except UnicodeDecodeError:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the upload is not UTF-8 text") from None
+    except DataError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    if not entries:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the upload holds no FAQ entries")
+    dataset = FaqDataset(Path("uploaded data"), entries, [], count_duplicates(entries))
+    try:
+        state = jobs.start(dataset)
+    except JobAlreadyRunning as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return _job(state)
+
+
+@router.get(
+    "/reindex/{job_id}", response_model=ReindexJob, responses={**ADMIN_ERRORS, 404: {"model": Problem}}
+)
+def reindex_status(job_id: str, jobs: JobsDep) -> ReindexJob:
+    """Progress, and the report or the error of a reindex job."""
+    state = jobs.get(job_id)
+    if state is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no reindex job '{job_id}'")
+    return _job(state)

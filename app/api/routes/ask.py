@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, HTTPException, status
+
+from app.answering import answer_question
+from app.api.deps import ServableDep, SettingsDep, StoreDep
+from app.core.store import CollectionMissing, StoreError
+from app.schemas import Answer, AskRequest, AskResponse, Problem
+
+router = APIRouter(tags=["ask"])
+
+UNAVAILABLE = {503: {"model": Problem, "description": "model, store or collection unavailable"}}
+
+
+# A plain `def`: FastAPI runs it on a worker thread, so torch and Qdrant never block the loop.
+@router.post("/ask", response_model=AskResponse, responses=UNAVAILABLE)
+def ask(request: AskRequest, servable: ServableDep, store: StoreDep, settings: SettingsDep) -> AskResponse:
+    """The best FAQ answers for a question, best first."""
+    started = time.perf_counter()
+    try:
+        hits = answer_question(
+            servable,
+            store,
+            settings.collection,
+            request.question,
+            top_k=request.top_k,
+            source=request.source,
+            score_threshold=request.score_threshold,
+        )
+    except CollectionMissing as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    except StoreError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"the vector store failed: {exc}") from None
+    answers = [
+        Answer(id=h.id, answer=h.answer, question=h.question, source=h.source, score=h.score) for h in hits
+    ]
+    return AskResponse(
+        question=request.question, answers=answers, took_ms=round((time.perf_counter() - started) * 1000, 2)
+    )

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+
+from app.core.store import StoreError
+from app.schemas import HealthResponse, ReadyResponse
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=HealthResponse)
+def health() -> HealthResponse:
+    """The process is alive."""
+    return HealthResponse(status="ok")
+
+
+@router.get("/ready", response_model=ReadyResponse, responses={503: {"model": ReadyResponse}})
+def ready(request: Request, response: Response) -> ReadyResponse:
+    """Ready to answer: the servable is loaded, the store reachable and the collection indexed."""
+    state = request.app.state
+    settings = state.settings
+    result = ReadyResponse(status="ready", alias=settings.collection, store=settings.describe())
+    if state.servable is None:
+        result.problems.append(f"servable not loaded: {state.servable_error}")
+    else:
+        result.servable, result.device = str(state.servable.path), state.servable.device
+    if state.store is None:
+        result.problems.append(f"store not open: {state.store_error}")
+    else:
+        try:
+            info = state.store.collection_info(settings.collection)
+            result.collection, result.points = info.collection, info.points
+            if info.points == 0:
+                result.problems.append(f"collection '{settings.collection}' is empty")
+        except StoreError as exc:
+            result.problems.append(str(exc))
+    if result.problems:
+        result.status = "not ready"
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return result

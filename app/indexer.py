@@ -1,0 +1,109 @@
+"""The (re)index job: encode every FAQ answer into a new collection version, then swap the alias.
+
+The alias keeps pointing at the previous version until the new one is complete and its point
+count is verified, so searches never see a half-built index; a failed or interrupted run drops
+its own version and leaves the previous one serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+from tqdm import tqdm
+
+from app.core.data import FaqDataset, FaqEntry
+from app.core.servable import Servable
+from app.core.store import ANSWER_VECTOR, FaqStore, StoreError, point_id
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 256
+
+
+class IndexJobError(StoreError):
+    """The index job failed; the previous version of the collection is still serving."""
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    alias: str
+    collection: str
+    previous: str | None
+    rows_read: int
+    indexed: int
+    skipped: int
+    duplicates: int
+    seconds: float
+
+    @property
+    def answers_per_second(self) -> float:
+        return self.indexed / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "answers_per_second": round(self.answers_per_second, 1)}
+
+
+def unique_entries(entries: Sequence[FaqEntry]) -> list[FaqEntry]:
+    """One entry per point id, first occurrence wins (exact duplicates would share a point)."""
+    seen: dict[str, FaqEntry] = {}
+    for entry in entries:
+        seen.setdefault(point_id(entry), entry)
+    return list(seen.values())
+
+
+def index_dataset(
+    dataset: FaqDataset,
+    servable: Servable,
+    store: FaqStore,
+    alias: str,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = True,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> IndexReport:
+    started = time.perf_counter()
+    entries = unique_entries(dataset.entries)
+    collection = store.create_version(alias, servable.embedding_size, [ANSWER_VECTOR])
+    logger.info("indexing %d answers into %s", len(entries), collection)
+    try:
+        with tqdm(total=len(entries), unit="answer", desc="indexing", disable=not progress) as bar:
+            for start in range(0, len(entries), batch_size):
+                batch = entries[start : start + batch_size]
+                vectors = servable.encode([e.answer for e in batch], batch_size=batch_size)
+                store.upsert(collection, batch, {ANSWER_VECTOR: vectors})
+                bar.update(len(batch))
+                if on_batch is not None:
+                    on_batch(start + len(batch), len(entries))
+        stored = store.count(collection)
+        if stored != len(entries):
+            raise IndexJobError(f"{collection} holds {stored} points, expected {len(entries)}")
+        previous = store.point_alias_to(alias, collection)
+    except BaseException as exc:  # KeyboardInterrupt too: never leave a half-built version behind
+        logger.error("indexing failed (%s); '%s' still serves the previous version", exc, alias)
+        try:
+            store.drop(collection)
+        except StoreError:
+            logger.warning("could not drop the unfinished collection %s", collection)
+        raise
+    # Older versions (the one just replaced, and any left by a killed run) are no longer served.
+    for old in store.versions(alias):
+        if old != collection:
+            store.drop(old)
+    seconds = time.perf_counter() - started
+    report = IndexReport(
+        alias=alias,
+        collection=collection,
+        previous=previous,
+        rows_read=dataset.rows_read,
+        indexed=len(entries),
+        skipped=len(dataset.invalid),
+        duplicates=dataset.duplicates,
+        seconds=round(seconds, 2),
+    )
+    logger.info(
+        "indexed %d answers in %.1f s (%.0f answers/s)", report.indexed, seconds, report.answers_per_second
+    )
+    return report

@@ -1,0 +1,72 @@
+"""Talking to a running `faq serve` over HTTP: asking, and handing it a reindex job."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+class RemoteError(RuntimeError):
+    pass
+
+
+def service_url(explicit: str | None) -> str:
+    return (explicit or os.environ.get("FAQ_URL") or DEFAULT_URL).rstrip("/")
+
+
+def is_running(url: str, timeout: float = 1.0) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("detail", response.text))
+    except ValueError:
+        return response.text
+
+
+def ask(url: str, question: str, *, top_k: int, source: str | None, timeout: float = 60) -> dict:
+    payload = {"question": question, "top_k": top_k, "source": source}
+    try:
+        response = httpx.post(f"{url}/ask", json=payload, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise RemoteError(f"cannot reach the service at {url}: {exc}") from None
+    if response.status_code != 200:
+        raise RemoteError(f"the service answered {response.status_code}: {_detail(response)}")
+    return response.json()
+
+
+def reindex(
+    url: str, data: Path, *, api_key: str | None, poll_seconds: float = 1.0, timeout: float = 3600
+) -> dict:
+    """Upload `data` to POST /admin/reindex and wait for the job; returns its report."""
+    headers = {"Content-Type": "application/x-ndjson"}
+    if api_key:
+        headers["X-API-Key"] = api_key
+    try:
+        response = httpx.post(f"{url}/admin/reindex", content=data.read_bytes(), headers=headers, timeout=120)
+    except httpx.HTTPError as exc:
+        raise RemoteError(f"cannot reach the service at {url}: {exc}") from None
+    if response.status_code != 202:
+        raise RemoteError(f"the service refused the reindex ({response.status_code}): {_detail(response)}")
+    job = response.json()
+    deadline = time.monotonic() + timeout
+    while job["status"] == "running":
+        if time.monotonic() > deadline:
+            raise RemoteError(f"reindex job {job['id']} still running after {timeout:.0f} s")
+        time.sleep(poll_seconds)
+        status = httpx.get(f"{url}/admin/reindex/{job['id']}", headers=headers, timeout=30)
+        if status.status_code != 200:
+            raise RemoteError(f"cannot follow reindex job {job['id']}: {_detail(status)}")
+        job = status.json()
+    if job["status"] != "succeeded":
+        raise RemoteError(f"reindex job {job['id']} failed: {job.get('error')}")
+    return job["report"]

@@ -1,0 +1,62 @@
+import pytest
+
+from app.core.data import load_faq
+from app.core.servable import Servable
+from app.core.store import FaqStore
+from app.indexer import index_dataset, unique_entries
+from tests.conftest import MINI_FAQ
+
+
+@pytest.fixture(scope="module")
+def servable(trained_servable) -> Servable:
+    return Servable.load(trained_servable, device="cpu")
+
+
+def test_index_report_and_idempotent_reindex(servable):
+    store = FaqStore.in_memory()
+    dataset = load_faq(MINI_FAQ)
+    first = index_dataset(dataset, servable, store, "faq", batch_size=16, progress=False)
+    assert (first.rows_read, first.indexed, first.skipped, first.duplicates) == (40, 40, 0, 0)
+    assert first.previous is None and first.answers_per_second > 0
+    second = index_dataset(dataset, servable, store, "faq", batch_size=16, progress=False)
+    assert second.previous == first.collection
+    assert store.versions("faq") == [second.collection], "the replaced version is dropped"
+    assert store.collection_info("faq").points == 40
+    ids_first = {h.id for h in store.search("faq", servable.encode(["dns"])[0], limit=40)}
+    assert len(ids_first) == 40
+
+
+def test_duplicates_and_skipped_lines_are_reported(servable, tmp_path):
+    lines = MINI_FAQ.read_text().splitlines()
+    data = tmp_path / "faq.jsonl"
+    data.write_text("\n".join([*lines[:5], lines[0], "{broken", lines[1]]) + "\n")
+    dataset = load_faq(data, skip_invalid=True)
+    report = index_dataset(dataset, servable, FaqStore.in_memory(), "faq", progress=False)
+    assert (report.rows_read, report.indexed, report.skipped, report.duplicates) == (8, 5, 1, 2)
+    assert len(unique_entries(dataset.entries)) == 5
+
+
+class ExplodingServable:
+    """Encodes one batch, then fails: a reindex that dies half-way."""
+
+    def __init__(self, real: Servable):
+        self.real, self.calls = real, 0
+        self.embedding_size = real.embedding_size
+
+    def encode(self, texts, batch_size=256):
+        self.calls += 1
+        if self.calls > 1:
+            raise RuntimeError("simulated crash while encoding")
+        return self.real.encode(texts, batch_size)
+
+
+def test_failed_reindex_leaves_the_previous_version_serving(servable):
+    store = FaqStore.in_memory()
+    dataset = load_faq(MINI_FAQ)
+    good = index_dataset(dataset, servable, store, "faq", progress=False)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        index_dataset(dataset, ExplodingServable(servable), store, "faq", batch_size=8, progress=False)
+    assert store.resolve_alias("faq") == good.collection
+    assert store.versions("faq") == [good.collection], "the unfinished version is dropped"
+    hits = store.search("faq", servable.encode(["how do i register a domain name?"])[0], limit=1)
+    assert hits[0].question == "how do i register a domain name?"
