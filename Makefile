@@ -3,11 +3,16 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DATA ?= ../shared/data/cloud_faq_dataset.jsonl
+# The data set: $(DATA) if given, else the shared copy when present, else `faq` downloads it
+# from its public home (or reads $$FAQ_DATA).
+DATA ?= $(wildcard ../shared/data/cloud_faq_dataset.jsonl)
+DATA_ARG = $(if $(DATA),--data $(DATA),)
+HOST ?= 127.0.0.1
+PORT ?= 8000
 PARAPHRASES ?= ../shared/data/paraphrases-dev.jsonl
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow lint format train evaluate clean
+.PHONY: help install demo test test-slow lint format train evaluate index serve bench clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -34,11 +39,25 @@ format: install ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-train: install ## Train on $(DATA) into var/servable
-	$(BIN)/faq train --data $(DATA)
+demo: install ## Train (if var/servable is missing), index, and serve on http://$(HOST):$(PORT)
+	test -f var/servable/config.json || $(BIN)/faq train $(DATA_ARG)
+	$(BIN)/faq index $(DATA_ARG)
+	$(BIN)/faq serve --host $(HOST) --port $(PORT)
 
-evaluate: install ## Evaluate var/servable against the base encoder on $(DATA)
-	$(BIN)/faq evaluate --data $(DATA) --servable var/servable
+train: install ## Train a servable into var/servable
+	$(BIN)/faq train $(DATA_ARG)
+
+evaluate: install ## Evaluate var/servable against the base encoder
+	$(BIN)/faq evaluate $(DATA_ARG) --servable var/servable
+
+index: install ## Index the FAQ answers with var/servable into the store
+	$(BIN)/faq index $(DATA_ARG)
+
+serve: install ## Serve on http://$(HOST):$(PORT)
+	$(BIN)/faq serve --host $(HOST) --port $(PORT)
+
+bench: install ## Index job speed vs encoding alone (needs var/servable and the data set)
+	$(BIN)/python -m benchmarks.index_speed $(DATA_ARG)
 
 clean: ## Remove the virtual environment and everything under var/
 	rm -rf $(VENV) var

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 from tqdm import tqdm
@@ -69,14 +70,24 @@ def index_dataset(
     collection = store.create_version(alias, servable.embedding_size, [ANSWER_VECTOR])
     logger.info("indexing %d answers into %s", len(entries), collection)
     try:
-        with tqdm(total=len(entries), unit="answer", desc="indexing", disable=not progress) as bar:
+        # Writing a batch to Qdrant overlaps with encoding the next one (torch releases the GIL),
+        # so the job runs at nearly the speed of encoding alone; at most one write is pending.
+        with (
+            tqdm(total=len(entries), unit="answer", desc="indexing", disable=not progress) as bar,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="qdrant-writer") as writer,
+        ):
+            pending: Future[None] | None = None
             for start in range(0, len(entries), batch_size):
                 batch = entries[start : start + batch_size]
                 vectors = servable.encode([e.answer for e in batch], batch_size=batch_size)
-                store.upsert(collection, batch, {ANSWER_VECTOR: vectors})
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(store.upsert, collection, batch, {ANSWER_VECTOR: vectors})
                 bar.update(len(batch))
                 if on_batch is not None:
                     on_batch(start + len(batch), len(entries))
+            if pending is not None:
+                pending.result()
         stored = store.count(collection)
         if stored != len(entries):
             raise IndexJobError(f"{collection} holds {stored} points, expected {len(entries)}")

@@ -59,6 +59,8 @@ class FaqModel(TrainableModel):
         loss_scale: float = 20.0,
         cache_dir: str | None = None,
         cache_batch_size: int = 256,
+        total_steps: int = 0,
+        warmup_fraction: float = 0.1,
     ):
         self.model_path = model_path
         self.lr = lr
@@ -69,6 +71,8 @@ class FaqModel(TrainableModel):
         self.loss_scale = loss_scale
         self.cache_dir = cache_dir
         self.cache_batch_size = cache_batch_size
+        self.total_steps = total_steps
+        self.warmup_fraction = warmup_fraction
         super().__init__()
 
     def configure_encoders(self) -> SentenceEncoder:
@@ -107,9 +111,22 @@ class FaqModel(TrainableModel):
             ),
         ]
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self):
         groups = [{"params": list(self.model.head.parameters()), "lr": self.lr}]
-        if self.trainable_encoder:
-            encoder_params = [p for p in self.model.encoders.parameters() if p.requires_grad]
-            groups.append({"params": encoder_params, "lr": self.encoder_lr})
-        return torch.optim.AdamW(groups)
+        if not self.trainable_encoder:
+            return torch.optim.AdamW(groups)
+        encoder_params = [p for p in self.model.encoders.parameters() if p.requires_grad]
+        groups.append({"params": encoder_params, "lr": self.encoder_lr})
+        optimizer = torch.optim.AdamW(groups)
+        # Fine-tuning a pretrained transformer: warm up, then decay linearly to zero, so the
+        # first steps (random head, hard batches) do not wreck the pretrained weights.
+        warmup = max(1, int(self.total_steps * self.warmup_fraction))
+        total = max(self.total_steps, warmup + 1)
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return max(0.0, (total - step) / (total - warmup))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

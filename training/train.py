@@ -14,7 +14,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -26,6 +26,7 @@ from training.callbacks import EpochMetricsRecorder, LoggingProgress
 from training.compat import import_quaterion
 from training.model import FaqModel, FaqPairsDataset
 from training.plot import plot_training_curves
+from training.sampling import SamePageSampler
 
 import_quaterion()
 
@@ -56,7 +57,8 @@ class TrainConfig:
     trainable_encoder: bool = False
     encoder_lr: float = 2e-5
     loss_scale: float = 20.0
-    extra: dict = field(default_factory=dict)
+    hard_negatives: bool = False
+    warmup_fraction: float = 0.1
 
 
 @dataclass
@@ -125,6 +127,8 @@ def train(cfg: TrainConfig) -> TrainResult:
         head_dropout=cfg.head_dropout,
         loss_scale=cfg.loss_scale,
         cache_dir=cache_dir,
+        total_steps=cfg.epochs * -(-len(split.train) // cfg.batch_size),
+        warmup_fraction=cfg.warmup_fraction,
     )
     if cache_dir and Path(cache_dir, "encoders").is_dir():
         logger.info("reusing the embedding cache in %s", cache_dir)
@@ -150,9 +154,15 @@ def train(cfg: TrainConfig) -> TrainResult:
         log_every_n_steps=1,
         deterministic=False,
     )
-    train_loader = PairsSimilarityDataLoader(
-        FaqPairsDataset(split.train), batch_size=cfg.batch_size, shuffle=True
-    )
+    if cfg.hard_negatives:
+        sampler = SamePageSampler(split.train, cfg.batch_size, seed=cfg.seed)
+        train_loader = PairsSimilarityDataLoader(
+            FaqPairsDataset(split.train), batch_size=cfg.batch_size, sampler=sampler
+        )
+    else:
+        train_loader = PairsSimilarityDataLoader(
+            FaqPairsDataset(split.train), batch_size=cfg.batch_size, shuffle=True
+        )
     val_loader = PairsSimilarityDataLoader(FaqPairsDataset(split.val), batch_size=cfg.batch_size)
     Quaterion.fit(model, trainer, train_loader, val_loader)
     seconds = time.perf_counter() - started

@@ -170,16 +170,14 @@ class FaqStore:
         return name
 
     def upsert(self, collection: str, entries: Sequence[FaqEntry], vectors: dict[str, np.ndarray]) -> None:
-        points = [
-            models.PointStruct(
-                id=point_id(entry),
-                vector={name: matrix[i].tolist() for name, matrix in vectors.items()},
-                payload=entry.to_payload(),
-            )
-            for i, entry in enumerate(entries)
-        ]
+        # The columnar Batch form skips building one PointStruct per entry.
+        batch = models.Batch(
+            ids=[point_id(entry) for entry in entries],
+            vectors={name: matrix.tolist() for name, matrix in vectors.items()},
+            payloads=[entry.to_payload() for entry in entries],
+        )
         with self._locked():
-            self.client.upsert(collection, points=points, wait=True)
+            self.client.upsert(collection, points=batch, wait=True)
 
     def count(self, collection: str) -> int:
         with self._locked():

@@ -1,0 +1,77 @@
+"""Index job speed vs encoding the same answers alone, measured in one run.
+
+    .venv/bin/python -m benchmarks.index_speed --data ../shared/data/cloud_faq_dataset.jsonl
+
+Reports answers/s of both and their ratio (the index job should reach >= 0.8 of plain
+encoding: writing to Qdrant must not be the bottleneck). Runs each twice, alternating, and
+keeps the best of each, since the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+from app.core.config import StoreSettings
+from app.core.data import load_faq, resolve_data_path
+from app.core.servable import Servable
+from app.core.store import FaqStore
+from app.indexer import DEFAULT_BATCH_SIZE, index_dataset, unique_entries
+
+
+def encode_only(servable: Servable, answers: list[str], batch_size: int) -> float:
+    started = time.perf_counter()
+    for start in range(0, len(answers), batch_size):
+        servable.encode(answers[start : start + batch_size], batch_size=batch_size)
+    return time.perf_counter() - started
+
+
+def index_once(servable: Servable, dataset, batch_size: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = FaqStore.open(StoreSettings(QDRANT_PATH=str(Path(tmp) / "qdrant")))
+        try:
+            started = time.perf_counter()
+            index_dataset(dataset, servable, store, "bench", batch_size=batch_size, progress=False)
+            return time.perf_counter() - started
+        finally:
+            store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, help="FAQ JSONL file (default: $FAQ_DATA or the download)")
+    parser.add_argument("--servable", type=Path, default=Path("var/servable"))
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    dataset = load_faq(resolve_data_path(args.data))
+    answers = [e.answer for e in unique_entries(dataset.entries)]
+    servable = Servable.load(args.servable, device="cpu")
+    servable.encode(answers[:64])  # warm-up: first calls pay for lazy initialisation
+    encode_times, index_times = [], []
+    for _ in range(args.rounds):
+        encode_times.append(encode_only(servable, answers, args.batch_size))
+        index_times.append(index_once(servable, dataset, args.batch_size))
+    encode_rate = len(answers) / min(encode_times)
+    index_rate = len(answers) / min(index_times)
+    result = {
+        "answers": len(answers),
+        "encode_only_answers_per_s": round(encode_rate, 1),
+        "index_job_answers_per_s": round(index_rate, 1),
+        "ratio_index_to_encode": round(index_rate / encode_rate, 3),
+        "encode_seconds": [round(t, 1) for t in encode_times],
+        "index_seconds": [round(t, 1) for t in index_times],
+    }
+    print(json.dumps(result, indent=2))  # noqa: T201 (the benchmark's output)
+
+
+if __name__ == "__main__":
+    main()
