@@ -4,7 +4,7 @@ service, by `faq ask` without a server, and by the evaluation, so all three answ
 from __future__ import annotations
 
 from app.core.servable import Servable
-from app.core.store import FaqStore, Hit
+from app.core.store import FaqStore, Hit, SearchSettings
 
 
 def answer_question(
@@ -16,6 +16,15 @@ def answer_question(
     top_k: int = 5,
     source: str | None = None,
     score_threshold: float | None = None,
+    search: SearchSettings | None = None,
 ) -> list[Hit]:
+    """`search` overrides the servable's own search settings (evaluation compares modes)."""
     vector = servable.encode([question])[0]
-    return store.search(alias, vector, limit=top_k, source=source, score_threshold=score_threshold)
+    return store.search(
+        alias,
+        vector,
+        limit=top_k,
+        source=source,
+        score_threshold=score_threshold,
+        fusion=search or servable.search_settings,
+    )

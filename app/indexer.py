@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from app.core.data import FaqDataset, FaqEntry
 from app.core.servable import Servable
-from app.core.store import ANSWER_VECTOR, FaqStore, StoreError, point_id
+from app.core.store import ANSWER_VECTOR, QUESTION_VECTOR, FaqStore, StoreError, point_id
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,8 @@ def index_dataset(
 ) -> IndexReport:
     started = time.perf_counter()
     entries = unique_entries(dataset.entries)
-    collection = store.create_version(alias, servable.embedding_size, [ANSWER_VECTOR])
+    vector_names = servable.search_settings.vectors
+    collection = store.create_version(alias, servable.embedding_size, vector_names)
     logger.info("indexing %d answers into %s", len(entries), collection)
     try:
         # Writing a batch to Qdrant overlaps with encoding the next one (torch releases the GIL),
@@ -79,10 +80,14 @@ def index_dataset(
             pending: Future[None] | None = None
             for start in range(0, len(entries), batch_size):
                 batch = entries[start : start + batch_size]
-                vectors = servable.encode([e.answer for e in batch], batch_size=batch_size)
+                vectors = {ANSWER_VECTOR: servable.encode([e.answer for e in batch], batch_size=batch_size)}
+                if QUESTION_VECTOR in vector_names:
+                    vectors[QUESTION_VECTOR] = servable.encode(
+                        [e.question for e in batch], batch_size=batch_size
+                    )
                 if pending is not None:
                     pending.result()
-                pending = writer.submit(store.upsert, collection, batch, {ANSWER_VECTOR: vectors})
+                pending = writer.submit(store.upsert, collection, batch, vectors)
                 bar.update(len(batch))
                 if on_batch is not None:
                     on_batch(start + len(batch), len(entries))

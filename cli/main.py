@@ -100,13 +100,49 @@ def train(
     ] = Path("var/cache"),
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not persist the embedding cache.")] = False,
     head_layers: Annotated[int, typer.Option(min=1, help="Gated residual blocks in the head.")] = 1,
+    trainable_encoder: Annotated[
+        bool,
+        typer.Option(
+            "--trainable-encoder/--frozen-encoder",
+            help="Fine-tune the transformer too, or train the head alone on cached embeddings.",
+        ),
+    ] = False,
+    encoder_lr: Annotated[float, typer.Option(min=0.0, help="Learning rate of a trainable encoder.")] = 2e-5,
+    hard_negatives: Annotated[
+        bool,
+        typer.Option(
+            "--hard-negatives/--random-batches",
+            help="Batch entries of the same FAQ page together, so in-batch negatives are hard.",
+        ),
+    ] = False,
+    search_mode: Annotated[
+        str,
+        typer.Option(
+            help="How the service matches questions: answer (answer vectors) or fused "
+            "(answer and FAQ-question vectors). Recorded in the servable."
+        ),
+    ] = "answer",
+    fusion: Annotated[
+        str, typer.Option(help="Score fusion for --search-mode fused: max, sum or rrf.")
+    ] = "max",
+    question_weight: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Weight of the question score for --fusion sum.")
+    ] = 0.5,
     skip_invalid: SkipInvalidOption = False,
 ) -> None:
     """Fine-tune the encoder with Quaterion and save a servable (plus metrics.json and curves)."""
     from app.core.data import DataError
-    from training.train import TrainConfig
-    from training.train import train as run_training
+    from app.core.store import SearchSettings
 
+    try:
+        from training.train import TrainConfig
+        from training.train import train as run_training
+    except ModuleNotFoundError as exc:
+        raise _fail(f"training needs the full install ({exc.name} is missing): run `make install`") from None
+    try:
+        search = SearchSettings(mode=search_mode, method=fusion, question_weight=question_weight)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
     data_path = _data_path(data)
     cfg = TrainConfig(
         data=data_path,
@@ -120,6 +156,10 @@ def train(
         cache_dir=None if no_cache else cache_dir,
         skip_invalid=skip_invalid,
         head_layers=head_layers,
+        trainable_encoder=trainable_encoder,
+        encoder_lr=encoder_lr,
+        hard_negatives=hard_negatives,
+        search=search,
     )
     try:
         result = run_training(cfg)
@@ -142,6 +182,13 @@ def evaluate(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of a table.")
     ] = False,
+    paraphrases: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSONL of user wordings (query, question, answer) for the paraphrase view;"
+            " skipped without it."
+        ),
+    ] = None,
     base_model: Annotated[
         Path | None, typer.Option(help="Base sentence-transformers model to compare with.")
     ] = None,
@@ -157,6 +204,7 @@ def evaluate(
     cfg = EvalConfig(
         data=_data_path(data),
         servable=servable,
+        paraphrases=paraphrases,
         base_model=base_model,
         device=device,
         skip_invalid=skip_invalid,

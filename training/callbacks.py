@@ -50,26 +50,54 @@ class EpochMetricsRecorder(pl.Callback):
 
 
 class LoggingProgress(pl.Callback):
-    """A line every few epochs, so progress shows in logs and CI where no bar is drawn."""
+    """About ten lines over the run (by steps, so a single long epoch reports too), with the
+    elapsed time, an estimate of the rest, and the latest val metrics; progress shows in logs
+    and CI, where no bar is drawn."""
 
     def __init__(self, total_epochs: int, lines: int = 10) -> None:
-        self.total = total_epochs
-        self.every = max(1, total_epochs // lines)
+        self.total_epochs = total_epochs
+        self.lines = lines
         self._started = 0.0
+        self._next_report = 0
 
     def on_train_start(self, trainer, pl_module) -> None:
         self._started = time.perf_counter()
-        logger.info("training for %d epochs", self.total)
+        self._total_steps = max(1, int(trainer.num_training_batches) * self.total_epochs)
+        self._every = max(1, self._total_steps // self.lines)
+        self._next_report = self._every
+        logger.info("training for %d epochs (%d steps)", self.total_epochs, self._total_steps)
 
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
-        epoch = trainer.current_epoch + 1
-        if epoch % self.every and epoch != self.total:
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step
+        if step < self._next_report:
             return
+        self._next_report += self._every
+        elapsed = time.perf_counter() - self._started
+        remaining = elapsed / step * (self._total_steps - step)
+        metrics = trainer.callback_metrics
+        precision = metrics.get(f"{PRECISION_METRIC}_{TrainStage.VALIDATION}")
+        mrr = metrics.get(f"{RECIPROCAL_RANK_METRIC}_{TrainStage.VALIDATION}")
+        val = (
+            ""
+            if precision is None
+            else f"; last val precision@1 {float(precision):.3f}, MRR {float(mrr):.3f}"
+        )
+        logger.info(
+            "epoch %d/%d, step %d/%d, %.0f s elapsed, ~%.0f s to go%s",
+            trainer.current_epoch + 1,
+            self.total_epochs,
+            step,
+            self._total_steps,
+            elapsed,
+            remaining,
+            val,
+        )
+
+    def on_train_end(self, trainer, pl_module) -> None:
         metrics = trainer.callback_metrics
         logger.info(
-            "epoch %d/%d (%.0f s): val precision@1 %.3f, MRR %.3f",
-            epoch,
-            self.total,
+            "trained %d epochs in %.0f s: val precision@1 %.3f, MRR %.3f",
+            self.total_epochs,
             time.perf_counter() - self._started,
             float(metrics.get(f"{PRECISION_METRIC}_{TrainStage.VALIDATION}", float("nan"))),
             float(metrics.get(f"{RECIPROCAL_RANK_METRIC}_{TrainStage.VALIDATION}", float("nan"))),

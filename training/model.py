@@ -115,7 +115,9 @@ class FaqModel(TrainableModel):
         groups = [{"params": list(self.model.head.parameters()), "lr": self.lr}]
         if not self.trainable_encoder:
             return torch.optim.AdamW(groups)
-        encoder_params = [p for p in self.model.encoders.parameters() if p.requires_grad]
+        encoder_params = [
+            p for encoder in self.model.encoders.values() for p in encoder.parameters() if p.requires_grad
+        ]
         groups.append({"params": encoder_params, "lr": self.encoder_lr})
         optimizer = torch.optim.AdamW(groups)
         # Fine-tuning a pretrained transformer: warm up, then decay linearly to zero, so the

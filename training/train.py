@@ -20,8 +20,10 @@ from pathlib import Path
 import pytorch_lightning as pl
 
 from app.core.data import FaqEntry, load_faq, split_entries
+from app.core.device import resolve_device
 from app.core.encoder import default_model_path
-from app.core.servable import SERVABLE_META, ServableMeta, resolve_device
+from app.core.servable import SERVABLE_META, ServableMeta
+from app.core.store import SearchSettings
 from training.callbacks import EpochMetricsRecorder, LoggingProgress
 from training.compat import import_quaterion
 from training.model import FaqModel, FaqPairsDataset
@@ -59,6 +61,7 @@ class TrainConfig:
     loss_scale: float = 20.0
     hard_negatives: bool = False
     warmup_fraction: float = 0.1
+    search: SearchSettings = SearchSettings()
 
 
 @dataclass
@@ -183,7 +186,8 @@ def train(cfg: TrainConfig) -> TrainResult:
         train_pairs=len(split.train),
         val_pairs=len(split.val),
         training_seconds=round(seconds, 1),
-        settings={k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
+        settings=json.loads(json.dumps(asdict(cfg), default=str)),
+        search=asdict(cfg.search),
     )
     meta.write(fresh / SERVABLE_META)
     (fresh / METRICS_FILE).write_text(

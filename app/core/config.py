@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.core.servable import DEVICES
+from app.core.device import DEVICES
 
 DEFAULT_QDRANT_PATH = Path("var/qdrant")
 DEFAULT_SERVABLE = Path("var/servable")

@@ -14,27 +14,17 @@ import torch
 from quaterion_models.heads import EmptyHead
 from quaterion_models.model import MetricModel
 
+from app.core.device import resolve_device
 from app.core.encoder import SentenceEncoder, default_model_path, load_sentence_transformer
+from app.core.store import SearchSettings
 
 logger = logging.getLogger(__name__)
 
 SERVABLE_META = "faq_servable.json"
-DEVICES = ("auto", "cpu", "cuda")
 
 
 class ServableError(RuntimeError):
     """A servable that is missing or cannot be loaded."""
-
-
-def resolve_device(device: str) -> str:
-    """auto picks CUDA when available, else the CPU; asking for CUDA without one is an error."""
-    if device not in DEVICES:
-        raise ValueError(f"unknown device '{device}': use one of {', '.join(DEVICES)}")
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for, but no CUDA device is available")
-    return device
 
 
 @dataclass
@@ -48,6 +38,9 @@ class ServableMeta:
     val_pairs: int = 0
     training_seconds: float = 0.0
     settings: dict = field(default_factory=dict)
+    # How the service matches questions with this servable (SearchSettings fields); training
+    # records it so that evaluation, the index and the service all search alike.
+    search: dict = field(default_factory=dict)
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2))
@@ -100,6 +93,10 @@ class Servable:
         return cls(
             model, path, resolved, ServableMeta(base_model=str(path), embedding_size=encoder.embedding_size)
         )
+
+    @property
+    def search_settings(self) -> SearchSettings:
+        return SearchSettings(**self.meta.search)
 
     @property
     def embedding_size(self) -> int:

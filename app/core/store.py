@@ -41,6 +41,38 @@ class CollectionMissing(StoreError):
     """The collection alias does not exist yet (nothing was indexed)."""
 
 
+class MissingVector(StoreError):
+    """The collection has no vectors of the asked name (indexed answers-only)."""
+
+
+RRF_K = 60
+FUSION_METHODS = ("max", "sum", "rrf")
+SEARCH_MODES = ("answer", "fused")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How a question is matched: against answers only, or answers and the entries' questions."""
+
+    mode: str = "answer"
+    method: str = "max"
+    question_weight: float = 0.5
+    candidates: int = 50
+
+    def __post_init__(self) -> None:
+        if self.mode not in SEARCH_MODES:
+            raise ValueError(f"unknown search mode '{self.mode}': use {', '.join(SEARCH_MODES)}")
+        if self.method not in FUSION_METHODS:
+            raise ValueError(f"unknown fusion method '{self.method}': use {', '.join(FUSION_METHODS)}")
+        if not 0.0 <= self.question_weight <= 1.0:
+            raise ValueError("question_weight must be between 0 and 1")
+
+    @property
+    def vectors(self) -> tuple[str, ...]:
+        """Named vectors the index needs for this search."""
+        return (ANSWER_VECTOR,) if self.mode == "answer" else (ANSWER_VECTOR, QUESTION_VECTOR)
+
+
 @dataclass(frozen=True)
 class Hit:
     id: str
@@ -206,38 +238,115 @@ class FaqStore:
     def search(
         self,
         alias: str,
-        answer_query: np.ndarray,
+        query: np.ndarray,
         *,
         limit: int = 5,
         source: str | None = None,
         score_threshold: float | None = None,
+        fusion: SearchSettings | None = None,
     ) -> list[Hit]:
+        """Nearest entries to `query` (a question embedding), best first.
+
+        With `fusion.mode == "answer"` only the answer vectors are searched; with "fused" the
+        entries' question vectors are searched too and the two scores combined (see
+        SearchSettings). A collection indexed with answers only is searched by answers.
+        """
+        fusion = fusion or SearchSettings()
         query_filter = None
         if source:
             query_filter = models.Filter(
                 must=[models.FieldCondition(key="source", match=models.MatchValue(value=source))]
             )
+        if fusion.mode == "answer":
+            points = self._query(alias, query, ANSWER_VECTOR, query_filter, limit, score_threshold)
+            return [_hit(point, point.score) for point in points]
+        # Each side is searched deeper than `limit`, so entries strong on one side only are
+        # still scored on both before the cut.
+        depth = max(limit, fusion.candidates)
+        by_answer = self._query(alias, query, ANSWER_VECTOR, query_filter, depth, None)
+        try:
+            by_question = self._query(alias, query, QUESTION_VECTOR, query_filter, depth, None)
+        except MissingVector:
+            logger.warning("collection '%s' has no question vectors: searching answers only", alias)
+            by_question = []
+        hits = fuse(by_answer, by_question, fusion)
+        if score_threshold is not None:
+            hits = [hit for hit in hits if hit.score >= score_threshold]
+        return hits[:limit]
+
+    def _query(
+        self,
+        alias: str,
+        query: np.ndarray,
+        using: str,
+        query_filter: models.Filter | None,
+        limit: int,
+        score_threshold: float | None,
+    ) -> list[models.ScoredPoint]:
         try:
             with self._locked():
                 response = self.client.query_points(
                     alias,
-                    query=answer_query.tolist(),
-                    using=ANSWER_VECTOR,
+                    query=query.tolist(),
+                    using=using,
                     query_filter=query_filter,
                     limit=limit,
                     score_threshold=score_threshold,
                     with_payload=True,
                 )
-        except ValueError as exc:  # the embedded client's word for an unknown collection
-            if "not found" in str(exc).lower():
+        except (ValueError, StoreError) as exc:
+            text = str(exc).lower()
+            # Server: "Not existing vector name"; embedded: "Dense vector question is not found".
+            if "vector name" in text or f"vector {using} is not found" in text:
+                raise MissingVector(f"collection '{alias}' has no '{using}' vectors") from None
+            if isinstance(exc, ValueError) and "not found" in text:
+                # the embedded client's word for an unknown collection
                 raise CollectionMissing(
                     f"collection '{alias}' does not exist: index the FAQ with `faq index`"
                 ) from None
             raise
-        return [_hit(point) for point in response.points]
+        return list(response.points)
 
 
-def _hit(point: models.ScoredPoint) -> Hit:
+def fuse(
+    by_answer: Sequence[models.ScoredPoint], by_question: Sequence[models.ScoredPoint], fusion: SearchSettings
+) -> list[Hit]:
+    """Combine answer-side and question-side results into one ranking.
+
+    - max: an entry scores its better cosine similarity of the two;
+    - sum: question_weight * question score + (1 - question_weight) * answer score; an entry
+      missing from one side's candidates gets that side's lowest candidate score (an upper
+      bound of its real score there);
+    - rrf: reciprocal rank fusion, 1/(60 + rank) summed over both sides (rank-only).
+    """
+    answer_scores = {str(p.id): p.score for p in by_answer}
+    question_scores = {str(p.id): p.score for p in by_question}
+    points = {str(p.id): p for p in (*by_question, *by_answer)}
+    if not question_scores:
+        return [_hit(p, p.score) for p in by_answer]
+    floor_a = min(answer_scores.values(), default=0.0)
+    floor_q = min(question_scores.values(), default=0.0)
+    if fusion.method == "rrf":
+        answer_rank = {str(p.id): rank for rank, p in enumerate(by_answer, start=1)}
+        question_rank = {str(p.id): rank for rank, p in enumerate(by_question, start=1)}
+
+        def combined(pid: str) -> float:
+            return sum(1.0 / (RRF_K + ranks[pid]) for ranks in (answer_rank, question_rank) if pid in ranks)
+    elif fusion.method == "max":
+
+        def combined(pid: str) -> float:
+            return max(answer_scores.get(pid, floor_a), question_scores.get(pid, floor_q))
+    else:
+        w = fusion.question_weight
+
+        def combined(pid: str) -> float:
+            return w * question_scores.get(pid, floor_q) + (1 - w) * answer_scores.get(pid, floor_a)
+
+    ranked = sorted(points, key=combined, reverse=True)
+    return [_hit(points[pid], combined(pid)) for pid in ranked]
+
+
+def _hit(point: models.ScoredPoint, score: float) -> Hit:
     payload = point.payload or {}
     return Hit(
         id=str(point.id),
@@ -245,5 +354,5 @@ def _hit(point: models.ScoredPoint) -> Hit:
         question=str(payload.get("question", "")),
         source=str(payload.get("source", "")),
         filename=str(payload.get("filename", "")),
-        score=float(point.score),
+        score=float(score),
     )
