@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 from tqdm import tqdm
 
-from app.core.data import FaqDataset, FaqEntry
+from app.core.data import FaqDataset, FaqEntry, question_text
 from app.core.servable import Servable
 from app.core.store import ANSWER_VECTOR, QUESTION_VECTOR, FaqStore, StoreError, point_id
 
@@ -67,7 +67,8 @@ def index_dataset(
 ) -> IndexReport:
     started = time.perf_counter()
     entries = unique_entries(dataset.entries)
-    vector_names = servable.search_settings.vectors
+    search = servable.search_settings
+    vector_names = search.vectors
     collection = store.create_version(alias, servable.embedding_size, vector_names)
     logger.info("indexing %d answers into %s", len(entries), collection)
     try:
@@ -83,7 +84,7 @@ def index_dataset(
                 vectors = {ANSWER_VECTOR: servable.encode([e.answer for e in batch], batch_size=batch_size)}
                 if QUESTION_VECTOR in vector_names:
                     vectors[QUESTION_VECTOR] = servable.encode(
-                        [e.question for e in batch], batch_size=batch_size
+                        [question_text(e, search.question_context) for e in batch], batch_size=batch_size
                     )
                 if pending is not None:
                     pending.result()

@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from training.recipes import DEFAULT_RECIPE, recipe_settings
+
 app = typer.Typer(
     name="faq",
     help="FAQ question answering with metric learning: train an encoder with Quaterion, "
@@ -83,9 +85,19 @@ def train(
     output: Annotated[
         Path, typer.Option("--output", envvar="FAQ_SERVABLE", help="Directory for the servable.")
     ] = Path("var/servable"),
-    epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 60,
-    lr: Annotated[float, typer.Option("--lr", min=0.0, help="Learning rate of the head.")] = 3e-3,
-    batch_size: Annotated[int, typer.Option(min=2, help="Pairs per batch (in-batch negatives).")] = 1024,
+    recipe: Annotated[
+        str,
+        typer.Option(
+            help="Starting settings: finetune (fine-tune the encoder on same-page batches, fused search) "
+            "or reference (frozen encoder + embedding cache, head only, answers-only search). "
+            "The options below override single settings; see docs/experiments.md."
+        ),
+    ] = DEFAULT_RECIPE,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Training epochs.", show_default=False)] = None,
+    lr: Annotated[float | None, typer.Option("--lr", min=0.0, help="Learning rate of the head.")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(min=2, help="Pairs per batch (in-batch negatives).", show_default=False)
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
     device: DeviceOption = "auto",
     model: Annotated[
@@ -96,38 +108,64 @@ def train(
         ),
     ] = None,
     cache_dir: Annotated[
-        Path, typer.Option(help="Where Quaterion's embedding cache is kept between runs.")
+        Path, typer.Option(help="Where Quaterion's embedding cache is kept between runs (frozen encoder).")
     ] = Path("var/cache"),
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not persist the embedding cache.")] = False,
     head_layers: Annotated[int, typer.Option(min=1, help="Gated residual blocks in the head.")] = 1,
     trainable_encoder: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             "--trainable-encoder/--frozen-encoder",
             help="Fine-tune the transformer too, or train the head alone on cached embeddings.",
+            show_default=False,
         ),
-    ] = False,
-    encoder_lr: Annotated[float, typer.Option(min=0.0, help="Learning rate of a trainable encoder.")] = 2e-5,
+    ] = None,
+    frozen_layers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="With a trainable encoder: keep the embeddings and this many bottom layers frozen and "
+            "cache their outputs, so each step runs only the top layers (0: train all).",
+        ),
+    ] = 0,
+    encoder_lr: Annotated[
+        float | None, typer.Option(min=0.0, help="Learning rate of a trainable encoder.", show_default=False)
+    ] = None,
     hard_negatives: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             "--hard-negatives/--random-batches",
             help="Batch entries of the same FAQ page together, so in-batch negatives are hard.",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
     search_mode: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="How the service matches questions: answer (answer vectors) or fused "
-            "(answer and FAQ-question vectors). Recorded in the servable."
+            help="How the service matches questions: answer (answer vectors) or fused (answer and "
+            "FAQ-question vectors). Recorded in the servable.",
+            show_default=False,
         ),
-    ] = "answer",
+    ] = None,
     fusion: Annotated[
-        str, typer.Option(help="Score fusion for --search-mode fused: max, sum or rrf.")
-    ] = "max",
+        str | None,
+        typer.Option(help="Score fusion for --search-mode fused: max, sum or rrf.", show_default=False),
+    ] = None,
     question_weight: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Weight of the question score for --fusion sum.")
-    ] = 0.5,
+        float | None,
+        typer.Option(
+            min=0.0, max=1.0, help="Weight of the question score for --fusion sum.", show_default=False
+        ),
+    ] = None,
+    question_context: Annotated[
+        bool | None,
+        typer.Option(
+            "--question-context/--plain-questions",
+            help="With fused search: encode stored questions with their page's words (source and "
+            "filename), which FAQ questions often leave implicit.",
+            show_default=False,
+        ),
+    ] = None,
     skip_invalid: SkipInvalidOption = False,
 ) -> None:
     """Fine-tune the encoder with Quaterion and save a servable (plus metrics.json and curves)."""
@@ -140,26 +178,40 @@ def train(
     except ModuleNotFoundError as exc:
         raise _fail(f"training needs the full install ({exc.name} is missing): run `make install`") from None
     try:
-        search = SearchSettings(mode=search_mode, method=fusion, question_weight=question_weight)
+        settings = recipe_settings(
+            recipe,
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            trainable_encoder=trainable_encoder,
+            encoder_lr=encoder_lr,
+            hard_negatives=hard_negatives,
+            search_mode=search_mode,
+            fusion=fusion,
+            question_weight=question_weight,
+            question_context=question_context,
+        )
+        search = SearchSettings(
+            mode=settings.pop("search_mode"),
+            method=settings.pop("fusion"),
+            question_weight=settings.pop("question_weight"),
+            question_context=settings.pop("question_context"),
+        )
     except ValueError as exc:
         raise _fail(str(exc)) from None
     data_path = _data_path(data)
     cfg = TrainConfig(
         data=data_path,
         output=output,
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
         seed=seed,
         device=device,
         model_path=model,
         cache_dir=None if no_cache else cache_dir,
         skip_invalid=skip_invalid,
         head_layers=head_layers,
-        trainable_encoder=trainable_encoder,
-        encoder_lr=encoder_lr,
-        hard_negatives=hard_negatives,
+        frozen_layers=frozen_layers,
         search=search,
+        **settings,
     )
     try:
         result = run_training(cfg)
@@ -169,7 +221,7 @@ def train(
     console.print(
         f"servable saved to [bold]{result.servable}[/] in {result.seconds:.0f} s; "
         f"val in-batch precision@1 {final.get('precision_at_1', float('nan')):.3f}, "
-        f"MRR {final.get('mrr', float('nan')):.3f}"
+        f"MRR {final.get('mrr', float('nan')):.3f} (batches of {cfg.batch_size})"
     )
 
 
@@ -234,8 +286,8 @@ UrlOption = Annotated[
     str | None,
     typer.Option(
         "--url",
-        envvar="FAQ_URL",
-        help="URL of a running `faq serve` (default http://127.0.0.1:8000).",
+        help="Use the `faq serve` at this URL. Without it, a service is looked for at $FAQ_URL "
+        "(default http://127.0.0.1:8000) and used when it answers.",
         show_default=False,
     ),
 ]

@@ -10,6 +10,7 @@ import pytest
 TESTS_DIR = Path(__file__).parent
 REPO_ROOT = TESTS_DIR.parent
 MINI_FAQ = TESTS_DIR / "data" / "mini_faq.jsonl"
+MINI_PARAPHRASES = TESTS_DIR / "data" / "mini_paraphrases.jsonl"
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 REAL_FAQ = Path(os.environ.get("FAQ_REAL_DATA", SHARED_DATA / "cloud_faq_dataset.jsonl"))
 PARAPHRASES = SHARED_DATA / "paraphrases-dev.jsonl"

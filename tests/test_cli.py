@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import MINI_FAQ, REPO_ROOT
+from tests.conftest import MINI_FAQ, MINI_PARAPHRASES, REPO_ROOT
 
 FAQ = [sys.executable, "-m", "cli.main"]
 
@@ -19,7 +19,7 @@ def run_faq(*args: str, env: dict | None = None, timeout: int = 600) -> subproce
 def test_help_lists_the_commands_and_options():
     out = run_faq("--help")
     assert out.returncode == 0
-    for command in ("train", "evaluate"):
+    for command in ("train", "evaluate", "index", "serve", "ask"):
         assert command in out.stdout
     train_help = run_faq("train", "--help").stdout
     for option in ("--data", "--output", "--epochs", "--lr", "--batch-size", "--seed", "--device"):
@@ -48,9 +48,19 @@ def test_train_then_evaluate_end_to_end(tmp_path: Path):
     assert "servable saved to" in out.stdout
     assert (servable / "config.json").is_file()
 
-    out = run_faq("evaluate", "--data", str(MINI_FAQ), "--servable", str(servable), "--json")
+    out = run_faq(
+        "evaluate",
+        "--data",
+        str(MINI_FAQ),
+        "--servable",
+        str(servable),
+        "--json",
+        "--paraphrases",
+        str(MINI_PARAPHRASES),
+    )
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
+    assert "paraphrase" in report["servable"] and "paraphrase_answers_only" in report["base"]
     assert set(report) == {"base", "servable"}
     for name in ("base", "servable"):
         assert set(report[name]) >= {"collection", "full_index", "in_batch"}
@@ -62,6 +72,16 @@ def test_train_then_evaluate_end_to_end(tmp_path: Path):
     table = run_faq("evaluate", "--data", str(MINI_FAQ), "--servable", str(servable))
     assert table.returncode == 0
     assert "full_index" in table.stdout and "precision_at_1" in table.stdout
+    assert "paraphrase view is skipped" in table.stderr
+
+    # index and ask without a server: straight against the embedded store
+    env = {"QDRANT_PATH": str(tmp_path / "qdrant"), "FAQ_URL": "http://127.0.0.1:9"}
+    out = run_faq("index", "--data", str(MINI_FAQ), "--servable", str(servable), env=env)
+    assert out.returncode == 0, out.stderr
+    assert "rows read" in out.stdout and "40" in out.stdout
+    out = run_faq("ask", "how do i contact support?", "--servable", str(servable), "--top-k", "1", env=env)
+    assert out.returncode == 0, out.stderr
+    assert "open a ticket from the help center" in out.stdout
 
 
 def test_bad_data_fails_with_file_and_line(tmp_path: Path):
@@ -77,3 +97,18 @@ def test_data_from_environment_and_missing_servable(tmp_path: Path):
     out = run_faq("evaluate", "--servable", str(tmp_path / "nothing"), env={"FAQ_DATA": str(MINI_FAQ)})
     assert out.returncode == 2
     assert "no servable at" in out.stderr
+
+
+def test_index_with_bad_data_and_a_locked_store_fail_clearly(tmp_path: Path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "q", "answer": ""}\n')
+    out = run_faq("index", "--data", str(bad), env={"QDRANT_PATH": str(tmp_path / "q")})
+    assert out.returncode == 2
+    assert "line 1: field 'answer' is empty" in out.stderr
+    out = run_faq(
+        "index",
+        "--data",
+        str(MINI_FAQ),
+        env={"QDRANT_PATH": str(tmp_path / "q"), "QDRANT_URL": "http://localhost:6333"},
+    )
+    assert out.returncode == 2 and "both set" in out.stderr

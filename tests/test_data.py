@@ -110,3 +110,17 @@ def test_real_data_split_matches_the_reference():
     split = split_entries(entries)
     assert len(entries) == 8498
     assert (len(split.train), len(split.val)) == (6373, 2125)
+
+
+def test_page_context_turns_source_and_filename_into_words():
+    from app.core.data import page_context, question_text
+
+    entry = FaqEntry("what is the daily backup retention period?", "a", "aws", "fsx-lustre_faqs")
+    assert page_context(entry) == "aws fsx lustre"
+    assert (
+        question_text(entry, with_context=True)
+        == "aws fsx lustre: what is the daily backup retention period?"
+    )
+    assert question_text(entry, with_context=False) == entry.question
+    assert page_context(FaqEntry("q", "a", "azure", "azure_azure_backup_overview")) == "azure backup"
+    assert question_text(FaqEntry("q", "a"), with_context=True) == "q"  # no page: the plain question

@@ -56,7 +56,9 @@ def test_fused_search_finds_an_entry_by_its_question():
     assert store.search("faq", query, limit=1)[0].answer == "a0"
     fused = store.search("faq", query, limit=1, fusion=SearchSettings(mode="fused"))
     assert fused[0].answer == "a1" and fused[0].score == pytest.approx(1.0)
-    thresholded = store.search("faq", query, limit=2, score_threshold=0.99, fusion=SearchSettings(mode="fused"))
+    thresholded = store.search(
+        "faq", query, limit=2, score_threshold=0.99, fusion=SearchSettings(mode="fused")
+    )
     assert [h.answer for h in thresholded] == ["a1"]
 
 

@@ -42,6 +42,7 @@ class ExplodingServable:
     def __init__(self, real: Servable):
         self.real, self.calls = real, 0
         self.embedding_size = real.embedding_size
+        self.search_settings = real.search_settings
 
     def encode(self, texts, batch_size=256):
         self.calls += 1
@@ -60,3 +61,27 @@ def test_failed_reindex_leaves_the_previous_version_serving(servable):
     assert store.versions("faq") == [good.collection], "the unfinished version is dropped"
     hits = store.search("faq", servable.encode(["how do i register a domain name?"])[0], limit=1)
     assert hits[0].question == "how do i register a domain name?"
+
+
+def test_fused_servable_indexes_question_vectors_too(trained_servable, tmp_path):
+    import json
+    import shutil
+
+    from app.core.servable import SERVABLE_META
+    from app.core.store import SearchSettings
+
+    fused = tmp_path / "fused"
+    shutil.copytree(trained_servable, fused)
+    meta = json.loads((fused / SERVABLE_META).read_text())
+    meta["search"] = {"mode": "fused", "method": "max"}
+    (fused / SERVABLE_META).write_text(json.dumps(meta))
+    servable = Servable.load(fused, device="cpu")
+    assert servable.search_settings == SearchSettings(mode="fused", method="max")
+    store = FaqStore.in_memory()
+    index_dataset(load_faq(MINI_FAQ), servable, store, "faq", progress=False)
+    assert store.collection_info("faq").vectors == ("answer", "question")
+    from app.answering import answer_question
+
+    hits = answer_question(servable, store, "faq", "is there a free tier?", top_k=3)
+    assert hits[0].question == "is there a free tier?"
+    assert hits[0].score == pytest.approx(1.0, abs=1e-3)  # the stored question itself, max-fused

@@ -4,7 +4,9 @@ from training.sampling import SamePageSampler
 
 def entries() -> list[FaqEntry]:
     pages = {"a": 5, "b": 3, "c": 4}
-    return [FaqEntry(f"{page}{i}?", f"{page}{i}.", "src", page) for page, n in pages.items() for i in range(n)]
+    return [
+        FaqEntry(f"{page}{i}?", f"{page}{i}.", "src", page) for page, n in pages.items() for i in range(n)
+    ]
 
 
 def test_every_index_once_per_epoch_and_pages_stay_together():

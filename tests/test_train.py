@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from app.core.servable import SERVABLE_META
-from tests.conftest import MINI_FAQ, REAL_FAQ, requires_real_data
+from tests.conftest import MINI_FAQ, MINI_PARAPHRASES, REAL_FAQ, requires_real_data
 from training.train import CURVES_FILE, METRICS_FILE, TrainConfig, train
 
 
@@ -60,6 +60,7 @@ def test_retraining_reuses_the_cache_and_replaces_the_servable(tmp_path, caplog)
         batch_size=8,
         device="cpu",
         cache_dir=tmp_path / "cache",
+        trainable_encoder=False,  # the embedding cache is for the frozen encoder
     )
     train(cfg)
     first = (tmp_path / "sv" / "head" / "weights.bin").read_bytes()
@@ -88,3 +89,46 @@ def test_default_training_on_the_real_data_beats_the_reference(tmp_path):
     assert report["servable"]["in_batch"]["mrr"] > 0.777
     for view in ("collection", "full_index"):
         assert report["servable"][view]["precision_at_1"] > report["base"][view]["precision_at_1"]
+
+
+def test_evaluate_with_paraphrases_asks_like_the_service(trained_servable: Path):
+    from training.evaluate import EvalConfig, evaluate
+
+    report = evaluate(
+        EvalConfig(data=MINI_FAQ, servable=trained_servable, paraphrases=MINI_PARAPHRASES, device="cpu")
+    )
+    for name in ("base", "servable"):
+        views = report[name]
+        assert {"paraphrase", "paraphrase_answers_only"} <= set(views)
+        assert set(views["paraphrase"]) == {"precision_at_1", "mrr", "recall_at_5"}
+        # six easy paraphrases over 40 entries: most are found in the top 5 whatever the model
+        assert views["paraphrase"]["recall_at_5"] >= 0.5
+
+
+def test_evaluate_rejects_a_bad_paraphrase_file(trained_servable: Path, tmp_path: Path):
+    from app.core.data import DataError
+    from training.evaluate import EvalConfig, evaluate
+
+    bad = tmp_path / "para.jsonl"
+    bad.write_text('{"query": "q"}\n')
+    with pytest.raises(DataError, match="line 1: needs query, question and answer"):
+        evaluate(EvalConfig(data=MINI_FAQ, servable=trained_servable, paraphrases=bad, device="cpu"))
+
+
+def test_search_settings_travel_with_the_servable(tmp_path: Path):
+    from app.core.servable import Servable
+    from app.core.store import SearchSettings
+
+    result = train(
+        TrainConfig(
+            data=MINI_FAQ,
+            output=tmp_path / "sv",
+            epochs=1,
+            batch_size=8,
+            device="cpu",
+            cache_dir=tmp_path / "cache",
+            search=SearchSettings(mode="fused", method="sum", question_weight=0.7),
+        )
+    )
+    loaded = Servable.load(result.servable, device="cpu")
+    assert loaded.search_settings == SearchSettings(mode="fused", method="sum", question_weight=0.7)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from app.answering import answer_question
-from app.core.data import DataError, FaqEntry, load_faq, split_entries
+from app.core.data import DataError, FaqEntry, load_faq, question_text, split_entries
 from app.core.servable import Servable
 from app.core.store import ANSWER_VECTOR, QUESTION_VECTOR, FaqStore, SearchSettings
 from app.indexer import unique_entries
@@ -123,7 +123,8 @@ def evaluate_servable(
     if paraphrases:
         search = search or model.search_settings
         answer_index = {text: i for i, text in enumerate(eval_set.answers)}
-        store = _index_in_memory(model, eval_set, answers[[answer_index[e.answer] for e in eval_set.entries]])
+        entry_answers = answers[[answer_index[e.answer] for e in eval_set.entries]]
+        store = index_in_memory(model, eval_set, entry_answers, search.question_context)
         try:
             results["paraphrase"] = paraphrase_scores(model, store, paraphrases, search)
             results["paraphrase_answers_only"] = paraphrase_scores(
@@ -135,10 +136,12 @@ def evaluate_servable(
     return results
 
 
-def _index_in_memory(model: Servable, eval_set: EvalSet, entry_answers: np.ndarray) -> FaqStore:
+def index_in_memory(
+    model: Servable, eval_set: EvalSet, entry_answers: np.ndarray, question_context: bool
+) -> FaqStore:
     """Every entry with both named vectors, written by the store code the index job uses."""
     store = FaqStore.in_memory()
-    entry_questions = model.encode([e.question for e in eval_set.entries])
+    entry_questions = model.encode([question_text(e, question_context) for e in eval_set.entries])
     collection = store.create_version(EVAL_ALIAS, model.embedding_size, (ANSWER_VECTOR, QUESTION_VECTOR))
     step = 1024
     for start in range(0, len(eval_set.entries), step):

@@ -6,12 +6,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from quaterion_models import SimilarityModel
 from quaterion_models.heads import EncoderHead, SkipConnectionHead
 from torch.utils.data import Dataset
 
 from app.core.data import FaqEntry
 from app.core.encoder import SentenceEncoder, load_sentence_transformer
 from training.compat import import_quaterion
+from training.layer_cache import LayerCachedEncoder
 
 import_quaterion()
 
@@ -54,9 +56,11 @@ class FaqModel(TrainableModel):
         lr: float,
         encoder_lr: float = 2e-5,
         trainable_encoder: bool = False,
+        frozen_layers: int = 0,
         head_layers: int = 1,
         head_dropout: float = 0.0,
         loss_scale: float = 20.0,
+        symmetric_loss: bool = True,
         cache_dir: str | None = None,
         cache_batch_size: int = 256,
         total_steps: int = 0,
@@ -66,9 +70,11 @@ class FaqModel(TrainableModel):
         self.lr = lr
         self.encoder_lr = encoder_lr
         self.trainable_encoder = trainable_encoder
+        self.frozen_layers = frozen_layers
         self.head_layers = head_layers
         self.head_dropout = head_dropout
         self.loss_scale = loss_scale
+        self.symmetric_loss = symmetric_loss
         self.cache_dir = cache_dir
         self.cache_batch_size = cache_batch_size
         self.total_steps = total_steps
@@ -76,7 +82,20 @@ class FaqModel(TrainableModel):
         super().__init__()
 
     def configure_encoders(self) -> SentenceEncoder:
-        return SentenceEncoder(load_sentence_transformer(self.model_path), trainable=self.trainable_encoder)
+        sentence_model = load_sentence_transformer(self.model_path)
+        if self.trainable_encoder and self.frozen_layers:
+            return LayerCachedEncoder(sentence_model, self.frozen_layers)
+        return SentenceEncoder(sentence_model, trainable=self.trainable_encoder)
+
+    def save_servable(self, path: str) -> None:
+        """Save with serving encoders: a layer-cached training encoder becomes the plain
+        SentenceEncoder around the same weights, so serving never imports training code."""
+        self.unwrap_cache()
+        encoders = {
+            key: encoder.to_serving() if isinstance(encoder, LayerCachedEncoder) else encoder
+            for key, encoder in self.model.encoders.items()
+        }
+        SimilarityModel(encoders=encoders, head=self.model.head).save(path)
 
     def configure_head(self, input_embedding_size: int) -> EncoderHead:
         return SkipConnectionHead(
@@ -84,7 +103,7 @@ class FaqModel(TrainableModel):
         )
 
     def configure_loss(self) -> MultipleNegativesRankingLoss:
-        return MultipleNegativesRankingLoss(scale=self.loss_scale, symmetric=True)
+        return MultipleNegativesRankingLoss(scale=self.loss_scale, symmetric=self.symmetric_loss)
 
     def configure_caches(self) -> CacheConfig | None:
         if self.trainable_encoder:

@@ -28,6 +28,7 @@ from training.callbacks import EpochMetricsRecorder, LoggingProgress
 from training.compat import import_quaterion
 from training.model import FaqModel, FaqPairsDataset
 from training.plot import plot_training_curves
+from training.recipes import DEFAULT_RECIPE, RECIPES
 from training.sampling import SamePageSampler
 
 import_quaterion()
@@ -46,9 +47,9 @@ CURVES_FILE = "training_curves.png"
 class TrainConfig:
     data: Path
     output: Path = Path("var/servable")
-    epochs: int = 60
-    lr: float = 3e-3
-    batch_size: int = 1024
+    epochs: int = RECIPES[DEFAULT_RECIPE]["epochs"]
+    lr: float = RECIPES[DEFAULT_RECIPE]["lr"]
+    batch_size: int = RECIPES[DEFAULT_RECIPE]["batch_size"]
     seed: int = 42
     device: str = "auto"
     model_path: Path | None = None
@@ -56,12 +57,19 @@ class TrainConfig:
     skip_invalid: bool = False
     head_layers: int = 1
     head_dropout: float = 0.0
-    trainable_encoder: bool = False
-    encoder_lr: float = 2e-5
+    trainable_encoder: bool = RECIPES[DEFAULT_RECIPE]["trainable_encoder"]
+    frozen_layers: int = 0
+    encoder_lr: float = RECIPES[DEFAULT_RECIPE]["encoder_lr"]
     loss_scale: float = 20.0
-    hard_negatives: bool = False
+    symmetric_loss: bool = True
+    hard_negatives: bool = RECIPES[DEFAULT_RECIPE]["hard_negatives"]
     warmup_fraction: float = 0.1
-    search: SearchSettings = SearchSettings()
+    search: SearchSettings = SearchSettings(
+        mode=RECIPES[DEFAULT_RECIPE]["search_mode"],
+        method=RECIPES[DEFAULT_RECIPE]["fusion"],
+        question_weight=RECIPES[DEFAULT_RECIPE]["question_weight"],
+        question_context=RECIPES[DEFAULT_RECIPE]["question_context"],
+    )
 
 
 @dataclass
@@ -126,9 +134,11 @@ def train(cfg: TrainConfig) -> TrainResult:
         lr=cfg.lr,
         encoder_lr=cfg.encoder_lr,
         trainable_encoder=cfg.trainable_encoder,
+        frozen_layers=cfg.frozen_layers,
         head_layers=cfg.head_layers,
         head_dropout=cfg.head_dropout,
         loss_scale=cfg.loss_scale,
+        symmetric_loss=cfg.symmetric_loss,
         cache_dir=cache_dir,
         total_steps=cfg.epochs * -(-len(split.train) // cfg.batch_size),
         warmup_fraction=cfg.warmup_fraction,

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 import urllib.error
 import urllib.request
@@ -50,6 +51,30 @@ class FaqEntry:
             "source": self.source,
             "filename": self.filename,
         }
+
+
+# Words that name a page's kind rather than its topic ("lambda_faqs" is about lambda).
+_PAGE_BOILERPLATE = frozenset({"faq", "faqs", "qa", "docs", "doc", "overview", "introduction"})
+
+
+def page_context(entry: FaqEntry) -> str:
+    """The entry's page as words: its source and filename, e.g. "aws fsx lustre".
+
+    FAQ questions often leave the product implicit ("what is the daily backup retention
+    period?") because the page says it; a user's question names it. Prefixing the stored
+    question with its page restores that context. Empty when the entry has neither field.
+    """
+    words: list[str] = []
+    for word in re.split(r"[^0-9a-z]+", f"{entry.source} {entry.filename}".lower()):
+        if word and word not in _PAGE_BOILERPLATE and word not in words:
+            words.append(word)
+    return " ".join(words)
+
+
+def question_text(entry: FaqEntry, with_context: bool) -> str:
+    """The text encoded for an entry's question vector."""
+    context = page_context(entry) if with_context else ""
+    return f"{context}: {entry.question}" if context else entry.question
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,8 @@ class SearchSettings:
     method: str = "max"
     question_weight: float = 0.5
     candidates: int = 50
+    # Encode stored questions with their page's words (see data.page_context).
+    question_context: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in SEARCH_MODES:

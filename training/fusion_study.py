@@ -1,0 +1,68 @@
+"""Measure how to match user questions: answers only, the entries' questions, and fusions.
+
+    .venv/bin/python -m training.fusion_study --servable var/servable \\
+        --paraphrases ../shared/data/paraphrases-dev.jsonl [--data FILE]
+
+Indexes every entry (answer and question vectors) in an in-process Qdrant and asks each
+paraphrase through the service's answering code with each setting; prints precision@1, MRR
+and recall@5 per setting. The numbers behind the default in docs/experiments.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from app.core.data import load_faq, resolve_data_path, split_entries
+from app.core.servable import Servable
+from app.core.store import SearchSettings
+from training.evaluate import EvalSet, index_in_memory, load_paraphrases, paraphrase_scores
+
+SETTINGS = {
+    "answer only": SearchSettings(mode="answer"),
+    "question only": SearchSettings(mode="fused", method="sum", question_weight=1.0),
+    "max": SearchSettings(mode="fused", method="max"),
+    "rrf": SearchSettings(mode="fused", method="rrf"),
+    **{f"sum q={w}": SearchSettings(mode="fused", method="sum", question_weight=w) for w in (0.3, 0.5, 0.7)},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--servable", type=Path, default=Path("var/servable"))
+    parser.add_argument("--paraphrases", type=Path, required=True)
+    parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--base", action="store_true", help="study the base encoder instead")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    dataset = load_faq(resolve_data_path(args.data))
+    eval_set = EvalSet.build(dataset.entries, split_entries(dataset.entries).val)
+    model = (
+        Servable.from_base_model(device="cpu") if args.base else Servable.load(args.servable, device="cpu")
+    )
+    paraphrases = load_paraphrases(args.paraphrases)
+    answers = model.encode(eval_set.answers)
+    index = {text: i for i, text in enumerate(eval_set.answers)}
+    entry_answers = answers[[index[e.answer] for e in eval_set.entries]]
+    results = {}
+    for context in (False, True):
+        store = index_in_memory(model, eval_set, entry_answers, question_context=context)
+        for name, settings in SETTINGS.items():
+            label = f"{name} +page" if context else name
+            if context and settings.mode == "answer":
+                continue  # the page words only change question vectors
+            results[label] = paraphrase_scores(
+                model, store, paraphrases, replace(settings, question_context=context)
+            ).as_dict()
+        store.close()
+    print(json.dumps(results, indent=2))  # noqa: T201 (the study's output)
+
+
+if __name__ == "__main__":
+    main()
