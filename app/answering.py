@@ -19,12 +19,17 @@ def answer_question(
     search: SearchSettings | None = None,
 ) -> list[Hit]:
     """`search` overrides the servable's own search settings (evaluation compares modes)."""
+    search = search or servable.search_settings
     vector = servable.encode([question])[0]
+    question_vector = None
+    if search.mode == "fused" and servable.question_model is not servable.model:
+        question_vector = servable.encode_question_side([question])[0]
     return store.search(
         alias,
         vector,
+        question_query=question_vector,
         limit=top_k,
         source=source,
         score_threshold=score_threshold,
-        fusion=search or servable.search_settings,
+        fusion=search,
     )

@@ -83,7 +83,7 @@ def index_dataset(
                 batch = entries[start : start + batch_size]
                 vectors = {ANSWER_VECTOR: servable.encode([e.answer for e in batch], batch_size=batch_size)}
                 if QUESTION_VECTOR in vector_names:
-                    vectors[QUESTION_VECTOR] = servable.encode(
+                    vectors[QUESTION_VECTOR] = servable.encode_question_side(
                         [question_text(e, search.question_context) for e in batch], batch_size=batch_size
                     )
                 if pending is not None:

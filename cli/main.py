@@ -166,6 +166,14 @@ def train(
             show_default=False,
         ),
     ] = None,
+    question_encoder: Annotated[
+        str | None,
+        typer.Option(
+            help="With fused search: the model for the question side, servable (the trained one) or "
+            "base (the untrained sentence encoder, saved inside the servable).",
+            show_default=False,
+        ),
+    ] = None,
     skip_invalid: SkipInvalidOption = False,
 ) -> None:
     """Fine-tune the encoder with Quaterion and save a servable (plus metrics.json and curves)."""
@@ -190,12 +198,14 @@ def train(
             fusion=fusion,
             question_weight=question_weight,
             question_context=question_context,
+            question_encoder=question_encoder,
         )
         search = SearchSettings(
             mode=settings.pop("search_mode"),
             method=settings.pop("fusion"),
             question_weight=settings.pop("question_weight"),
             question_context=settings.pop("question_context"),
+            question_encoder=settings.pop("question_encoder"),
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None

@@ -41,8 +41,9 @@ class ExplodingServable:
 
     def __init__(self, real: Servable):
         self.real, self.calls = real, 0
-        self.embedding_size = real.embedding_size
-        self.search_settings = real.search_settings
+
+    def __getattr__(self, name):  # everything else as the real servable
+        return getattr(self.real, name)
 
     def encode(self, texts, batch_size=256):
         self.calls += 1

@@ -141,7 +141,9 @@ def index_in_memory(
 ) -> FaqStore:
     """Every entry with both named vectors, written by the store code the index job uses."""
     store = FaqStore.in_memory()
-    entry_questions = model.encode([question_text(e, question_context) for e in eval_set.entries])
+    entry_questions = model.encode_question_side(
+        [question_text(e, question_context) for e in eval_set.entries]
+    )
     collection = store.create_version(EVAL_ALIAS, model.embedding_size, (ANSWER_VECTOR, QUESTION_VECTOR))
     step = 1024
     for start in range(0, len(eval_set.entries), step):

@@ -24,7 +24,8 @@ def plot_training_curves(epochs: list[dict], path: Path) -> None:
             ys = [e[stage].get(key) for e in epochs]
             points = [(x, y) for x, y in zip(xs, ys, strict=False) if y is not None]
             if points:
-                ax.plot(*zip(*points, strict=False), label=stage)
+                # markers, so that a one- or few-epoch run still shows its points
+                ax.plot(*zip(*points, strict=False), label=stage, marker="o" if len(points) < 30 else None)
         ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)

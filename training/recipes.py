@@ -8,8 +8,9 @@ from __future__ import annotations
 
 RECIPES: dict[str, dict] = {
     # The default: one epoch of fine-tuning the whole encoder on same-page batches (~3-4 min
-    # on 2 cores), and a service that matches questions against answers and page-contextual
-    # FAQ questions (weighted sum, question weight 0.7).
+    # on 2 cores); the service matches the user's question against the answers with the
+    # fine-tuned encoder and against the page-contextual FAQ questions with the base encoder,
+    # and sums the scores (question side 0.7).
     "finetune": {
         "trainable_encoder": True,
         "hard_negatives": True,
@@ -21,6 +22,7 @@ RECIPES: dict[str, dict] = {
         "fusion": "sum",
         "question_weight": 0.7,
         "question_context": True,
+        "question_encoder": "base",
     },
     # The reference tutorial's recipe, tuned: frozen encoder with Quaterion's embedding cache,
     # only the SkipConnectionHead learns; answers-only search as in the tutorial.
@@ -35,6 +37,7 @@ RECIPES: dict[str, dict] = {
         "fusion": "max",
         "question_weight": 0.5,
         "question_context": False,
+        "question_encoder": "servable",
     },
 }
 DEFAULT_RECIPE = "finetune"

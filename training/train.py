@@ -22,7 +22,7 @@ import pytorch_lightning as pl
 from app.core.data import FaqEntry, load_faq, split_entries
 from app.core.device import resolve_device
 from app.core.encoder import default_model_path
-from app.core.servable import SERVABLE_META, ServableMeta
+from app.core.servable import QUESTION_MODEL_DIR, SERVABLE_META, ServableMeta, base_question_model
 from app.core.store import SearchSettings
 from training.callbacks import EpochMetricsRecorder, LoggingProgress
 from training.compat import import_quaterion
@@ -69,6 +69,7 @@ class TrainConfig:
         method=RECIPES[DEFAULT_RECIPE]["fusion"],
         question_weight=RECIPES[DEFAULT_RECIPE]["question_weight"],
         question_context=RECIPES[DEFAULT_RECIPE]["question_context"],
+        question_encoder=RECIPES[DEFAULT_RECIPE]["question_encoder"],
     )
 
 
@@ -200,6 +201,10 @@ def train(cfg: TrainConfig) -> TrainResult:
         search=asdict(cfg.search),
     )
     meta.write(fresh / SERVABLE_META)
+    if cfg.search.question_encoder == "base":
+        # The question side of fused search uses the untrained encoder: saved inside the
+        # servable so serving loads both from one directory.
+        base_question_model(model_path).save(str(fresh / QUESTION_MODEL_DIR))
     (fresh / METRICS_FILE).write_text(
         json.dumps({"epochs": recorder.epochs, "final_val": final_val}, indent=2)
     )

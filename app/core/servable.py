@@ -21,6 +21,9 @@ from app.core.store import SearchSettings
 logger = logging.getLogger(__name__)
 
 SERVABLE_META = "faq_servable.json"
+# A second MetricModel inside the servable directory, for the question side of fused search
+# (SearchSettings.question_encoder == "base"): the untrained sentence-similarity encoder.
+QUESTION_MODEL_DIR = "question_encoder"
 
 
 class ServableError(RuntimeError):
@@ -56,11 +59,21 @@ class ServableMeta:
 class Servable:
     """A loaded MetricModel on one device, encoding batches of texts into float32 vectors."""
 
-    def __init__(self, model: MetricModel, path: Path, device: str, meta: ServableMeta):
+    def __init__(
+        self,
+        model: MetricModel,
+        path: Path,
+        device: str,
+        meta: ServableMeta,
+        question_model: MetricModel | None = None,
+    ):
         self.model = model
         self.path = path
         self.device = device
         self.meta = meta
+        # Encodes stored FAQ questions and the user's question for the question side of fused
+        # search; the servable's own model when the servable has no separate one.
+        self.question_model = question_model or model
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], device: str = "auto") -> Servable:
@@ -74,25 +87,33 @@ class Servable:
             model = MetricModel.load(str(servable_path))
         except Exception as exc:  # any failure here means the directory is not a usable servable
             raise ServableError(f"cannot load the servable at {servable_path}: {exc}") from exc
+        meta = ServableMeta.read(servable_path / SERVABLE_META)
+        question_model = None
+        if SearchSettings(**meta.search).question_encoder == "base":
+            question_dir = servable_path / QUESTION_MODEL_DIR
+            try:
+                question_model = MetricModel.load(str(question_dir))
+            except Exception as exc:
+                raise ServableError(f"cannot load the question encoder at {question_dir}: {exc}") from exc
+            question_model.to(resolved)
+            question_model.eval()
         model.to(resolved)
         model.eval()
         logger.info("servable %s loaded on %s", servable_path, resolved)
-        return cls(model, servable_path, resolved, ServableMeta.read(servable_path / SERVABLE_META))
+        return cls(model, servable_path, resolved, meta, question_model)
 
     @classmethod
     def from_base_model(
         cls, model_path: str | os.PathLike[str] | None = None, device: str = "auto"
     ) -> Servable:
         """The untrained encoder behind the same interface (an identity head), for comparisons."""
-        encoder = SentenceEncoder(load_sentence_transformer(model_path))
-        model = MetricModel(encoders=encoder, head=EmptyHead(encoder.embedding_size))
+        model = base_question_model(model_path)
+        encoder_size = model.head.output_size
         resolved = resolve_device(device)
         model.to(resolved)
         model.eval()
         path = Path(model_path) if model_path else default_model_path()
-        return cls(
-            model, path, resolved, ServableMeta(base_model=str(path), embedding_size=encoder.embedding_size)
-        )
+        return cls(model, path, resolved, ServableMeta(base_model=str(path), embedding_size=encoder_size))
 
     @property
     def search_settings(self) -> SearchSettings:
@@ -103,9 +124,28 @@ class Servable:
         return int(self.model.head.output_size)
 
     def encode(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-        """Embeddings of `texts` as a (len(texts), embedding_size) float32 array."""
-        if not texts:
-            return np.zeros((0, self.embedding_size), dtype=np.float32)
-        with torch.inference_mode():
-            vectors = self.model.encode(list(texts), batch_size=batch_size, to_numpy=True)
-        return np.asarray(vectors, dtype=np.float32)
+        """Embeddings of `texts` (answers, and the user's question matched against answers) as a
+        (len(texts), embedding_size) float32 array."""
+        return _encode(self.model, texts, batch_size, self.embedding_size)
+
+    def encode_question_side(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        """Embeddings for the question side of fused search: stored FAQ questions, and the
+        user's question matched against them."""
+        if self.question_model is self.model:
+            return self.encode(texts, batch_size)
+        return _encode(self.question_model, texts, batch_size, self.embedding_size)
+
+
+def _encode(model: MetricModel, texts: Sequence[str], batch_size: int, size: int) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, size), dtype=np.float32)
+    with torch.inference_mode():
+        vectors = model.encode(list(texts), batch_size=batch_size, to_numpy=True)
+    return np.asarray(vectors, dtype=np.float32)
+
+
+def base_question_model(model_path: str | os.PathLike[str] | None = None) -> MetricModel:
+    """The base sentence encoder as a MetricModel (identity head), saved into servables whose
+    question side uses it."""
+    encoder = SentenceEncoder(load_sentence_transformer(model_path))
+    return MetricModel(encoders=encoder, head=EmptyHead(encoder.embedding_size))

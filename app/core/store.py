@@ -48,6 +48,7 @@ class MissingVector(StoreError):
 RRF_K = 60
 FUSION_METHODS = ("max", "sum", "rrf")
 SEARCH_MODES = ("answer", "fused")
+QUESTION_ENCODERS = ("servable", "base")
 
 
 @dataclass(frozen=True)
@@ -60,12 +61,20 @@ class SearchSettings:
     candidates: int = 50
     # Encode stored questions with their page's words (see data.page_context).
     question_context: bool = False
+    # Which model encodes the question side: the trained servable, or the base sentence
+    # encoder saved inside the servable (question-to-question is plain semantic similarity,
+    # which the base model was trained for; training for question-to-answer does not help it).
+    question_encoder: str = "servable"
 
     def __post_init__(self) -> None:
         if self.mode not in SEARCH_MODES:
             raise ValueError(f"unknown search mode '{self.mode}': use {', '.join(SEARCH_MODES)}")
         if self.method not in FUSION_METHODS:
             raise ValueError(f"unknown fusion method '{self.method}': use {', '.join(FUSION_METHODS)}")
+        if self.question_encoder not in QUESTION_ENCODERS:
+            raise ValueError(
+                f"unknown question encoder '{self.question_encoder}': use {', '.join(QUESTION_ENCODERS)}"
+            )
         if not 0.0 <= self.question_weight <= 1.0:
             raise ValueError("question_weight must be between 0 and 1")
 
@@ -242,12 +251,14 @@ class FaqStore:
         alias: str,
         query: np.ndarray,
         *,
+        question_query: np.ndarray | None = None,
         limit: int = 5,
         source: str | None = None,
         score_threshold: float | None = None,
         fusion: SearchSettings | None = None,
     ) -> list[Hit]:
-        """Nearest entries to `query` (a question embedding), best first.
+        """Nearest entries to `query` (a question embedding), best first. `question_query` is the
+        question embedded for the question side when that side has its own encoder.
 
         With `fusion.mode == "answer"` only the answer vectors are searched; with "fused" the
         entries' question vectors are searched too and the two scores combined (see
@@ -267,7 +278,8 @@ class FaqStore:
         depth = max(limit, fusion.candidates)
         by_answer = self._query(alias, query, ANSWER_VECTOR, query_filter, depth, None)
         try:
-            by_question = self._query(alias, query, QUESTION_VECTOR, query_filter, depth, None)
+            question_side = query if question_query is None else question_query
+            by_question = self._query(alias, question_side, QUESTION_VECTOR, query_filter, depth, None)
         except MissingVector:
             logger.warning("collection '%s' has no question vectors: searching answers only", alias)
             by_question = []
