@@ -12,7 +12,7 @@ RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu 
 
 FROM base AS serve
 COPY requirements-serve.lock ./
-RUN pip install --no-cache-dir --no-deps -r requirements-serve.lock
+RUN pip install --no-cache-dir --no-deps --ignore-requires-python -r requirements-serve.lock
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY cli ./cli

@@ -32,7 +32,9 @@ def encode_only(servable: Servable, entries: list[FaqEntry], batch_size: int) ->
         batch = entries[start : start + batch_size]
         servable.encode([e.answer for e in batch], batch_size=batch_size)
         if QUESTION_VECTOR in search.vectors:
-            servable.encode([question_text(e, search.question_context) for e in batch], batch_size=batch_size)
+            servable.encode_question_side(
+                [question_text(e, search.question_context) for e in batch], batch_size=batch_size
+            )
     return time.perf_counter() - started
 
 
