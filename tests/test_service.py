@@ -203,6 +203,17 @@ def test_openapi_docs_have_examples(client):
     assert schema["components"]["schemas"]["AskRequest"]["examples"]
 
 
+def run_cli(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -249,34 +260,10 @@ def test_faq_serve_subprocess_answers_over_http(trained_servable, tmp_path):
         assert response.json()["answers"][0]["question"] == "is there a free tier?"
 
         # `faq index` finds the embedded store held by the service and hands the job over.
-        out = subprocess.run(
-            [sys.executable, "-m", "cli.main", "index", "--data", str(MINI_FAQ), "--url", url],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        out = run_cli(env, "index", "--data", str(MINI_FAQ), "--url", url)
         assert out.returncode == 0, out.stderr
         assert "indexed" in out.stdout and "40" in out.stdout
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "cli.main",
-                "ask",
-                "what are the support response times?",
-                "--url",
-                url,
-                "--top-k",
-                "2",
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        out = run_cli(env, "ask", "what are the support response times?", "--url", url, "--top-k", "2")
         assert out.returncode == 0, out.stderr
         assert "business plans get a reply" in out.stdout
     finally:

@@ -17,24 +17,21 @@ def get_settings(request: Request) -> ServiceSettings:
     return request.app.state.settings
 
 
+def _resource(request: Request, name: str, what: str):
+    """A resource opened in the lifespan, or 503 saying why it is missing."""
+    resource = getattr(request.app.state, name)
+    if resource is None:
+        error = getattr(request.app.state, f"{name}_error")
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"{what}: {error}")
+    return resource
+
+
 def get_servable(request: Request) -> Servable:
-    servable = request.app.state.servable
-    if servable is None:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"the model is not loaded: {request.app.state.servable_error}",
-        )
-    return servable
+    return _resource(request, "servable", "the model is not loaded")
 
 
 def get_store(request: Request) -> FaqStore:
-    store = request.app.state.store
-    if store is None:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"the vector store is not open: {request.app.state.store_error}",
-        )
-    return store
+    return _resource(request, "store", "the vector store is not open")
 
 
 def get_jobs(request: Request) -> ReindexJobs:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request, status
@@ -20,14 +21,7 @@ ADMIN_ERRORS = {
 
 
 def _job(state: JobState) -> ReindexJob:
-    return ReindexJob(
-        id=state.id,
-        status=state.status,
-        done=state.done,
-        total=state.total,
-        report=state.report,
-        error=state.error,
-    )
+    return ReindexJob(**asdict(state))
 
 
 @router.post(
