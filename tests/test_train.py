@@ -15,6 +15,9 @@ def test_training_writes_servable_metrics_and_curves(trained_servable: Path):
     assert (trained_servable / CURVES_FILE).stat().st_size > 10_000
     metrics = json.loads((trained_servable / METRICS_FILE).read_text())
     assert [e["epoch"] for e in metrics["epochs"]] == [1, 2, 3]
+    # 30 train pairs in batches of 8: 4 steps an epoch, each step's loss recorded
+    assert [s["epoch"] for s in metrics["steps"]][:4] == [0.25, 0.5, 0.75, 1.0]
+    assert len(metrics["steps"]) == 12 and all(s["loss"] > 0 for s in metrics["steps"])
     for epoch in metrics["epochs"]:
         for stage in ("train", "val"):
             assert 0.0 <= epoch[stage]["precision_at_1"] <= 1.0

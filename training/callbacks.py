@@ -21,6 +21,8 @@ class EpochMetricsRecorder(pl.Callback):
 
     def __init__(self) -> None:
         self.epochs: list[dict] = []
+        # every step's training loss, at its fractional epoch: a one-epoch run still has a curve
+        self.steps: list[dict] = []
         self._train_losses: list[float] = []
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
@@ -30,6 +32,10 @@ class EpochMetricsRecorder(pl.Callback):
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if loss is not None:
             self._train_losses.append(float(loss))
+            batches = max(1, int(trainer.num_training_batches))
+            self.steps.append(
+                {"epoch": round(trainer.current_epoch + (batch_idx + 1) / batches, 4), "loss": float(loss)}
+            )
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}

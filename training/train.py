@@ -206,9 +206,9 @@ def train(cfg: TrainConfig) -> TrainResult:
         # servable so serving loads both from one directory.
         base_question_model(model_path).save(str(fresh / QUESTION_MODEL_DIR))
     (fresh / METRICS_FILE).write_text(
-        json.dumps({"epochs": recorder.epochs, "final_val": final_val}, indent=2)
+        json.dumps({"epochs": recorder.epochs, "final_val": final_val, "steps": recorder.steps}, indent=2)
     )
-    plot_training_curves(recorder.epochs, fresh / CURVES_FILE)
+    plot_training_curves(recorder.epochs, fresh / CURVES_FILE, recorder.steps)
     _replace_dir(fresh, output)
     logger.info("servable saved to %s (%.0f s)", output, seconds)
     return TrainResult(servable=output, seconds=seconds, epochs=recorder.epochs, final_val=final_val)
