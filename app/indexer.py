@@ -13,11 +13,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
+import numpy as np
 from tqdm import tqdm
 
 from app.core.data import FaqDataset, FaqEntry, question_text
 from app.core.servable import Servable
-from app.core.store import ANSWER_VECTOR, QUESTION_VECTOR, FaqStore, StoreError, point_id
+from app.core.store import ANSWER_VECTOR, QUESTION_VECTOR, FaqStore, SearchSettings, StoreError, point_id
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,19 @@ def unique_entries(entries: Sequence[FaqEntry]) -> list[FaqEntry]:
     return list(seen.values())
 
 
+def entry_vectors(
+    servable: Servable, entries: Sequence[FaqEntry], search: SearchSettings, batch_size: int
+) -> dict[str, np.ndarray]:
+    """The named vectors stored for `entries` under `search`: the only place that decides
+    which text each vector encodes and with which model."""
+    vectors = {ANSWER_VECTOR: servable.encode([e.answer for e in entries], batch_size=batch_size)}
+    if QUESTION_VECTOR in search.vectors:
+        vectors[QUESTION_VECTOR] = servable.encode_question_side(
+            [question_text(e, search.question_context) for e in entries], batch_size=batch_size
+        )
+    return vectors
+
+
 def index_dataset(
     dataset: FaqDataset,
     servable: Servable,
@@ -64,10 +78,12 @@ def index_dataset(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = True,
     on_batch: Callable[[int, int], None] | None = None,
+    search: SearchSettings | None = None,
 ) -> IndexReport:
+    """`search` overrides the servable's own search settings (evaluation compares settings)."""
     started = time.perf_counter()
     entries = unique_entries(dataset.entries)
-    search = servable.search_settings
+    search = search or servable.search_settings
     vector_names = search.vectors
     collection = store.create_version(alias, servable.embedding_size, vector_names)
     logger.info("indexing %d answers into %s", len(entries), collection)
@@ -81,11 +97,7 @@ def index_dataset(
             pending: Future[None] | None = None
             for start in range(0, len(entries), batch_size):
                 batch = entries[start : start + batch_size]
-                vectors = {ANSWER_VECTOR: servable.encode([e.answer for e in batch], batch_size=batch_size)}
-                if QUESTION_VECTOR in vector_names:
-                    vectors[QUESTION_VECTOR] = servable.encode_question_side(
-                        [question_text(e, search.question_context) for e in batch], batch_size=batch_size
-                    )
+                vectors = entry_vectors(servable, batch, search, batch_size)
                 if pending is not None:
                     pending.result()
                 pending = writer.submit(store.upsert, collection, batch, vectors)

@@ -17,24 +17,17 @@ import time
 from pathlib import Path
 
 from app.core.config import StoreSettings
-from app.core.data import FaqEntry, load_faq, question_text, resolve_data_path
+from app.core.data import FaqEntry, load_faq, resolve_data_path
 from app.core.servable import Servable
-from app.core.store import QUESTION_VECTOR, FaqStore
-from app.indexer import DEFAULT_BATCH_SIZE, index_dataset, unique_entries
+from app.core.store import FaqStore
+from app.indexer import DEFAULT_BATCH_SIZE, entry_vectors, index_dataset, unique_entries
 
 
 def encode_only(servable: Servable, entries: list[FaqEntry], batch_size: int) -> float:
-    """Encode exactly what the index job encodes: every answer, and every (page-contextual)
-    question when the servable's search uses question vectors."""
-    search = servable.search_settings
+    """Encode exactly what the index job encodes (its own `entry_vectors`), writing nothing."""
     started = time.perf_counter()
     for start in range(0, len(entries), batch_size):
-        batch = entries[start : start + batch_size]
-        servable.encode([e.answer for e in batch], batch_size=batch_size)
-        if QUESTION_VECTOR in search.vectors:
-            servable.encode_question_side(
-                [question_text(e, search.question_context) for e in batch], batch_size=batch_size
-            )
+        entry_vectors(servable, entries[start : start + batch_size], servable.search_settings, batch_size)
     return time.perf_counter() - started
 
 

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from training.recipes import DEFAULT_RECIPE, recipe_settings
+from training.recipes import DEFAULT_RECIPE
 
 app = typer.Typer(
     name="faq",
@@ -178,51 +178,42 @@ def train(
 ) -> None:
     """Fine-tune the encoder with Quaterion and save a servable (plus metrics.json and curves)."""
     from app.core.data import DataError
-    from app.core.store import SearchSettings
 
     try:
         from training.train import TrainConfig
         from training.train import train as run_training
     except ModuleNotFoundError as exc:
         raise _fail(f"training needs the full install ({exc.name} is missing): run `make install`") from None
+    overrides = {
+        "epochs": epochs,
+        "lr": lr,
+        "batch_size": batch_size,
+        "trainable_encoder": trainable_encoder,
+        "encoder_lr": encoder_lr,
+        "hard_negatives": hard_negatives,
+        "search_mode": search_mode,
+        "fusion": fusion,
+        "question_weight": question_weight,
+        "question_context": question_context,
+        "question_encoder": question_encoder,
+    }
+    data_path = _data_path(data)
     try:
-        settings = recipe_settings(
+        cfg = TrainConfig.from_recipe(
             recipe,
-            epochs=epochs,
-            lr=lr,
-            batch_size=batch_size,
-            trainable_encoder=trainable_encoder,
-            encoder_lr=encoder_lr,
-            hard_negatives=hard_negatives,
-            search_mode=search_mode,
-            fusion=fusion,
-            question_weight=question_weight,
-            question_context=question_context,
-            question_encoder=question_encoder,
-        )
-        search = SearchSettings(
-            mode=settings.pop("search_mode"),
-            method=settings.pop("fusion"),
-            question_weight=settings.pop("question_weight"),
-            question_context=settings.pop("question_context"),
-            question_encoder=settings.pop("question_encoder"),
+            overrides,
+            data=data_path,
+            output=output,
+            seed=seed,
+            device=device,
+            model_path=model,
+            cache_dir=None if no_cache else cache_dir,
+            skip_invalid=skip_invalid,
+            head_layers=head_layers,
+            frozen_layers=frozen_layers,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    data_path = _data_path(data)
-    cfg = TrainConfig(
-        data=data_path,
-        output=output,
-        seed=seed,
-        device=device,
-        model_path=model,
-        cache_dir=None if no_cache else cache_dir,
-        skip_invalid=skip_invalid,
-        head_layers=head_layers,
-        frozen_layers=frozen_layers,
-        search=search,
-        **settings,
-    )
     try:
         result = run_training(cfg)
     except (DataError, ValueError, FileNotFoundError) as exc:

@@ -21,24 +21,20 @@ def mini_faq() -> Path:
     return MINI_FAQ
 
 
+def mini_config(root: Path, **overrides):
+    """A short CPU training run on the mini data set, writing under `root`."""
+    from training.train import TrainConfig
+
+    settings = {"epochs": 1, "batch_size": 8, "device": "cpu", "cache_dir": root / "cache", **overrides}
+    return TrainConfig(data=MINI_FAQ, output=root / "servable", **settings)
+
+
 @pytest.fixture(scope="session")
 def trained_servable(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real Quaterion training run on the mini data set (a few seconds)."""
-    from training.train import TrainConfig, train
+    from training.train import train
 
-    root = tmp_path_factory.mktemp("servable")
-    result = train(
-        TrainConfig(
-            data=MINI_FAQ,
-            output=root / "servable",
-            epochs=3,
-            lr=1e-3,
-            batch_size=8,
-            device="cpu",
-            cache_dir=root / "cache",
-        )
-    )
-    return result.servable
+    return train(mini_config(tmp_path_factory.mktemp("servable"), epochs=3, lr=1e-3)).servable
 
 
 def requires_real_data() -> pytest.MarkDecorator:

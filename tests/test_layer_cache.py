@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from app.core.encoder import SentenceEncoder, load_sentence_transformer
-from tests.conftest import MINI_FAQ
+from tests.conftest import mini_config
 from training.layer_cache import LayerCachedEncoder
-from training.train import TrainConfig, train
+from training.train import train
 
 TEXTS = ["what is dns?", "how are virtual machines billed per second of running time?", "a"]
 
@@ -33,17 +33,7 @@ def test_only_the_top_layers_learn():
 
 
 def test_training_with_frozen_layers_saves_a_plain_servable(tmp_path: Path):
-    result = train(
-        TrainConfig(
-            data=MINI_FAQ,
-            output=tmp_path / "sv",
-            epochs=1,
-            batch_size=8,
-            device="cpu",
-            trainable_encoder=True,
-            frozen_layers=4,
-        )
-    )
+    result = train(mini_config(tmp_path, trainable_encoder=True, frozen_layers=4))
     config = json.loads((result.servable / "config.json").read_text())
     assert config["encoders"][0]["module"] == "app.core.encoder"
     assert config["encoders"][0]["class"] == "SentenceEncoder"

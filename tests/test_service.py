@@ -149,6 +149,8 @@ def test_reindex_with_bad_data_changes_nothing(client):
     assert response.status_code == 422
     assert "line 41" in response.json()["detail"] and "missing field 'answer'" in response.json()["detail"]
     assert client.get("/ready").json()["collection"] == before
+    empty = client.post("/admin/reindex", content=b"\n", headers={"X-API-Key": ADMIN_KEY})
+    assert empty.status_code == 422 and "no valid FAQ entries" in empty.json()["detail"]
 
 
 def wait_for_job(client, job_id: str) -> dict:

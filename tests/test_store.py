@@ -92,7 +92,7 @@ def test_embedded_store_persists_and_is_locked_to_one_client(tmp_path):
 def test_server_that_is_down_is_unavailable():
     store = FaqStore.open(StoreSettings(QDRANT_URL="http://127.0.0.1:9"))
     with pytest.raises(StoreUnavailable, match="unreachable"):
-        store.ping()
+        store.collection_info("faq")
     with pytest.raises(StoreUnavailable):
         store.search("faq", VECTORS[0])
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from app.core.servable import SERVABLE_META
-from tests.conftest import MINI_FAQ, MINI_PARAPHRASES, REAL_FAQ, requires_real_data
+from tests.conftest import MINI_FAQ, MINI_PARAPHRASES, REAL_FAQ, mini_config, requires_real_data
 from training.train import CURVES_FILE, METRICS_FILE, TrainConfig, train
 
 
@@ -56,23 +56,16 @@ def test_training_moves_head_away_from_identity(trained_servable: Path):
 
 
 def test_retraining_reuses_the_cache_and_replaces_the_servable(tmp_path, caplog):
-    cfg = TrainConfig(
-        data=MINI_FAQ,
-        output=tmp_path / "sv",
-        epochs=1,
-        batch_size=8,
-        device="cpu",
-        cache_dir=tmp_path / "cache",
-        trainable_encoder=False,  # the embedding cache is for the frozen encoder
-    )
+    # the embedding cache is for the frozen encoder
+    cfg = mini_config(tmp_path, trainable_encoder=False)
     train(cfg)
-    first = (tmp_path / "sv" / "head" / "weights.bin").read_bytes()
+    first = (cfg.output / "head" / "weights.bin").read_bytes()
     cfg.epochs, cfg.seed = 2, 7
     with caplog.at_level("INFO"):
         train(cfg)
     assert "reusing the embedding cache" in caplog.text
-    assert (tmp_path / "sv" / "head" / "weights.bin").read_bytes() != first
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".sv")], "temporary dirs left behind"
+    assert (cfg.output / "head" / "weights.bin").read_bytes() != first
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary dirs left behind"
 
 
 def test_unknown_device_is_a_clear_error(tmp_path):
@@ -149,15 +142,7 @@ def test_search_settings_travel_with_the_servable(tmp_path: Path):
     from app.core.store import SearchSettings
 
     result = train(
-        TrainConfig(
-            data=MINI_FAQ,
-            output=tmp_path / "sv",
-            epochs=1,
-            batch_size=8,
-            device="cpu",
-            cache_dir=tmp_path / "cache",
-            search=SearchSettings(mode="fused", method="sum", question_weight=0.7),
-        )
+        mini_config(tmp_path, search=SearchSettings(mode="fused", method="sum", question_weight=0.7))
     )
     loaded = Servable.load(result.servable, device="cpu")
     assert loaded.search_settings == SearchSettings(mode="fused", method="sum", question_weight=0.7)

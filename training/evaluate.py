@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from app.answering import answer_question
-from app.core.data import DataError, FaqEntry, load_faq, question_text, split_entries
+from app.core.data import DataError, FaqDataset, FaqEntry, load_faq, split_entries
 from app.core.servable import Servable
-from app.core.store import ANSWER_VECTOR, QUESTION_VECTOR, FaqStore, SearchSettings
-from app.indexer import unique_entries
+from app.core.store import FaqStore, SearchSettings
+from app.indexer import index_dataset
 from training.metrics import RetrievalScores, in_batch_scores, retrieval_scores, scores_from_ranks
 
 logger = logging.getLogger(__name__)
@@ -72,18 +72,18 @@ class EvalSet:
     val: list[FaqEntry]
     answers: list[str]  # unique answer texts of the whole data set
     val_answer_ids: np.ndarray  # per val entry: index into `answers`
-    entries: list[FaqEntry]  # the whole data set, as the service indexes it
+    dataset: FaqDataset  # the whole data set, as the service indexes it
 
     @classmethod
-    def build(cls, entries: Sequence[FaqEntry], val: Sequence[FaqEntry]) -> EvalSet:
+    def build(cls, dataset: FaqDataset, val: Sequence[FaqEntry]) -> EvalSet:
         index: dict[str, int] = {}
-        for entry in entries:
+        for entry in dataset.entries:
             index.setdefault(entry.answer, len(index))
         return cls(
             val=list(val),
             answers=list(index),
             val_answer_ids=np.array([index[e.answer] for e in val]),
-            entries=unique_entries(entries),
+            dataset=dataset,
         )
 
 
@@ -122,9 +122,7 @@ def evaluate_servable(
     }
     if paraphrases:
         search = search or model.search_settings
-        answer_index = {text: i for i, text in enumerate(eval_set.answers)}
-        entry_answers = answers[[answer_index[e.answer] for e in eval_set.entries]]
-        store = index_in_memory(model, eval_set, entry_answers, search.question_context)
+        store = index_in_memory(model, eval_set.dataset, search)
         try:
             results["paraphrase"] = paraphrase_scores(model, store, paraphrases, search)
             results["paraphrase_answers_only"] = paraphrase_scores(
@@ -136,26 +134,11 @@ def evaluate_servable(
     return results
 
 
-def index_in_memory(
-    model: Servable, eval_set: EvalSet, entry_answers: np.ndarray, question_context: bool
-) -> FaqStore:
-    """Every entry with both named vectors, written by the store code the index job uses."""
+def index_in_memory(model: Servable, dataset: FaqDataset, search: SearchSettings) -> FaqStore:
+    """The whole data set indexed by the index job itself into an in-process Qdrant, so the
+    paraphrase view asks exactly what the service would."""
     store = FaqStore.in_memory()
-    entry_questions = model.encode_question_side(
-        [question_text(e, question_context) for e in eval_set.entries]
-    )
-    collection = store.create_version(EVAL_ALIAS, model.embedding_size, (ANSWER_VECTOR, QUESTION_VECTOR))
-    step = 1024
-    for start in range(0, len(eval_set.entries), step):
-        store.upsert(
-            collection,
-            eval_set.entries[start : start + step],
-            {
-                ANSWER_VECTOR: entry_answers[start : start + step],
-                QUESTION_VECTOR: entry_questions[start : start + step],
-            },
-        )
-    store.point_alias_to(EVAL_ALIAS, collection)
+    index_dataset(dataset, model, store, EVAL_ALIAS, progress=False, search=search)
     return store
 
 
@@ -173,7 +156,7 @@ def paraphrase_scores(
 def evaluate(cfg: EvalConfig) -> dict[str, dict[str, dict[str, float]]]:
     dataset = load_faq(cfg.data, skip_invalid=cfg.skip_invalid)
     split = split_entries(dataset.entries)
-    eval_set = EvalSet.build(dataset.entries, split.val)
+    eval_set = EvalSet.build(dataset, split.val)
     logger.info(
         "evaluating on %d val questions, %d distinct answers", len(eval_set.val), len(eval_set.answers)
     )

@@ -16,10 +16,10 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from app.core.data import load_faq, resolve_data_path, split_entries
+from app.core.data import load_faq, resolve_data_path
 from app.core.servable import Servable
 from app.core.store import SearchSettings
-from training.evaluate import EvalSet, index_in_memory, load_paraphrases, paraphrase_scores
+from training.evaluate import index_in_memory, load_paraphrases, paraphrase_scores
 
 SETTINGS = {
     "answer only": SearchSettings(mode="answer"),
@@ -42,21 +42,19 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
 
     dataset = load_faq(resolve_data_path(args.data))
-    eval_set = EvalSet.build(dataset.entries, split_entries(dataset.entries).val)
     model = (
         Servable.from_base_model(device="cpu") if args.base else Servable.load(args.servable, device="cpu")
     )
     paraphrases = load_paraphrases(args.paraphrases)
-    answers = model.encode(eval_set.answers)
-    index = {text: i for i, text in enumerate(eval_set.answers)}
-    entry_answers = answers[[index[e.answer] for e in eval_set.entries]]
     results = {}
     for context in (False, True):
-        store = index_in_memory(model, eval_set, entry_answers, question_context=context)
+        # One index a setting of the page words, built by the index job; every fusion is
+        # asked against it (the fused vectors are a superset of the answers-only ones).
+        store = index_in_memory(model, dataset, SearchSettings(mode="fused", question_context=context))
         for name, settings in SETTINGS.items():
-            label = f"{name} +page" if context else name
             if context and settings.mode == "answer":
                 continue  # the page words only change question vectors
+            label = f"{name} +page" if context else name
             results[label] = paraphrase_scores(
                 model, store, paraphrases, replace(settings, question_context=context)
             ).as_dict()

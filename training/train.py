@@ -14,7 +14,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -28,7 +28,7 @@ from training.callbacks import EpochMetricsRecorder, LoggingProgress
 from training.compat import import_quaterion
 from training.model import FaqModel, FaqPairsDataset
 from training.plot import plot_training_curves
-from training.recipes import DEFAULT_RECIPE, RECIPES
+from training.recipes import DEFAULT_RECIPE, RECIPES, recipe_settings
 from training.sampling import SamePageSampler
 
 import_quaterion()
@@ -41,6 +41,20 @@ logger = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.json"
 CURVES_FILE = "training_curves.png"
+
+
+# Recipe keys (the CLI's option names) that are search settings, and their SearchSettings names.
+SEARCH_RECIPE_KEYS = {
+    "search_mode": "mode",
+    "fusion": "method",
+    "question_weight": "question_weight",
+    "question_context": "question_context",
+    "question_encoder": "question_encoder",
+}
+
+
+def search_from_recipe(settings: dict) -> SearchSettings:
+    return SearchSettings(**{field_name: settings[key] for key, field_name in SEARCH_RECIPE_KEYS.items()})
 
 
 @dataclass
@@ -64,13 +78,16 @@ class TrainConfig:
     symmetric_loss: bool = True
     hard_negatives: bool = RECIPES[DEFAULT_RECIPE]["hard_negatives"]
     warmup_fraction: float = 0.1
-    search: SearchSettings = SearchSettings(
-        mode=RECIPES[DEFAULT_RECIPE]["search_mode"],
-        method=RECIPES[DEFAULT_RECIPE]["fusion"],
-        question_weight=RECIPES[DEFAULT_RECIPE]["question_weight"],
-        question_context=RECIPES[DEFAULT_RECIPE]["question_context"],
-        question_encoder=RECIPES[DEFAULT_RECIPE]["question_encoder"],
-    )
+    search: SearchSettings = field(default_factory=lambda: search_from_recipe(RECIPES[DEFAULT_RECIPE]))
+
+    @classmethod
+    def from_recipe(cls, name: str, overrides: dict, **fixed) -> TrainConfig:
+        """A named recipe, its settings overridden where `overrides` is not None, plus the
+        settings no recipe decides (data, output, device, ...)."""
+        settings = recipe_settings(name, **overrides)
+        search = search_from_recipe(settings)
+        training = {key: value for key, value in settings.items() if key not in SEARCH_RECIPE_KEYS}
+        return cls(search=search, **training, **fixed)
 
 
 @dataclass

@@ -61,7 +61,6 @@ class ServiceSettings(StoreSettings):
     servable: Path = Field(default=DEFAULT_SERVABLE, validation_alias="FAQ_SERVABLE")
     device: str = Field(default="auto", validation_alias="DEVICE")
     admin_api_key: SecretStr | None = Field(default=None, validation_alias="ADMIN_API_KEY")
-    max_question_chars: int = MAX_QUESTION_CHARS
 
     @field_validator("device")
     @classmethod

@@ -162,16 +162,21 @@ def load_faq(path: str | os.PathLike[str], *, skip_invalid: bool = False) -> Faq
         raise DataError(f"{file_path}: no such file")
     try:
         with file_path.open(encoding="utf-8") as handle:
-            entries, invalid = parse_lines(handle, origin=str(file_path), skip_invalid=skip_invalid)
+            return parse_dataset(handle, origin=file_path, skip_invalid=skip_invalid)
     except UnicodeDecodeError as exc:
         raise DataError(f"{file_path}: not UTF-8 text ({exc.reason})") from None
+
+
+def parse_dataset(lines: Iterable[str], *, origin: Path, skip_invalid: bool = False) -> FaqDataset:
+    """JSONL lines (a file, or an upload) as a data set; `origin` names them in messages."""
+    entries, invalid = parse_lines(lines, origin=str(origin), skip_invalid=skip_invalid)
     if not entries:
-        raise DataError(f"{file_path}: no valid FAQ entries")
-    dataset = FaqDataset(file_path, entries, invalid, count_duplicates(entries))
+        raise DataError(f"{origin}: no valid FAQ entries")
+    dataset = FaqDataset(origin, entries, invalid, count_duplicates(entries))
     for line in invalid:
-        logger.warning("%s, line %d skipped: %s", file_path, line.line_number, line.problem)
+        logger.warning("%s, line %d skipped: %s", origin, line.line_number, line.problem)
     if dataset.duplicates:
-        logger.warning("%s: %d exact duplicate question/answer pairs", file_path, dataset.duplicates)
+        logger.warning("%s: %d exact duplicate question/answer pairs", origin, dataset.duplicates)
     return dataset
 
 

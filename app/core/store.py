@@ -167,11 +167,6 @@ class FaqStore:
                     ) from exc
                 raise StoreError(f"{self.description} answered {exc.status_code}: {exc.content!r}") from exc
 
-    # ---- health -------------------------------------------------------------------------
-    def ping(self) -> None:
-        with self._locked():
-            self.client.get_collections()
-
     # ---- collections and aliases --------------------------------------------------------
     def resolve_alias(self, alias: str) -> str | None:
         with self._locked():

@@ -7,13 +7,14 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 
 from app.api.deps import AdminDep, JobsDep
-from app.core.data import DataError, FaqDataset, count_duplicates, parse_lines
+from app.core.data import DataError, parse_dataset
 from app.reindex_jobs import JobAlreadyRunning, JobState
 from app.schemas import Problem, ReindexJob
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+UPLOAD_ORIGIN = Path("uploaded data")
 ADMIN_ERRORS = {
     401: {"model": Problem, "description": "no X-API-Key header"},
     403: {"model": Problem, "description": "wrong key, or admin endpoints disabled (no ADMIN_API_KEY)"},
@@ -45,14 +46,11 @@ async def reindex(request: Request, jobs: JobsDep) -> ReindexJob:
     try:
         text = body.decode("utf-8")
         # Parsing a big upload takes a moment: keep it off the event loop.
-        entries, _ = await run_in_threadpool(parse_lines, text.splitlines(), origin="uploaded data")
+        dataset = await run_in_threadpool(parse_dataset, text.splitlines(), origin=UPLOAD_ORIGIN)
     except UnicodeDecodeError:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the upload is not UTF-8 text") from None
-    except DataError as exc:
+    except DataError as exc:  # a bad line, or no entries at all
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    if not entries:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the upload holds no FAQ entries")
-    dataset = FaqDataset(Path("uploaded data"), entries, [], count_duplicates(entries))
     try:
         state = jobs.start(dataset)
     except JobAlreadyRunning as exc:
