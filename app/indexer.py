@@ -1,4 +1,4 @@
-"""The (re)index job: encode every FAQ answer into a new collection version, then swap the alias.
+"""The (re)index job: encode every FAQ entry into a new collection version, then swap the alias.
 
 The alias keeps pointing at the previous version until the new one is complete and its point
 count is verified, so searches never see a half-built index; a failed or interrupted run drops
@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
-import numpy as np
 from tqdm import tqdm
 
-from app.core.data import FaqDataset, FaqEntry, question_text
-from app.core.servable import Servable
-from app.core.store import ANSWER_VECTOR, QUESTION_VECTOR, FaqStore, SearchSettings, StoreError, point_id
+from app.core.data import FaqDataset, unique_entries
+from app.core.search import FaqSearch
+from app.core.store import StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -41,63 +40,38 @@ class IndexReport:
     seconds: float
 
     @property
-    def answers_per_second(self) -> float:
+    def entries_per_second(self) -> float:
         return self.indexed / self.seconds if self.seconds > 0 else 0.0
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "answers_per_second": round(self.answers_per_second, 1)}
-
-
-def unique_entries(entries: Sequence[FaqEntry]) -> list[FaqEntry]:
-    """One entry per point id, first occurrence wins (exact duplicates would share a point)."""
-    seen: dict[str, FaqEntry] = {}
-    for entry in entries:
-        seen.setdefault(point_id(entry), entry)
-    return list(seen.values())
-
-
-def entry_vectors(
-    servable: Servable, entries: Sequence[FaqEntry], search: SearchSettings, batch_size: int
-) -> dict[str, np.ndarray]:
-    """The named vectors stored for `entries` under `search`: the only place that decides
-    which text each vector encodes and with which model."""
-    vectors = {ANSWER_VECTOR: servable.encode([e.answer for e in entries], batch_size=batch_size)}
-    if QUESTION_VECTOR in search.vectors:
-        vectors[QUESTION_VECTOR] = servable.encode_question_side(
-            [question_text(e, search.question_context) for e in entries], batch_size=batch_size
-        )
-    return vectors
+        return {**asdict(self), "entries_per_second": round(self.entries_per_second, 1)}
 
 
 def index_dataset(
     dataset: FaqDataset,
-    servable: Servable,
-    store: FaqStore,
-    alias: str,
+    search: FaqSearch,
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = True,
     on_batch: Callable[[int, int], None] | None = None,
-    search: SearchSettings | None = None,
 ) -> IndexReport:
-    """`search` overrides the servable's own search settings (evaluation compares settings)."""
+    """Index `dataset` with `search`'s vectors into a new version of `search.alias`."""
     started = time.perf_counter()
+    store, alias = search.store, search.alias
     entries = unique_entries(dataset.entries)
-    search = search or servable.search_settings
-    vector_names = search.vectors
-    collection = store.create_version(alias, servable.embedding_size, vector_names)
-    logger.info("indexing %d answers into %s", len(entries), collection)
+    collection = store.create_version(alias, search.vector_sizes())
+    logger.info("indexing %d entries into %s", len(entries), collection)
     try:
         # Writing a batch to Qdrant overlaps with encoding the next one (torch releases the GIL),
         # so the job runs at nearly the speed of encoding alone; at most one write is pending.
         with (
-            tqdm(total=len(entries), unit="answer", desc="indexing", disable=not progress) as bar,
+            tqdm(total=len(entries), unit="entry", desc="indexing", disable=not progress) as bar,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="qdrant-writer") as writer,
         ):
             pending: Future[None] | None = None
             for start in range(0, len(entries), batch_size):
                 batch = entries[start : start + batch_size]
-                vectors = entry_vectors(servable, batch, search, batch_size)
+                vectors = search.vectors_for(batch, batch_size)
                 if pending is not None:
                     pending.result()
                 pending = writer.submit(store.upsert, collection, batch, vectors)
@@ -133,6 +107,6 @@ def index_dataset(
         seconds=round(seconds, 2),
     )
     logger.info(
-        "indexed %d answers in %.1f s (%.0f answers/s)", report.indexed, seconds, report.answers_per_second
+        "indexed %d entries in %.1f s (%.0f entries/s)", report.indexed, seconds, report.entries_per_second
     )
     return report

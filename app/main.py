@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from app.api.routes import admin, ask, health
 from app.core.config import ServiceSettings
+from app.core.search import FaqSearch
 from app.core.servable import Servable, ServableError
 from app.core.store import FaqStore, StoreError
 from app.reindex_jobs import ReindexJobs
@@ -23,7 +24,7 @@ logger = logging.getLogger(__name__)
 def _open_resources(app: FastAPI, settings: ServiceSettings) -> None:
     state = app.state
     state.settings = settings
-    state.servable = state.store = state.jobs = None
+    state.servable = state.store = state.search = state.jobs = None
     state.servable_error = state.store_error = None
     # A missing servable or store does not stop the process: /health stays up and /ready says
     # what is missing, which is what an orchestrator needs to report it.
@@ -38,7 +39,13 @@ def _open_resources(app: FastAPI, settings: ServiceSettings) -> None:
         state.store_error = str(exc)
         logger.error("%s", exc)
     if state.servable is not None and state.store is not None:
-        state.jobs = ReindexJobs(state.servable, state.store, settings.collection)
+        try:
+            state.search = FaqSearch(state.servable, state.store, settings.collection)
+        except (ServableError, ValueError) as exc:  # settings in the servable that cannot be used
+            state.servable, state.servable_error = None, str(exc)
+            logger.error("%s", exc)
+            return
+        state.jobs = ReindexJobs(state.search)
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:

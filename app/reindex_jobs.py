@@ -13,8 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from app.core.data import FaqDataset
-from app.core.servable import Servable
-from app.core.store import FaqStore
+from app.core.search import FaqSearch
 from app.indexer import index_dataset
 
 logger = logging.getLogger(__name__)
@@ -35,10 +34,8 @@ class JobState:
 
 
 class ReindexJobs:
-    def __init__(self, servable: Servable, store: FaqStore, alias: str):
-        self._servable = servable
-        self._store = store
-        self._alias = alias
+    def __init__(self, search: FaqSearch):
+        self._search = search
         self._jobs: dict[str, JobState] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -68,9 +65,7 @@ class ReindexJobs:
             job.done, job.total = done, total
 
         try:
-            report = index_dataset(
-                dataset, self._servable, self._store, self._alias, progress=False, on_batch=progress
-            )
+            report = index_dataset(dataset, self._search, progress=False, on_batch=progress)
         except Exception as exc:  # the job's outcome is reported through its status, not raised
             logger.exception("reindex job %s failed", job.id)
             job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"

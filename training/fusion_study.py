@@ -4,8 +4,8 @@
         --paraphrases ../shared/data/paraphrases-dev.jsonl [--data FILE]
 
 Indexes every entry (answer and question vectors) in an in-process Qdrant and asks each
-paraphrase through the service's answering code with each setting; prints precision@1, MRR
-and recall@5 per setting. The numbers behind the default in docs/experiments.md.
+paraphrase through the service's search with each setting; prints precision@1, MRR and
+recall@5 per setting. The numbers behind the default in docs/experiments.md.
 """
 
 from __future__ import annotations
@@ -16,17 +16,18 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from app.core.data import load_faq, resolve_data_path
+from app.core.data import load_faq
+from app.core.data_source import resolve_data_path
+from app.core.search import FaqSearch, SearchSettings
 from app.core.servable import Servable
-from app.core.store import SearchSettings
 from training.evaluate import index_in_memory, load_paraphrases, paraphrase_scores
 
 SETTINGS = {
     "answer only": SearchSettings(mode="answer"),
-    "question only": SearchSettings(mode="fused", method="sum", question_weight=1.0),
-    "max": SearchSettings(mode="fused", method="max"),
-    "rrf": SearchSettings(mode="fused", method="rrf"),
-    **{f"sum q={w}": SearchSettings(mode="fused", method="sum", question_weight=w) for w in (0.3, 0.5, 0.7)},
+    "question only": SearchSettings(mode="fused", fusion="sum", question_weight=1.0),
+    "max": SearchSettings(mode="fused", fusion="max"),
+    "rrf": SearchSettings(mode="fused", fusion="rrf"),
+    **{f"sum q={w}": SearchSettings(mode="fused", fusion="sum", question_weight=w) for w in (0.3, 0.5, 0.7)},
 }
 
 
@@ -50,15 +51,16 @@ def main() -> None:
     for context in (False, True):
         # One index a setting of the page words, built by the index job; every fusion is
         # asked against it (the fused vectors are a superset of the answers-only ones).
-        store = index_in_memory(model, dataset, SearchSettings(mode="fused", question_context=context))
+        indexed = index_in_memory(model, dataset, SearchSettings(mode="fused", question_context=context))
         for name, settings in SETTINGS.items():
             if context and settings.mode == "answer":
                 continue  # the page words only change question vectors
             label = f"{name} +page" if context else name
-            results[label] = paraphrase_scores(
-                model, store, paraphrases, replace(settings, question_context=context)
-            ).as_dict()
-        store.close()
+            search = FaqSearch(
+                model, indexed.store, indexed.alias, replace(settings, question_context=context)
+            )
+            results[label] = paraphrase_scores(search, paraphrases).as_dict()
+        indexed.store.close()
     print(json.dumps(results, indent=2))  # noqa: T201 (the study's output)
 
 

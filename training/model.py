@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 from app.core.data import FaqEntry
 from app.core.encoder import SentenceEncoder, load_sentence_transformer
 from training.compat import import_quaterion
+from training.config import TrainConfig
 from training.layer_cache import LayerCachedEncoder
 
 import_quaterion()
@@ -47,45 +48,30 @@ class FaqPairsDataset(Dataset):
 
 class FaqModel(TrainableModel):
     """Frozen (and cached) or trainable sentence encoder + SkipConnectionHead, trained with the
-    symmetric multiple-negatives ranking loss; logs retrieval precision@1 and reciprocal rank."""
+    symmetric multiple-negatives ranking loss; logs retrieval precision@1 and reciprocal rank.
+    Every setting comes from the TrainConfig."""
 
     def __init__(
         self,
+        cfg: TrainConfig,
         model_path: Path,
         *,
-        lr: float,
-        encoder_lr: float = 2e-5,
-        trainable_encoder: bool = False,
-        frozen_layers: int = 0,
-        head_layers: int = 1,
-        head_dropout: float = 0.0,
-        loss_scale: float = 20.0,
-        symmetric_loss: bool = True,
         cache_dir: str | None = None,
-        cache_batch_size: int = 256,
         total_steps: int = 0,
-        warmup_fraction: float = 0.1,
+        cache_batch_size: int = 256,
     ):
+        self.cfg = cfg
         self.model_path = model_path
-        self.lr = lr
-        self.encoder_lr = encoder_lr
-        self.trainable_encoder = trainable_encoder
-        self.frozen_layers = frozen_layers
-        self.head_layers = head_layers
-        self.head_dropout = head_dropout
-        self.loss_scale = loss_scale
-        self.symmetric_loss = symmetric_loss
         self.cache_dir = cache_dir
-        self.cache_batch_size = cache_batch_size
         self.total_steps = total_steps
-        self.warmup_fraction = warmup_fraction
+        self.cache_batch_size = cache_batch_size
         super().__init__()
 
     def configure_encoders(self) -> SentenceEncoder:
         sentence_model = load_sentence_transformer(self.model_path)
-        if self.trainable_encoder and self.frozen_layers:
-            return LayerCachedEncoder(sentence_model, self.frozen_layers)
-        return SentenceEncoder(sentence_model, trainable=self.trainable_encoder)
+        if self.cfg.trainable_encoder and self.cfg.frozen_layers:
+            return LayerCachedEncoder(sentence_model, self.cfg.frozen_layers)
+        return SentenceEncoder(sentence_model, trainable=self.cfg.trainable_encoder)
 
     def save_servable(self, path: str) -> None:
         """Save with serving encoders: a layer-cached training encoder becomes the plain
@@ -99,14 +85,14 @@ class FaqModel(TrainableModel):
 
     def configure_head(self, input_embedding_size: int) -> EncoderHead:
         return SkipConnectionHead(
-            input_embedding_size, skip_dropout=self.head_dropout, n_layers=self.head_layers
+            input_embedding_size, skip_dropout=self.cfg.head_dropout, n_layers=self.cfg.head_layers
         )
 
     def configure_loss(self) -> MultipleNegativesRankingLoss:
-        return MultipleNegativesRankingLoss(scale=self.loss_scale, symmetric=self.symmetric_loss)
+        return MultipleNegativesRankingLoss(scale=self.cfg.loss_scale, symmetric=self.cfg.symmetric_loss)
 
     def configure_caches(self) -> CacheConfig | None:
-        if self.trainable_encoder:
+        if self.cfg.trainable_encoder:
             return None  # a trainable encoder's outputs change every step: nothing to cache
         return CacheConfig(CacheType.AUTO, batch_size=self.cache_batch_size, save_dir=self.cache_dir)
 
@@ -131,17 +117,17 @@ class FaqModel(TrainableModel):
         ]
 
     def configure_optimizers(self):
-        groups = [{"params": list(self.model.head.parameters()), "lr": self.lr}]
-        if not self.trainable_encoder:
+        groups = [{"params": list(self.model.head.parameters()), "lr": self.cfg.lr}]
+        if not self.cfg.trainable_encoder:
             return torch.optim.AdamW(groups)
         encoder_params = [
             p for encoder in self.model.encoders.values() for p in encoder.parameters() if p.requires_grad
         ]
-        groups.append({"params": encoder_params, "lr": self.encoder_lr})
+        groups.append({"params": encoder_params, "lr": self.cfg.encoder_lr})
         optimizer = torch.optim.AdamW(groups)
         # Fine-tuning a pretrained transformer: warm up, then decay linearly to zero, so the
         # first steps (random head, hard batches) do not wreck the pretrained weights.
-        warmup = max(1, int(self.total_steps * self.warmup_fraction))
+        warmup = max(1, int(self.total_steps * self.cfg.warmup_fraction))
         total = max(self.total_steps, warmup + 1)
 
         def factor(step: int) -> float:

@@ -14,22 +14,22 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytorch_lightning as pl
 
-from app.core.data import FaqEntry, load_faq, split_entries
+from app.core.data import DataError, FaqEntry, load_faq
 from app.core.device import resolve_device
 from app.core.encoder import default_model_path
 from app.core.servable import QUESTION_MODEL_DIR, SERVABLE_META, ServableMeta, base_question_model
-from app.core.store import SearchSettings
 from training.callbacks import EpochMetricsRecorder, LoggingProgress
 from training.compat import import_quaterion
+from training.config import TrainConfig
 from training.model import FaqModel, FaqPairsDataset
 from training.plot import plot_training_curves
-from training.recipes import DEFAULT_RECIPE, RECIPES, recipe_settings
 from training.sampling import SamePageSampler
+from training.split import split_entries
 
 import_quaterion()
 
@@ -41,53 +41,6 @@ logger = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.json"
 CURVES_FILE = "training_curves.png"
-
-
-# Recipe keys (the CLI's option names) that are search settings, and their SearchSettings names.
-SEARCH_RECIPE_KEYS = {
-    "search_mode": "mode",
-    "fusion": "method",
-    "question_weight": "question_weight",
-    "question_context": "question_context",
-    "question_encoder": "question_encoder",
-}
-
-
-def search_from_recipe(settings: dict) -> SearchSettings:
-    return SearchSettings(**{field_name: settings[key] for key, field_name in SEARCH_RECIPE_KEYS.items()})
-
-
-@dataclass
-class TrainConfig:
-    data: Path
-    output: Path = Path("var/servable")
-    epochs: int = RECIPES[DEFAULT_RECIPE]["epochs"]
-    lr: float = RECIPES[DEFAULT_RECIPE]["lr"]
-    batch_size: int = RECIPES[DEFAULT_RECIPE]["batch_size"]
-    seed: int = 42
-    device: str = "auto"
-    model_path: Path | None = None
-    cache_dir: Path | None = Path("var/cache")
-    skip_invalid: bool = False
-    head_layers: int = 1
-    head_dropout: float = 0.0
-    trainable_encoder: bool = RECIPES[DEFAULT_RECIPE]["trainable_encoder"]
-    frozen_layers: int = 0
-    encoder_lr: float = RECIPES[DEFAULT_RECIPE]["encoder_lr"]
-    loss_scale: float = 20.0
-    symmetric_loss: bool = True
-    hard_negatives: bool = RECIPES[DEFAULT_RECIPE]["hard_negatives"]
-    warmup_fraction: float = 0.1
-    search: SearchSettings = field(default_factory=lambda: search_from_recipe(RECIPES[DEFAULT_RECIPE]))
-
-    @classmethod
-    def from_recipe(cls, name: str, overrides: dict, **fixed) -> TrainConfig:
-        """A named recipe, its settings overridden where `overrides` is not None, plus the
-        settings no recipe decides (data, output, device, ...)."""
-        settings = recipe_settings(name, **overrides)
-        search = search_from_recipe(settings)
-        training = {key: value for key, value in settings.items() if key not in SEARCH_RECIPE_KEYS}
-        return cls(search=search, **training, **fixed)
 
 
 @dataclass
@@ -137,6 +90,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     accelerator = resolve_accelerator(cfg.device)
 
     # 1. Data
+    if cfg.data is None:
+        raise DataError("no data file: pass --data FILE or set FAQ_DATA")
     dataset = load_faq(cfg.data, skip_invalid=cfg.skip_invalid)
     logger.info("data: %s", dataset.summary())
     split = split_entries(dataset.entries)
@@ -148,18 +103,10 @@ def train(cfg: TrainConfig) -> TrainResult:
     if cfg.cache_dir is not None and not cfg.trainable_encoder:
         cache_dir = str(Path(cfg.cache_dir) / _cache_key(model_path, split.train, split.val))
     model = FaqModel(
+        cfg,
         model_path,
-        lr=cfg.lr,
-        encoder_lr=cfg.encoder_lr,
-        trainable_encoder=cfg.trainable_encoder,
-        frozen_layers=cfg.frozen_layers,
-        head_layers=cfg.head_layers,
-        head_dropout=cfg.head_dropout,
-        loss_scale=cfg.loss_scale,
-        symmetric_loss=cfg.symmetric_loss,
         cache_dir=cache_dir,
         total_steps=cfg.epochs * -(-len(split.train) // cfg.batch_size),
-        warmup_fraction=cfg.warmup_fraction,
     )
     if cache_dir and Path(cache_dir, "encoders").is_dir():
         logger.info("reusing the embedding cache in %s", cache_dir)

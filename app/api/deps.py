@@ -8,8 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request, status
 
 from app.core.config import ServiceSettings
-from app.core.servable import Servable
-from app.core.store import FaqStore
+from app.core.search import FaqSearch
 from app.reindex_jobs import ReindexJobs
 
 
@@ -26,17 +25,15 @@ def _resource(request: Request, name: str, what: str):
     return resource
 
 
-def get_servable(request: Request) -> Servable:
-    return _resource(request, "servable", "the model is not loaded")
-
-
-def get_store(request: Request) -> FaqStore:
-    return _resource(request, "store", "the vector store is not open")
+def get_search(request: Request) -> FaqSearch:
+    """The search over the loaded servable and the open store; 503 naming what is missing."""
+    _resource(request, "servable", "the model is not loaded")
+    _resource(request, "store", "the vector store is not open")
+    return request.app.state.search
 
 
 def get_jobs(request: Request) -> ReindexJobs:
-    get_servable(request)  # the same 503s as /ask when a resource is missing
-    get_store(request)
+    get_search(request)  # the same 503s as /ask when a resource is missing
     return request.app.state.jobs
 
 
@@ -60,7 +57,6 @@ def require_admin(
 
 
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
-ServableDep = Annotated[Servable, Depends(get_servable)]
-StoreDep = Annotated[FaqStore, Depends(get_store)]
+SearchDep = Annotated[FaqSearch, Depends(get_search)]
 JobsDep = Annotated[ReindexJobs, Depends(get_jobs)]
 AdminDep = Depends(require_admin)

@@ -1,4 +1,8 @@
-"""Service configuration from the environment (the spellings are a contract: see README)."""
+"""Every setting read from the environment, in one place (the spellings are a contract: see README).
+
+One class a concern; `ServiceSettings` combines those that `faq serve` needs. The CLI's flags
+override these values; their defaults come from here, never from a second literal.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +11,41 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.core.device import DEVICES
-
+DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_QDRANT_PATH = Path("var/qdrant")
 DEFAULT_SERVABLE = Path("var/servable")
+DEFAULT_CACHE_DIR = Path("var/cache")
+DEFAULT_DOWNLOAD_PATH = Path("var/data/cloud_faq_dataset.jsonl")
+DEFAULT_COLLECTION = "faq"
+DEFAULT_URL = "http://127.0.0.1:8000"
 MAX_QUESTION_CHARS = 2000
 
 
-class StoreSettings(BaseSettings):
-    """Where the vectors live: a Qdrant server (QDRANT_URL) or the embedded store (QDRANT_PATH)."""
+def _blank_is_unset(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
 
+
+class _Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
+
+
+class StoreSettings(_Settings):
+    """Where the vectors live: a Qdrant server (QDRANT_URL) or the embedded store (QDRANT_PATH)."""
 
     qdrant_url: str | None = Field(default=None, validation_alias="QDRANT_URL")
     qdrant_api_key: SecretStr | None = Field(default=None, validation_alias="QDRANT_API_KEY")
     qdrant_path: Path | None = Field(default=None, validation_alias="QDRANT_PATH")
     collection: str = Field(
-        default="faq", validation_alias="FAQ_COLLECTION", min_length=1, pattern=r"^[A-Za-z0-9_-]+$"
+        default=DEFAULT_COLLECTION,
+        validation_alias="FAQ_COLLECTION",
+        min_length=1,
+        pattern=r"^[A-Za-z0-9_-]+$",
     )
 
     @field_validator("qdrant_url", "qdrant_path", mode="before")
     @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
+    def _blank_location(cls, value: object) -> object:
+        return _blank_is_unset(value)
 
     @model_validator(mode="after")
     def _one_location(self) -> StoreSettings:
@@ -55,12 +71,11 @@ class StoreSettings(BaseSettings):
         )
 
 
-class ServiceSettings(StoreSettings):
-    """Everything `faq serve` reads from the environment."""
+class ModelSettings(_Settings):
+    """Which servable encodes questions and answers, and on which device."""
 
     servable: Path = Field(default=DEFAULT_SERVABLE, validation_alias="FAQ_SERVABLE")
     device: str = Field(default="auto", validation_alias="DEVICE")
-    admin_api_key: SecretStr | None = Field(default=None, validation_alias="ADMIN_API_KEY")
 
     @field_validator("device")
     @classmethod
@@ -68,3 +83,43 @@ class ServiceSettings(StoreSettings):
         if value not in DEVICES:
             raise ValueError(f"DEVICE must be one of {', '.join(DEVICES)}, got '{value}'")
         return value
+
+
+class AdminSettings(_Settings):
+    """The key of the admin endpoints; they are disabled without one."""
+
+    admin_api_key: SecretStr | None = Field(default=None, validation_alias="ADMIN_API_KEY")
+
+    @field_validator("admin_api_key", mode="before")
+    @classmethod
+    def _blank_key(cls, value: object) -> object:
+        return _blank_is_unset(value)
+
+
+class ServiceSettings(StoreSettings, ModelSettings, AdminSettings):
+    """Everything `faq serve` reads from the environment."""
+
+    # A reindex upload is a whole data file (the reference one is 3 MB).
+    max_upload_bytes: int = Field(default=200 * 1024 * 1024, validation_alias="FAQ_MAX_UPLOAD_BYTES", gt=0)
+
+
+class ClientSettings(AdminSettings):
+    """How the CLI finds a running `faq serve` (and the key it hands admin jobs to it with)."""
+
+    url: str = Field(default=DEFAULT_URL, validation_alias="FAQ_URL")
+
+    @field_validator("url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.strip().rstrip("/") or DEFAULT_URL
+
+
+class DataSettings(_Settings):
+    """The FAQ data file used when a command gets no --data."""
+
+    data: Path | None = Field(default=None, validation_alias="FAQ_DATA")
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _blank_data(cls, value: object) -> object:
+        return _blank_is_unset(value)

@@ -1,10 +1,10 @@
-"""The DEVICE setting: auto, cpu or cuda."""
+"""The DEVICE setting resolved to a torch device: auto, cpu or cuda."""
 
 from __future__ import annotations
 
 import torch
 
-DEVICES = ("auto", "cpu", "cuda")
+from app.core.config import DEVICES
 
 
 def resolve_device(device: str) -> str:

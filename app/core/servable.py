@@ -16,13 +16,12 @@ from quaterion_models.model import MetricModel
 
 from app.core.device import resolve_device
 from app.core.encoder import SentenceEncoder, default_model_path, load_sentence_transformer
-from app.core.store import SearchSettings
 
 logger = logging.getLogger(__name__)
 
 SERVABLE_META = "faq_servable.json"
 # A second MetricModel inside the servable directory, for the question side of fused search
-# (SearchSettings.question_encoder == "base"): the untrained sentence-similarity encoder.
+# (search setting question_encoder "base"): the untrained sentence-similarity encoder.
 QUESTION_MODEL_DIR = "question_encoder"
 
 
@@ -41,8 +40,8 @@ class ServableMeta:
     val_pairs: int = 0
     training_seconds: float = 0.0
     settings: dict = field(default_factory=dict)
-    # How the service matches questions with this servable (SearchSettings fields); training
-    # records it so that evaluation, the index and the service all search alike.
+    # How the service matches questions with this servable (app.core.search.SearchSettings);
+    # training records it so that evaluation, the index and the service all search alike.
     search: dict = field(default_factory=dict)
 
     def write(self, path: Path) -> None:
@@ -52,8 +51,21 @@ class ServableMeta:
     def read(cls, path: Path) -> ServableMeta:
         if not path.is_file():
             return cls()
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise ServableError(f"cannot read {path}: {exc}") from None
+        if not isinstance(record, dict):
+            raise ServableError(f"cannot read {path}: expected a JSON object")
+        # Keys written by a newer version are ignored (logged), so an old service still starts.
         known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in json.loads(path.read_text()).items() if k in known})
+        unknown = sorted(set(record) - known)
+        if unknown:
+            logger.warning("%s: ignoring unknown keys %s", path, ", ".join(unknown))
+        meta = cls(**{k: v for k, v in record.items() if k in known})
+        if not isinstance(meta.search, dict) or not isinstance(meta.settings, dict):
+            raise ServableError(f"cannot read {path}: 'search' and 'settings' must be JSON objects")
+        return meta
 
 
 class Servable:
@@ -89,8 +101,8 @@ class Servable:
             raise ServableError(f"cannot load the servable at {servable_path}: {exc}") from exc
         meta = ServableMeta.read(servable_path / SERVABLE_META)
         question_model = None
-        if SearchSettings(**meta.search).question_encoder == "base":
-            question_dir = servable_path / QUESTION_MODEL_DIR
+        question_dir = servable_path / QUESTION_MODEL_DIR
+        if meta.search.get("question_encoder") == "base" or question_dir.exists():
             try:
                 question_model = MetricModel.load(str(question_dir))
             except Exception as exc:
@@ -116,8 +128,9 @@ class Servable:
         return cls(model, path, resolved, ServableMeta(base_model=str(path), embedding_size=encoder_size))
 
     @property
-    def search_settings(self) -> SearchSettings:
-        return SearchSettings(**self.meta.search)
+    def has_question_model(self) -> bool:
+        """Whether the servable carries its own encoder for the question side."""
+        return self.question_model is not self.model
 
     @property
     def embedding_size(self) -> int:
@@ -131,7 +144,7 @@ class Servable:
     def encode_question_side(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Embeddings for the question side of fused search: stored FAQ questions, and the
         user's question matched against them."""
-        if self.question_model is self.model:
+        if not self.has_question_model:
             return self.encode(texts, batch_size)
         return _encode(self.question_model, texts, batch_size, self.embedding_size)
 

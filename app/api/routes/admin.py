@@ -6,14 +6,13 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 
-from app.api.deps import AdminDep, JobsDep
+from app.api.deps import AdminDep, JobsDep, SettingsDep
 from app.core.data import DataError, parse_dataset
 from app.reindex_jobs import JobAlreadyRunning, JobState
 from app.schemas import Problem, ReindexJob
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
 
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 UPLOAD_ORIGIN = Path("uploaded data")
 ADMIN_ERRORS = {
     401: {"model": Problem, "description": "no X-API-Key header"},
@@ -34,17 +33,26 @@ def _job(state: JobState) -> ReindexJob:
         "requestBody": {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}, "required": True}
     },
 )
-async def reindex(request: Request, jobs: JobsDep) -> ReindexJob:
+async def reindex(request: Request, jobs: JobsDep, settings: SettingsDep) -> ReindexJob:
     """Re-index the FAQ from a JSONL body (one {"question", "answer", ...} object a line).
 
     The data is validated before anything changes (422 names the bad line); the job then runs
     in the service and swaps the collection alias when complete. Poll GET /admin/reindex/{id}.
     """
-    body = await request.body()
-    if len(body) > MAX_UPLOAD_BYTES:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "the upload is larger than 200 MB")
+    limit = settings.max_upload_bytes
+    too_large = HTTPException(
+        status.HTTP_413_CONTENT_TOO_LARGE, f"the upload is larger than the limit of {limit} bytes"
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large  # refused before reading a byte of it
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise too_large
     try:
-        text = body.decode("utf-8")
+        text = bytes(body).decode("utf-8")
         # Parsing a big upload takes a moment: keep it off the event loop.
         dataset = await run_in_threadpool(parse_dataset, text.splitlines(), origin=UPLOAD_ORIGIN)
     except UnicodeDecodeError:

@@ -4,8 +4,7 @@ import time
 
 from fastapi import APIRouter, HTTPException, status
 
-from app.answering import answer_question
-from app.api.deps import ServableDep, SettingsDep, StoreDep
+from app.api.deps import SearchDep
 from app.core.store import CollectionMissing, StoreError
 from app.schemas import Answer, AskRequest, AskResponse, Problem
 
@@ -16,14 +15,11 @@ UNAVAILABLE = {503: {"model": Problem, "description": "model, store or collectio
 
 # A plain `def`: FastAPI runs it on a worker thread, so torch and Qdrant never block the loop.
 @router.post("/ask", response_model=AskResponse, responses=UNAVAILABLE)
-def ask(request: AskRequest, servable: ServableDep, store: StoreDep, settings: SettingsDep) -> AskResponse:
+def ask(request: AskRequest, search: SearchDep) -> AskResponse:
     """The best FAQ answers for a question, best first."""
     started = time.perf_counter()
     try:
-        hits = answer_question(
-            servable,
-            store,
-            settings.collection,
+        hits = search.ask(
             request.question,
             top_k=request.top_k,
             source=request.source,

@@ -1,13 +1,15 @@
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from app.core.servable import SERVABLE_META
 from tests.conftest import MINI_FAQ, MINI_PARAPHRASES, REAL_FAQ, mini_config, requires_real_data
-from training.train import CURVES_FILE, METRICS_FILE, TrainConfig, train
+from training.config import TrainConfig
+from training.train import CURVES_FILE, METRICS_FILE, train
 
 
 def test_training_writes_servable_metrics_and_curves(trained_servable: Path):
@@ -60,9 +62,8 @@ def test_retraining_reuses_the_cache_and_replaces_the_servable(tmp_path, caplog)
     cfg = mini_config(tmp_path, trainable_encoder=False)
     train(cfg)
     first = (cfg.output / "head" / "weights.bin").read_bytes()
-    cfg.epochs, cfg.seed = 2, 7
     with caplog.at_level("INFO"):
-        train(cfg)
+        train(replace(cfg, epochs=2, seed=7))
     assert "reusing the embedding cache" in caplog.text
     assert (cfg.output / "head" / "weights.bin").read_bytes() != first
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary dirs left behind"
@@ -71,6 +72,44 @@ def test_retraining_reuses_the_cache_and_replaces_the_servable(tmp_path, caplog)
 def test_unknown_device_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="unknown device 'tpu'"):
         train(TrainConfig(data=MINI_FAQ, output=tmp_path / "sv", epochs=1, device="tpu"))
+
+
+def test_reference_recipe_end_to_end(tmp_path):
+    """The frozen-encoder recipe: head only over the embedding cache, answers-only search."""
+    from app.core.data import load_faq
+    from app.core.search import FaqSearch
+    from app.core.servable import Servable
+    from app.core.store import FaqStore
+    from app.indexer import index_dataset
+
+    result = train(mini_config(tmp_path, "reference", epochs=3, batch_size=16))
+    meta = json.loads((result.servable / SERVABLE_META).read_text())
+    assert meta["search"]["mode"] == "answer" and meta["settings"]["trainable_encoder"] is False
+    assert not (result.servable / "question_encoder").exists()
+    search = FaqSearch(Servable.load(result.servable, device="cpu"), FaqStore.in_memory(), "faq")
+    index_dataset(load_faq(MINI_FAQ), search, progress=False)
+    assert search.store.collection_info("faq").vectors == ("answer",)
+    hits = search.ask("how do i register a domain name?", top_k=3)
+    assert "how do i register a domain name?" in [h.question for h in hits]
+
+
+def test_recipes_and_overrides():
+    from app.core.search import SearchSettings
+
+    cfg = TrainConfig.from_recipe("finetune", epochs=2, fusion="max", lr=None)
+    assert cfg.epochs == 2 and cfg.lr == 1e-3 and cfg.trainable_encoder
+    assert cfg.search == SearchSettings(
+        mode="fused", fusion="max", question_weight=0.7, question_context=True, question_encoder="base"
+    )
+    assert TrainConfig.from_recipe("reference").search.mode == "answer"
+    with pytest.raises(ValueError, match="unknown recipe 'fast'"):
+        TrainConfig.from_recipe("fast")
+    with pytest.raises(ValueError, match="unknown training options: colour"):
+        TrainConfig.from_recipe("finetune", colour="red")
+    with pytest.raises(ValueError, match="unknown fusion"):
+        TrainConfig.from_recipe("finetune", fusion="avg")
+    with pytest.raises(ValueError, match="frozen_layers needs a trainable encoder"):
+        TrainConfig.from_recipe("reference", frozen_layers=2)
 
 
 SANITY_QUESTIONS = {
@@ -86,8 +125,8 @@ SANITY_QUESTIONS = {
 @requires_real_data()
 def test_default_training_on_the_real_data_meets_the_targets(tmp_path):
     """The default recipe on the full data set: time, the four views, and the sanity questions."""
-    from app.answering import answer_question
     from app.core.data import load_faq
+    from app.core.search import FaqSearch
     from app.core.servable import Servable
     from app.core.store import FaqStore
     from app.indexer import index_dataset
@@ -106,11 +145,10 @@ def test_default_training_on_the_real_data_meets_the_targets(tmp_path):
     assert servable["full_index"]["precision_at_1"] >= 0.45
     assert servable["paraphrase"]["precision_at_1"] >= 0.9
 
-    model = Servable.load(result.servable, device="cpu")
-    store = FaqStore.in_memory()
-    index_dataset(load_faq(REAL_FAQ), model, store, "faq", progress=False)
+    search = FaqSearch(Servable.load(result.servable, device="cpu"), FaqStore.in_memory(), "faq")
+    index_dataset(load_faq(REAL_FAQ), search, progress=False)
     for question, expected in SANITY_QUESTIONS.items():
-        assert answer_question(model, store, "faq", question, top_k=1)[0].answer == expected
+        assert search.ask(question, top_k=1)[0].answer == expected
 
 
 def test_evaluate_with_paraphrases_asks_like_the_service(trained_servable: Path):
@@ -133,19 +171,21 @@ def test_evaluate_rejects_a_bad_paraphrase_file(trained_servable: Path, tmp_path
 
     bad = tmp_path / "para.jsonl"
     bad.write_text('{"query": "q"}\n')
-    with pytest.raises(DataError, match="line 1: needs query, question and answer"):
+    with pytest.raises(DataError, match="line 1: missing field 'question'"):
         evaluate(EvalConfig(data=MINI_FAQ, servable=trained_servable, paraphrases=bad, device="cpu"))
 
 
 def test_search_settings_travel_with_the_servable(tmp_path: Path):
+    from app.core.search import FaqSearch, SearchSettings
     from app.core.servable import Servable
-    from app.core.store import SearchSettings
+    from app.core.store import FaqStore
 
-    result = train(
-        mini_config(tmp_path, search=SearchSettings(mode="fused", method="sum", question_weight=0.7))
-    )
+    result = train(mini_config(tmp_path, fusion="max", question_weight=0.4, question_encoder="servable"))
     loaded = Servable.load(result.servable, device="cpu")
-    assert loaded.search_settings == SearchSettings(mode="fused", method="sum", question_weight=0.7)
+    assert not loaded.has_question_model
+    assert FaqSearch(loaded, FaqStore.in_memory(), "faq").settings == SearchSettings(
+        mode="fused", fusion="max", question_weight=0.4, question_context=True, question_encoder="servable"
+    )
 
 
 def test_default_servable_carries_a_base_question_encoder(trained_servable: Path):
@@ -155,8 +195,8 @@ def test_default_servable_carries_a_base_question_encoder(trained_servable: Path
 
     assert (trained_servable / QUESTION_MODEL_DIR / "config.json").is_file()
     servable = Servable.load(trained_servable, device="cpu")
-    assert servable.search_settings.question_encoder == "base"
-    assert servable.question_model is not servable.model
+    assert servable.meta.search["question_encoder"] == "base"
+    assert servable.has_question_model
     base = Servable.from_base_model(device="cpu")
     texts = ["aws fsx lustre: what is the daily backup retention period?"]
     assert np.allclose(servable.encode_question_side(texts), base.encode(texts), atol=1e-5)

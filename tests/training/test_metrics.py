@@ -42,9 +42,10 @@ def test_in_batch_perfect_and_swapped_pairs():
 
 def test_in_batch_matches_quaterion_metrics():
     """Same numbers as Quaterion's own RetrievalPrecision / RetrievalReciprocalRank."""
-    from quaterion.eval.pair import RetrievalPrecision, RetrievalReciprocalRank
+    from training.compat import import_quaterion
 
-    import training.compat  # noqa: F401
+    import_quaterion()  # before anything of quaterion's: it needs the torch patch
+    from quaterion.eval.pair import RetrievalPrecision, RetrievalReciprocalRank
 
     rng = np.random.default_rng(0)
     q = rng.normal(size=(50, 16)).astype(np.float32)

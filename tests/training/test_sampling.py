@@ -1,3 +1,5 @@
+from itertools import permutations
+
 from app.core.data import FaqEntry
 from training.sampling import SamePageSampler
 
@@ -28,7 +30,20 @@ def test_epochs_differ_but_are_reproducible():
     assert list(second) == epoch1
 
 
+def pages_are_contiguous(order: list[int], data: list[FaqEntry]) -> bool:
+    pages = [data[i].filename for i in order]
+    runs = [page for i, page in enumerate(pages) if i == 0 or page != pages[i - 1]]
+    return len(runs) == len(set(runs))
+
+
 def test_short_batch_comes_last():
+    """The DataLoader cuts consecutive indices into batches: only if the short batch is last
+    are the cuts the sampler's own batches, i.e. chunks of one page layout."""
     data = entries()  # 12 entries, batch 5 -> batches of 5, 5, 2
-    order = list(SamePageSampler(data, batch_size=5, seed=0))
-    assert len(order) == 12
+    for seed in range(20):
+        order = list(SamePageSampler(data, batch_size=5, seed=seed))
+        assert sorted(order) == list(range(12))
+        cuts = [order[i : i + 5] for i in range(0, 12, 5)]
+        assert [len(c) for c in cuts] == [5, 5, 2]
+        layouts = [[*a, *b, *cuts[2]] for a, b in permutations(cuts[:2])]
+        assert any(pages_are_contiguous(layout, data) for layout in layouts), seed

@@ -1,0 +1,242 @@
+"""How a question is matched: the one place that decides it.
+
+- `SearchSettings`: which sides are searched and how their scores combine (recorded in the
+  servable by `faq train`, so the index job, evaluation and the service all search alike);
+- the text each stored vector is made from (`answer_text`, `question_text`);
+- the fusion of the sides' scores (`fuse`);
+- `FaqSearch`: given a servable and a store, the vectors of entries (`vectors_for`, used by the
+  index job) and the answers to a question (`ask`, used by the service, `faq ask`, evaluation
+  and the benchmark).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+
+from app.core.data import FaqEntry
+from app.core.servable import Servable
+from app.core.store import FaqStore, MissingVector, ScoredPoint, VectorBatch
+
+logger = logging.getLogger(__name__)
+
+ANSWER_VECTOR = "answer"
+QUESTION_VECTOR = "question"
+
+SEARCH_MODES = ("answer", "fused")
+FUSIONS = ("max", "sum", "rrf")
+QUESTION_ENCODERS = ("servable", "base")
+RRF_K = 60
+# Names an older servable used for a setting, and the name it has now.
+_RENAMED = {"method": "fusion"}
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How a question is matched against the stored entries.
+
+    mode: "answer" (answer vectors only) or "fused" (answer vectors and the entries' question
+    vectors); fusion: how the two sides' cosine scores combine (see `fuse`); question_weight:
+    the question side's weight for "sum"; candidates: how deep each side is searched before
+    fusion; question_context: stored questions are encoded with their page's words;
+    question_encoder: the model of the question side, "servable" (the trained one) or "base"
+    (the untrained sentence encoder saved inside the servable: question-to-question matching is
+    plain semantic similarity, which the base model was trained for).
+    """
+
+    mode: str = "answer"
+    fusion: str = "max"
+    question_weight: float = 0.5
+    candidates: int = 50
+    question_context: bool = False
+    question_encoder: str = "servable"
+
+    def __post_init__(self) -> None:
+        if self.mode not in SEARCH_MODES:
+            raise ValueError(f"unknown search mode '{self.mode}': use {', '.join(SEARCH_MODES)}")
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion '{self.fusion}': use {', '.join(FUSIONS)}")
+        if self.question_encoder not in QUESTION_ENCODERS:
+            raise ValueError(
+                f"unknown question encoder '{self.question_encoder}': use {', '.join(QUESTION_ENCODERS)}"
+            )
+        if not 0.0 <= self.question_weight <= 1.0:
+            raise ValueError("question_weight must be between 0 and 1")
+        if self.candidates < 1:
+            raise ValueError("candidates must be at least 1")
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, object]) -> SearchSettings:
+        """Settings as recorded in a servable: old names are read, and keys this version does
+        not know (written by a newer one) are ignored with a warning rather than refused."""
+        known = {f.name for f in fields(cls)}
+        values = {}
+        for key, value in record.items():
+            name = _RENAMED.get(key, key)
+            if name in known:
+                values[name] = value
+            else:
+                logger.warning("ignoring unknown search setting '%s'", key)
+        return cls(**values)  # type: ignore[arg-type]  # values are validated in __post_init__
+
+    @property
+    def vectors(self) -> tuple[str, ...]:
+        """Named vectors the index needs for this search."""
+        return (ANSWER_VECTOR,) if self.mode == "answer" else (ANSWER_VECTOR, QUESTION_VECTOR)
+
+
+# Words that name a page's kind rather than its topic ("lambda_faqs" is about lambda).
+_PAGE_BOILERPLATE = frozenset({"faq", "faqs", "qa", "docs", "doc", "overview", "introduction"})
+
+
+def page_context(entry: FaqEntry) -> str:
+    """The entry's page as words: its source and filename, e.g. "aws fsx lustre".
+
+    FAQ questions often leave the product implicit ("what is the daily backup retention
+    period?") because the page says it; a user's question names it. Prefixing the stored
+    question with its page restores that context. Empty when the entry has neither field.
+    """
+    words: list[str] = []
+    for word in re.split(r"[^0-9a-z]+", f"{entry.source} {entry.filename}".lower()):
+        if word and word not in _PAGE_BOILERPLATE and word not in words:
+            words.append(word)
+    return " ".join(words)
+
+
+def answer_text(entry: FaqEntry) -> str:
+    """The text encoded for an entry's answer vector."""
+    return entry.answer
+
+
+def question_text(entry: FaqEntry, with_context: bool) -> str:
+    """The text encoded for an entry's question vector."""
+    context = page_context(entry) if with_context else ""
+    return f"{context}: {entry.question}" if context else entry.question
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    answer: str
+    question: str
+    source: str
+    filename: str
+    score: float
+
+
+def fuse(
+    by_answer: Sequence[ScoredPoint], by_question: Sequence[ScoredPoint], settings: SearchSettings
+) -> list[tuple[str, float]]:
+    """Combine answer-side and question-side results into one ranking of (id, score).
+
+    - max: an entry scores its better cosine similarity of the two;
+    - sum: question_weight * question score + (1 - question_weight) * answer score; an entry
+      missing from one side's candidates gets that side's lowest candidate score (an upper
+      bound of its real score there);
+    - rrf: reciprocal rank fusion, 1/(60 + rank) summed over both sides. Rank-only: its
+      scores are not comparable from one question to the next, so no threshold can read them.
+    """
+    answer_scores = {p.id: p.score for p in by_answer}
+    question_scores = {p.id: p.score for p in by_question}
+    if not question_scores:
+        return [(p.id, p.score) for p in by_answer]
+    ids = list(dict.fromkeys([*question_scores, *answer_scores]))
+    floor_a = min(answer_scores.values(), default=0.0)
+    floor_q = min(question_scores.values(), default=0.0)
+    if settings.fusion == "rrf":
+        answer_rank = {p.id: rank for rank, p in enumerate(by_answer, start=1)}
+        question_rank = {p.id: rank for rank, p in enumerate(by_question, start=1)}
+        combined = {
+            pid: sum(1.0 / (RRF_K + ranks[pid]) for ranks in (answer_rank, question_rank) if pid in ranks)
+            for pid in ids
+        }
+    elif settings.fusion == "max":
+        combined = {
+            pid: max(answer_scores.get(pid, floor_a), question_scores.get(pid, floor_q)) for pid in ids
+        }
+    else:
+        w = settings.question_weight
+        combined = {
+            pid: w * question_scores.get(pid, floor_q) + (1 - w) * answer_scores.get(pid, floor_a)
+            for pid in ids
+        }
+    return sorted(combined.items(), key=lambda item: item[1], reverse=True)
+
+
+class FaqSearch:
+    """Answers questions from the entries stored under `alias`, the way `settings` say (by
+    default the servable's own settings)."""
+
+    def __init__(
+        self, servable: Servable, store: FaqStore, alias: str, settings: SearchSettings | None = None
+    ):
+        self.servable = servable
+        self.store = store
+        self.alias = alias
+        self.settings = settings or SearchSettings.from_record(servable.meta.search)
+
+    # ---- what is stored -------------------------------------------------------------------
+    def vector_sizes(self) -> dict[str, int]:
+        """The dense named vectors a collection for this search holds, with their sizes."""
+        return dict.fromkeys(self.settings.vectors, self.servable.embedding_size)
+
+    def vectors_for(self, entries: Sequence[FaqEntry], batch_size: int = 256) -> dict[str, VectorBatch]:
+        """The named vectors stored for `entries`: which text each encodes and with which model."""
+        vectors: dict[str, VectorBatch] = {
+            ANSWER_VECTOR: self.servable.encode([answer_text(e) for e in entries], batch_size=batch_size)
+        }
+        if QUESTION_VECTOR in self.settings.vectors:
+            texts = [question_text(e, self.settings.question_context) for e in entries]
+            vectors[QUESTION_VECTOR] = self.servable.encode_question_side(texts, batch_size=batch_size)
+        return vectors
+
+    # ---- answering --------------------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        *,
+        top_k: int = 5,
+        source: str | None = None,
+        score_threshold: float | None = None,
+    ) -> list[Hit]:
+        """The best entries for `question`, best first, those under `score_threshold` dropped."""
+        settings = self.settings
+        answer_query = self.servable.encode([question])[0]
+        if settings.mode == "answer":
+            points = self.store.query(
+                self.alias, answer_query, ANSWER_VECTOR, limit=top_k, source=source, with_entries=True
+            )
+            ranked = [(p.id, p.score) for p in points]
+            entries = {p.id: p.entry for p in points if p.entry is not None}
+        else:
+            question_query = (
+                self.servable.encode_question_side([question])[0]
+                if self.servable.has_question_model
+                else answer_query
+            )
+            # Each side is searched deeper than `top_k`, so entries strong on one side only are
+            # still scored on both before the cut.
+            depth = max(top_k, settings.candidates)
+            by_answer = self.store.query(self.alias, answer_query, ANSWER_VECTOR, limit=depth, source=source)
+            try:
+                by_question = self.store.query(
+                    self.alias, question_query, QUESTION_VECTOR, limit=depth, source=source
+                )
+            except MissingVector:
+                logger.warning("collection '%s' has no question vectors: searching answers only", self.alias)
+                by_question = []
+            ranked = fuse(by_answer, by_question, settings)
+            if score_threshold is not None:
+                ranked = [item for item in ranked if item[1] >= score_threshold]
+            ranked = ranked[:top_k]
+            # Payloads only for the entries returned, not for every fusion candidate.
+            entries = self.store.entries(self.alias, [pid for pid, _ in ranked])
+        hits = []
+        for pid, score in ranked:
+            entry = entries.get(pid)
+            if entry is None or (score_threshold is not None and score < score_threshold):
+                continue  # deleted between the query and the fetch, or under the threshold
+            hits.append(Hit(pid, entry.answer, entry.question, entry.source, entry.filename, score))
+        return hits

@@ -1,0 +1,75 @@
+"""Clients for the route tests.
+
+- `client`: the whole app with its real lifespan, the servable trained on the mini data set
+  and an embedded store indexed with it (end to end);
+- `fast_client`: the app with its search replaced (FastAPI dependency_overrides) by the base
+  encoder over an in-memory store: real HTTP handling, real encoder and Qdrant, no training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.api.deps import get_search
+from app.core.config import ServiceSettings
+from app.core.data import load_faq
+from app.core.search import FaqSearch, SearchSettings
+from app.core.servable import Servable
+from app.core.store import FaqStore
+from app.indexer import index_dataset
+from app.main import create_app
+from tests.conftest import MINI_FAQ
+
+ADMIN_KEY = "test-admin-key"
+
+
+def settings_for(servable: Path, qdrant_path: Path | None = None, **extra) -> ServiceSettings:
+    values = {"FAQ_SERVABLE": str(servable), "DEVICE": "cpu", **extra}
+    if qdrant_path is not None:
+        values["QDRANT_PATH"] = str(qdrant_path)
+    return ServiceSettings(**values)
+
+
+def index_into(path: Path, servable_dir: Path) -> None:
+    store = FaqStore.open(ServiceSettings(QDRANT_PATH=str(path)))
+    try:
+        index_dataset(
+            load_faq(MINI_FAQ),
+            FaqSearch(Servable.load(servable_dir, device="cpu"), store, "faq"),
+            progress=False,
+        )
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def indexed_store_path(trained_servable, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("qdrant")
+    index_into(path, trained_servable)
+    return path
+
+
+@pytest.fixture(scope="module")
+def client(trained_servable, indexed_store_path):
+    app = create_app(settings_for(trained_servable, indexed_store_path, ADMIN_API_KEY=ADMIN_KEY))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def base_search(base_servable) -> FaqSearch:
+    search = FaqSearch(base_servable, FaqStore.in_memory(), "faq", SearchSettings(mode="fused", fusion="max"))
+    index_dataset(load_faq(MINI_FAQ), search, progress=False)
+    return search
+
+
+@pytest.fixture(scope="module")
+def fast_client(base_search, tmp_path_factory):
+    root = tmp_path_factory.mktemp("fast")
+    app = create_app(settings_for(root / "no-servable", root / "qdrant"))
+    with TestClient(app) as test_client:
+        app.dependency_overrides[get_search] = lambda: base_search
+        yield test_client

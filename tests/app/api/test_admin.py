@@ -1,0 +1,132 @@
+import json
+import threading
+import time
+
+from fastapi.testclient import TestClient
+
+from app.api.deps import get_jobs
+from app.core.search import FaqSearch
+from app.core.store import FaqStore
+from app.main import create_app
+from app.reindex_jobs import ReindexJobs
+from tests.app.api.conftest import ADMIN_KEY, settings_for
+from tests.conftest import MINI_FAQ
+
+KEY = {"X-API-Key": ADMIN_KEY}
+
+
+def test_admin_needs_the_key(client, trained_servable, tmp_path):
+    data = MINI_FAQ.read_bytes()
+    assert client.post("/admin/reindex", content=data).status_code == 401
+    assert client.post("/admin/reindex", content=data, headers={"X-API-Key": "wrong"}).status_code == 403
+    with TestClient(create_app(settings_for(trained_servable, tmp_path / "q"))) as no_key:
+        response = no_key.post("/admin/reindex", content=data, headers={"X-API-Key": "anything"})
+        assert response.status_code == 403
+        assert "ADMIN_API_KEY" in response.json()["detail"]
+
+
+def test_reindex_with_bad_data_changes_nothing(client):
+    before = client.get("/ready").json()["collection"]
+    bad = MINI_FAQ.read_bytes() + b'{"question": "q"}\n'
+    response = client.post("/admin/reindex", content=bad, headers=KEY)
+    assert response.status_code == 422
+    assert "line 41" in response.json()["detail"] and "missing field 'answer'" in response.json()["detail"]
+    assert client.get("/ready").json()["collection"] == before
+    empty = client.post("/admin/reindex", content=b"\n", headers=KEY)
+    assert empty.status_code == 422 and "no valid FAQ entries" in empty.json()["detail"]
+    binary = client.post("/admin/reindex", content=b"\xff\xfe\x00", headers=KEY)
+    assert binary.status_code == 422 and "not UTF-8" in binary.json()["detail"]
+
+
+def wait_for_job(client, job_id: str) -> dict:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = client.get(f"/admin/reindex/{job_id}", headers=KEY).json()
+        if job["status"] != "running":
+            return job
+        time.sleep(0.1)
+    raise AssertionError("reindex job did not finish")
+
+
+def test_reindex_while_answering_has_zero_failures(client):
+    before = client.get("/ready").json()["collection"]
+    failures: list[str] = []
+    answered = 0
+    stop = threading.Event()
+
+    def ask_in_a_loop() -> None:
+        nonlocal answered
+        while not stop.is_set():
+            response = client.post("/ask", json={"question": "is phone support available?", "top_k": 3})
+            if response.status_code != 200 or not response.json()["answers"]:
+                failures.append(f"{response.status_code}: {response.text[:200]}")
+            elif response.json()["answers"][0]["question"] != "is phone support available?":
+                failures.append("wrong first answer")
+            answered += 1
+
+    asker = threading.Thread(target=ask_in_a_loop)
+    asker.start()
+    try:
+        response = client.post("/admin/reindex", content=MINI_FAQ.read_bytes(), headers=KEY)
+        assert response.status_code == 202
+        job = wait_for_job(client, response.json()["id"])
+    finally:
+        stop.set()
+        asker.join()
+    assert job["status"] == "succeeded", job
+    assert job["report"]["indexed"] == 40
+    assert failures == []
+    assert answered > 5
+    after = client.get("/ready").json()
+    assert after["collection"] != before and after["points"] == 40
+    assert client.get("/admin/reindex/nope", headers=KEY).status_code == 404
+
+
+def bigger_faq(copies: int) -> bytes:
+    """The mini FAQ `copies` times over, each copy a distinct set of entries (slow to index)."""
+    lines = []
+    for copy in range(copies):
+        for line in MINI_FAQ.read_text().splitlines():
+            record = json.loads(line)
+            record["question"] = f"{record['question']} ({copy})"
+            lines.append(json.dumps(record))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_second_reindex_while_one_runs_is_a_409(client):
+    first = client.post("/admin/reindex", content=bigger_faq(10), headers=KEY)
+    assert first.status_code == 202
+    second = client.post("/admin/reindex", content=MINI_FAQ.read_bytes(), headers=KEY)
+    assert second.status_code == 409 and "already running" in second.json()["detail"]
+    assert wait_for_job(client, first.json()["id"])["status"] == "succeeded"
+    # put the usual 40 entries back for the tests that follow
+    again = client.post("/admin/reindex", content=MINI_FAQ.read_bytes(), headers=KEY)
+    assert wait_for_job(client, again.json()["id"])["report"]["indexed"] == 40
+
+
+def test_an_oversized_upload_is_a_413(trained_servable, tmp_path):
+    settings = settings_for(
+        trained_servable, tmp_path / "q", ADMIN_API_KEY=ADMIN_KEY, FAQ_MAX_UPLOAD_BYTES=1000
+    )
+    with TestClient(create_app(settings)) as small:
+        response = small.post("/admin/reindex", content=MINI_FAQ.read_bytes(), headers=KEY)
+        assert response.status_code == 413 and "1000 bytes" in response.json()["detail"]
+        assert (
+            small.post("/admin/reindex", content=MINI_FAQ.read_bytes()[:900], headers=KEY).status_code != 413
+        )
+
+
+def test_a_failed_job_is_reported_through_the_api(client, base_servable):
+    # A store that went away under the job (closed): the job fails and says so; nothing raises.
+    gone = FaqStore.in_memory()
+    gone.close()
+    failing = ReindexJobs(FaqSearch(base_servable, gone, "faq"))
+    client.app.dependency_overrides[get_jobs] = lambda: failing
+    try:
+        response = client.post("/admin/reindex", content=MINI_FAQ.read_bytes(), headers=KEY)
+        assert response.status_code == 202
+        job = wait_for_job(client, response.json()["id"])
+    finally:
+        client.app.dependency_overrides.clear()
+    assert job["status"] == "failed" and "closed" in job["error"]
+    assert client.get("/ready").status_code == 200  # the service's own index is untouched

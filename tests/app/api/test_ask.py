@@ -1,0 +1,59 @@
+import pytest
+
+from tests.conftest import MINI_FAQ  # noqa: F401  (the data behind both clients)
+
+
+def test_ask_returns_the_right_answer_first(client):
+    response = client.post("/ask", json={"question": "How do I register a domain name?", "top_k": 3})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["question"] == "How do I register a domain name?"
+    assert len(body["answers"]) == 3
+    best = body["answers"][0]
+    assert best["question"] == "how do i register a domain name?"
+    assert set(best) == {"id", "answer", "question", "source", "score"}
+    scores = [a["score"] for a in body["answers"]]
+    assert scores == sorted(scores, reverse=True)
+    assert body["took_ms"] > 0
+
+
+def test_ask_filters_by_source_and_threshold(fast_client):
+    body = fast_client.post("/ask", json={"question": "how do i pay?", "top_k": 10, "source": "acme"}).json()
+    assert body["answers"] and {a["source"] for a in body["answers"]} == {"acme"}
+    body = fast_client.post(
+        "/ask", json={"question": "how do i pay my invoice?", "score_threshold": 0.99}
+    ).json()
+    assert all(a["score"] >= 0.99 for a in body["answers"])
+    assert len(body["answers"]) < 5
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"question": ""}, "question: question must not be empty"),
+        ({"question": "   \n\t"}, "question must not be empty"),
+        ({"question": "x" * 2001}, "limit is 2000"),
+        ({"question": "q", "top_k": 0}, "top_k"),
+        ({"question": "q", "top_k": 51}, "top_k"),
+        ({"question": 123}, "question"),
+        ({"question": "q", "top_k": "5"}, "top_k"),
+        ({"top_k": 5}, "question: Field required"),
+        ({"question": "q", "topk": 3}, "topk"),
+    ],
+)
+def test_bad_input_is_a_readable_422(fast_client, payload, message):
+    response = fast_client.post("/ask", json=payload)
+    assert response.status_code == 422
+    assert message in response.json()["detail"]
+
+
+def test_non_json_body_is_a_422(fast_client):
+    response = fast_client.post("/ask", content=b"what is dns?", headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert "JSON" in response.json()["detail"]
+
+
+def test_openapi_docs_have_examples(fast_client):
+    assert fast_client.get("/docs").status_code == 200
+    schema = fast_client.get("/openapi.json").json()
+    assert schema["components"]["schemas"]["AskRequest"]["examples"]

@@ -1,0 +1,148 @@
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from app.core.data import FaqDataset, FaqEntry
+from app.core.search import (
+    ANSWER_VECTOR,
+    QUESTION_VECTOR,
+    FaqSearch,
+    SearchSettings,
+    fuse,
+    page_context,
+    question_text,
+)
+from app.core.store import FaqStore, ScoredPoint
+from app.indexer import index_dataset
+
+BY_ANSWER = [ScoredPoint("1", 0.9), ScoredPoint("2", 0.5)]
+BY_QUESTION = [ScoredPoint("2", 0.95), ScoredPoint("3", 0.6)]
+
+
+def test_max_fusion_takes_the_better_side():
+    ranked = fuse(BY_ANSWER, BY_QUESTION, SearchSettings(mode="fused", fusion="max"))
+    assert [pid for pid, _ in ranked] == ["2", "1", "3"]
+    assert ranked[0][1] == pytest.approx(0.95)
+
+
+def test_sum_fusion_weights_both_sides_with_floors_for_missing():
+    ranked = fuse(BY_ANSWER, BY_QUESTION, SearchSettings(mode="fused", fusion="sum", question_weight=0.5))
+    scores = dict(ranked)
+    assert scores["2"] == pytest.approx(0.5 * 0.95 + 0.5 * 0.5)
+    assert scores["1"] == pytest.approx(0.5 * 0.6 + 0.5 * 0.9)  # question side floored at 0.6
+    assert scores["3"] == pytest.approx(0.5 * 0.6 + 0.5 * 0.5)
+
+
+def test_rrf_uses_ranks_only():
+    ranked = fuse(BY_ANSWER, BY_QUESTION, SearchSettings(mode="fused", fusion="rrf"))
+    assert ranked[0][0] == "2"  # ranked on both sides
+    assert ranked[0][1] == pytest.approx(1 / 62 + 1 / 61)
+
+
+def test_without_question_results_the_answer_ranking_stands():
+    assert fuse(BY_ANSWER, [], SearchSettings(mode="fused")) == [("1", 0.9), ("2", 0.5)]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"mode": "both"}, "unknown search mode"),
+        ({"fusion": "avg"}, "unknown fusion 'avg'"),
+        ({"question_encoder": "large"}, "unknown question encoder"),
+        ({"question_weight": 1.5}, "between 0 and 1"),
+        ({"candidates": 0}, "at least 1"),
+    ],
+)
+def test_settings_validate(values, message):
+    with pytest.raises(ValueError, match=message):
+        SearchSettings(**values)
+
+
+def test_settings_vectors():
+    assert SearchSettings().vectors == (ANSWER_VECTOR,)
+    assert SearchSettings(mode="fused").vectors == (ANSWER_VECTOR, QUESTION_VECTOR)
+
+
+def test_recorded_settings_read_old_names_and_ignore_unknown_keys(caplog):
+    with caplog.at_level(logging.WARNING):
+        settings = SearchSettings.from_record({"mode": "fused", "method": "sum", "from_the_future": 1})
+    assert settings == SearchSettings(mode="fused", fusion="sum")
+    assert "from_the_future" in caplog.text
+
+
+def test_page_context_turns_source_and_filename_into_words():
+    entry = FaqEntry("what is the daily backup retention period?", "a", "aws", "fsx-lustre_faqs")
+    assert page_context(entry) == "aws fsx lustre"
+    assert (
+        question_text(entry, with_context=True)
+        == "aws fsx lustre: what is the daily backup retention period?"
+    )
+    assert question_text(entry, with_context=False) == entry.question
+    assert page_context(FaqEntry("q", "a", "azure", "azure_azure_backup_overview")) == "azure backup"
+    assert question_text(FaqEntry("q", "a"), with_context=True) == "q"  # no page: the plain question
+
+
+# Answers that do not say what they answer: only the question side can find them.
+ENTRIES = [
+    FaqEntry("how do i reset my password?", "use the link we email you.", "acme", "account"),
+    FaqEntry("what does the premium plan cost?", "forty dollars a month.", "acme", "billing"),
+    FaqEntry("can i export my data as csv?", "yes, from the settings page.", "nimbus", "data"),
+]
+
+
+def indexed(servable, settings: SearchSettings) -> FaqSearch:
+    search = FaqSearch(servable, FaqStore.in_memory(), "faq", settings)
+    index_dataset(FaqDataset(Path("entries"), ENTRIES), search, progress=False)
+    return search
+
+
+def test_fused_search_finds_entries_by_their_question(base_servable):
+    search = indexed(base_servable, SearchSettings(mode="fused", fusion="sum", question_weight=0.7))
+    assert search.store.collection_info("faq").vectors == (ANSWER_VECTOR, QUESTION_VECTOR)
+    for entry in ENTRIES:
+        hits = search.ask(entry.question, top_k=3)
+        assert hits[0].id == entry.id and hits[0].question == entry.question
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    # the same question asked of the answers alone is harder: scores are lower
+    answers_only = FaqSearch(base_servable, search.store, "faq", SearchSettings(mode="answer"))
+    assert answers_only.ask(ENTRIES[0].question)[0].score < search.ask(ENTRIES[0].question)[0].score
+
+
+def test_source_filter_and_threshold(base_servable):
+    search = indexed(base_servable, SearchSettings(mode="fused", fusion="max"))
+    hits = search.ask("how do i reset my password?", top_k=3, source="nimbus")
+    assert [h.source for h in hits] == ["nimbus"]
+    exact = search.ask("how do i reset my password?", top_k=3, score_threshold=0.99)
+    assert [h.question for h in exact] == ["how do i reset my password?"]
+    assert search.ask("how do i reset my password?", score_threshold=1.01) == []
+
+
+def test_fused_search_on_an_answers_only_collection_falls_back(base_servable, caplog):
+    stored = indexed(base_servable, SearchSettings(mode="answer"))
+    fused = FaqSearch(base_servable, stored.store, "faq", SearchSettings(mode="fused"))
+    with caplog.at_level(logging.WARNING):
+        hits = fused.ask("what does the premium plan cost?")
+    assert hits and "no question vectors" in caplog.text
+
+
+def test_vectors_for_encode_the_page_words_on_the_question_side(base_servable):
+    entry = ENTRIES[1]
+    search = FaqSearch(
+        base_servable, FaqStore.in_memory(), "faq", SearchSettings(mode="fused", question_context=True)
+    )
+    vectors = search.vectors_for([entry])
+    expected = base_servable.encode_question_side([question_text(entry, with_context=True)])
+    assert vectors[QUESTION_VECTOR] == pytest.approx(expected, abs=1e-5)
+    assert vectors[ANSWER_VECTOR] == pytest.approx(base_servable.encode([entry.answer]), abs=1e-5)
+
+
+def test_settings_recorded_in_a_servable_are_used(base_servable):
+    base_servable.meta.search = json.loads(json.dumps({"mode": "fused", "fusion": "max"}))
+    try:
+        assert FaqSearch(base_servable, FaqStore.in_memory(), "faq").settings == SearchSettings(
+            mode="fused", fusion="max"
+        )
+    finally:
+        base_servable.meta.search = {}
