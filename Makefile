@@ -12,7 +12,7 @@ PORT ?= 8000
 PARAPHRASES ?= ../shared/data/paraphrases-dev.jsonl
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-slow lint format train evaluate index serve bench clean
+.PHONY: help install demo check test test-slow lint format train evaluate index serve bench clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -31,9 +31,12 @@ test: install ## Run the test suite (fast tests; a few minutes)
 test-slow: install ## Run the slow tests too (full data set training and evaluation)
 	$(BIN)/pytest -q -m "slow or not slow"
 
-lint: install ## Ruff lint and format check
+check: install ## Lint (ruff), format check (ruff) and type check (mypy on app/ and cli/)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+lint: check ## Same as check
 
 format: install ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -11,12 +11,14 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from app.api.body_limit import BodySizeLimit
 from app.api.routes import admin, ask, health
 from app.core.config import ServiceSettings
 from app.core.search import FaqSearch
 from app.core.servable import Servable, ServableError
 from app.core.store import FaqStore, StoreError
 from app.reindex_jobs import ReindexJobs
+from app.schemas import ValidationProblem
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ def _open_resources(app: FastAPI, settings: ServiceSettings) -> None:
         logger.error("%s", exc)
     try:
         state.store = FaqStore.open(settings)
+        _drop_orphans(state.store, settings.collection)
     except StoreError as exc:
         state.store_error = str(exc)
         logger.error("%s", exc)
@@ -48,10 +51,23 @@ def _open_resources(app: FastAPI, settings: ServiceSettings) -> None:
         state.jobs = ReindexJobs(state.search)
 
 
+def _drop_orphans(store: FaqStore, alias: str) -> None:
+    """Drop collection versions that a killed index job left behind. Only on the embedded
+    store, which this process alone holds: against a server, another replica may be building
+    that version right now; there the next finished index job drops them (and /ready lists them)."""
+    if not store.embedded:
+        return
+    for orphan in store.orphan_versions(alias):
+        logger.warning("dropping %s: an unfinished index version left by an interrupted job", orphan)
+        store.drop(orphan)
+
+
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    config = settings or ServiceSettings()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        _open_resources(app, settings or ServiceSettings())
+        _open_resources(app, config)
         yield
         if app.state.jobs is not None:
             app.state.jobs.wait(timeout=60)
@@ -64,10 +80,17 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         "trained with Quaterion, answers stored in Qdrant.",
         version="0.1.0",
         lifespan=lifespan,
+        # Our 422 body (a readable `detail` and the `errors`), declared so the schema is true.
+        responses={422: {"model": ValidationProblem, "description": "the request does not validate"}},
     )
     app.include_router(ask.router)
     app.include_router(health.router)
     app.include_router(admin.router)
+    app.add_middleware(
+        BodySizeLimit,
+        default=config.max_request_bytes,
+        by_path={admin.router.prefix: config.max_upload_bytes},
+    )
 
     @app.exception_handler(RequestValidationError)
     async def readable_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

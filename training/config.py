@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from app.core.config import DEFAULT_CACHE_DIR, DEFAULT_SERVABLE
 from app.core.search import SearchSettings
@@ -51,7 +52,7 @@ class TrainConfig:
             raise ValueError("frozen_layers needs a trainable encoder")
 
     @classmethod
-    def from_recipe(cls, name: str, **overrides: object) -> TrainConfig:
+    def from_recipe(cls, name: str, **overrides: Any) -> TrainConfig:
         """The recipe `name` with `overrides` applied: names of this class's fields or of
         `SearchSettings`' fields; None means "the recipe's value"."""
         if name not in RECIPES:

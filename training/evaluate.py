@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 VIEWS = ("collection", "full_index", "in_batch")
 PARAPHRASE_VIEWS = ("paraphrase", "paraphrase_answers_only")
+NO_ANSWER_VIEW = "out_of_domain"
 IN_BATCH_SIZE = 1024
 EVAL_ALIAS = "eval"
 # Paraphrase queries look this deep; a right answer ranked lower counts as not found (RR 0).
@@ -54,6 +55,53 @@ class Paraphrase:
 
 def load_paraphrases(path: Path) -> list[Paraphrase]:
     return read_records(path, Paraphrase.from_record, what="paraphrases")
+
+
+OUT_OF_DOMAIN_KINDS = ("far", "near")
+
+
+@dataclass(frozen=True)
+class OutOfDomainQuery:
+    """A question the FAQ cannot answer: `far` (another topic) or `near` (sounds like the FAQ)."""
+
+    query: str
+    kind: str
+
+    @classmethod
+    def from_record(cls, record: dict) -> OutOfDomainQuery:
+        kind = string_field(record, "kind", required=True)
+        if kind not in OUT_OF_DOMAIN_KINDS:
+            raise ValueError(f"field 'kind' must be one of {', '.join(OUT_OF_DOMAIN_KINDS)}, got '{kind}'")
+        return cls(string_field(record, "query", required=True), kind)
+
+
+def load_out_of_domain(path: Path) -> list[OutOfDomainQuery]:
+    return read_records(path, OutOfDomainQuery.from_record, what="out-of-domain questions")
+
+
+def no_answer_scores(
+    search: FaqSearch, paraphrases: Sequence[Paraphrase], out_of_domain: Sequence[OutOfDomainQuery]
+) -> dict[str, float]:
+    """The no-answer decision, asked through the service's own `ask` with its threshold: the
+    fraction of out-of-domain questions declined, per kind; for the in-domain paraphrases, the
+    fraction answered with the right entry first (a right answer held back counts as a miss)
+    and the fraction wrongly declined."""
+    result: dict[str, float] = {}
+    for kind in OUT_OF_DOMAIN_KINDS:
+        queries = [item.query for item in out_of_domain if item.kind == kind]
+        if queries:
+            result[f"declined_{kind}"] = float(
+                np.mean([not search.ask(q, top_k=1).answered for q in queries])
+            )
+    if paraphrases:
+        asked = [(search.ask(item.query, top_k=1), item) for item in paraphrases]
+        result["paraphrase_precision_at_1"] = float(
+            np.mean([a.answered and a.answers[0].answer == item.answer for a, item in asked])
+        )
+        result["paraphrase_declined"] = float(np.mean([not a.answered for a, _ in asked]))
+    threshold = search.settings.no_answer_threshold
+    result["threshold"] = float("nan") if threshold is None else threshold
+    return result
 
 
 @dataclass
@@ -83,6 +131,7 @@ class EvalConfig:
     data: Path
     servable: Path
     paraphrases: Path | None = None
+    out_of_domain: Path | None = None
     base_model: Path | None = None
     device: str = "auto"
     skip_invalid: bool = False
@@ -94,15 +143,16 @@ def evaluate_servable(
     eval_set: EvalSet,
     *,
     paraphrases: Sequence[Paraphrase] = (),
+    out_of_domain: Sequence[OutOfDomainQuery] = (),
     search: SearchSettings | None = None,
     batch_size: int = 256,
-) -> dict[str, RetrievalScores]:
+) -> dict[str, dict[str, float]]:
     started = time.perf_counter()
     questions = model.encode([e.question for e in eval_set.val], batch_size=batch_size)
     answers = model.encode(eval_set.answers, batch_size=batch_size)
     val_answers = answers[eval_set.val_answer_ids]
     collection_ids = np.unique(eval_set.val_answer_ids)
-    results = {
+    scores = {
         "collection": retrieval_scores(
             questions, answers[collection_ids], eval_set.val_answer_ids, collection_ids
         ),
@@ -111,14 +161,19 @@ def evaluate_servable(
         ),
         "in_batch": in_batch_scores(questions, val_answers, batch_size=IN_BATCH_SIZE),
     }
-    if paraphrases:
-        fused = index_in_memory(model, eval_set.dataset, search)
+    results = {view: value.as_dict() for view, value in scores.items()}
+    if paraphrases or out_of_domain:
+        served = index_in_memory(model, eval_set.dataset, search)
         try:
-            results["paraphrase"] = paraphrase_scores(fused, paraphrases)
-            answers_only = FaqSearch(model, fused.store, fused.alias, replace(fused.settings, mode="answer"))
-            results["paraphrase_answers_only"] = paraphrase_scores(answers_only, paraphrases)
+            if paraphrases:
+                results["paraphrase"] = paraphrase_scores(served, paraphrases).as_dict()
+                answers = replace(served.settings, mode="answer", lexical_weight=0.0)
+                answers_only = FaqSearch(model, served.store, served.alias, answers)
+                results["paraphrase_answers_only"] = paraphrase_scores(answers_only, paraphrases).as_dict()
+            if out_of_domain:
+                results[NO_ANSWER_VIEW] = no_answer_scores(served, paraphrases, out_of_domain)
         finally:
-            fused.store.close()
+            served.store.close()
     logger.info("evaluated %s in %.0f s", model.path, time.perf_counter() - started)
     return results
 
@@ -134,7 +189,7 @@ def index_in_memory(model: Servable, dataset: FaqDataset, settings: SearchSettin
 def paraphrase_scores(search: FaqSearch, paraphrases: Sequence[Paraphrase]) -> RetrievalScores:
     ranks = []
     for item in paraphrases:
-        hits = search.ask(item.query, top_k=PARAPHRASE_DEPTH)
+        hits = search.search(item.query, top_k=PARAPHRASE_DEPTH)
         rank = next((i for i, hit in enumerate(hits, start=1) if hit.answer == item.answer), np.inf)
         ranks.append(rank)
     return scores_from_ranks(np.array(ranks, dtype=np.float64))
@@ -150,6 +205,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, dict[str, dict[str, float]]]:
     paraphrases = load_paraphrases(cfg.paraphrases) if cfg.paraphrases else []
     if not paraphrases:
         logger.info("no --paraphrases file given: the paraphrase view is skipped")
+    out_of_domain = load_out_of_domain(cfg.out_of_domain) if cfg.out_of_domain else []
     servable = Servable.load(cfg.servable, device=cfg.device)
     base_path = cfg.base_model or (Path(servable.meta.base_model) if servable.meta.base_model else None)
     if base_path is not None and not base_path.exists():
@@ -158,11 +214,17 @@ def evaluate(cfg: EvalConfig) -> dict[str, dict[str, dict[str, float]]]:
     report = {}
     settings = SearchSettings.from_record(servable.meta.search)
     for name, model in (("base", base), ("servable", servable)):
-        # Both models search with the servable's settings, so the comparison is like for like.
-        scores = evaluate_servable(
-            model, eval_set, paraphrases=paraphrases, search=settings, batch_size=cfg.batch_size
+        # Both models search with the servable's settings, so the comparison is like for like;
+        # the no-answer threshold is calibrated for the servable's scores, so only it is asked
+        # the out-of-domain questions.
+        report[name] = evaluate_servable(
+            model,
+            eval_set,
+            paraphrases=paraphrases,
+            out_of_domain=out_of_domain if name == "servable" else (),
+            search=settings,
+            batch_size=cfg.batch_size,
         )
-        report[name] = {view: result.as_dict() for view, result in scores.items()}
     return report
 
 

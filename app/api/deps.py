@@ -52,7 +52,11 @@ def require_admin(
             "this endpoint needs the X-API-Key header",
             headers={"WWW-Authenticate": "X-API-Key"},
         )
-    if not secrets.compare_digest(x_api_key, settings.admin_api_key.get_secret_value()):
+    # Compared as bytes: the header arrives as latin-1 text, and compare_digest refuses
+    # non-ASCII str (a key like "ключ" would otherwise be a 500).
+    sent = x_api_key.encode("latin-1", errors="replace")
+    expected = settings.admin_api_key.get_secret_value().encode("utf-8")
+    if not secrets.compare_digest(sent, expected):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "wrong API key")
 
 

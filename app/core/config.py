@@ -21,12 +21,16 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 MAX_QUESTION_CHARS = 2000
 
 
-def _blank_is_unset(value: object) -> object:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
 class _Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, values: object) -> object:
+        # `QDRANT_URL=` in a compose file or a shell means "not set", not "the empty URL".
+        if isinstance(values, dict):
+            return {k: v for k, v in values.items() if not (isinstance(v, str) and not v.strip())}
+        return values
 
 
 class StoreSettings(_Settings):
@@ -41,11 +45,6 @@ class StoreSettings(_Settings):
         min_length=1,
         pattern=r"^[A-Za-z0-9_-]+$",
     )
-
-    @field_validator("qdrant_url", "qdrant_path", mode="before")
-    @classmethod
-    def _blank_location(cls, value: object) -> object:
-        return _blank_is_unset(value)
 
     @model_validator(mode="after")
     def _one_location(self) -> StoreSettings:
@@ -90,17 +89,14 @@ class AdminSettings(_Settings):
 
     admin_api_key: SecretStr | None = Field(default=None, validation_alias="ADMIN_API_KEY")
 
-    @field_validator("admin_api_key", mode="before")
-    @classmethod
-    def _blank_key(cls, value: object) -> object:
-        return _blank_is_unset(value)
-
 
 class ServiceSettings(StoreSettings, ModelSettings, AdminSettings):
     """Everything `faq serve` reads from the environment."""
 
-    # A reindex upload is a whole data file (the reference one is 3 MB).
+    # A reindex upload is a whole data file (the reference one is 3 MB); any other request
+    # body is a question and a few fields.
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, validation_alias="FAQ_MAX_UPLOAD_BYTES", gt=0)
+    max_request_bytes: int = Field(default=64 * 1024, validation_alias="FAQ_MAX_REQUEST_BYTES", gt=0)
 
 
 class ClientSettings(AdminSettings):
@@ -118,8 +114,3 @@ class DataSettings(_Settings):
     """The FAQ data file used when a command gets no --data."""
 
     data: Path | None = Field(default=None, validation_alias="FAQ_DATA")
-
-    @field_validator("data", mode="before")
-    @classmethod
-    def _blank_data(cls, value: object) -> object:
-        return _blank_is_unset(value)

@@ -14,16 +14,19 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from functools import cached_property
 
 from app.core.data import FaqEntry
+from app.core.lexical import LexicalEncoder
 from app.core.servable import Servable
-from app.core.store import FaqStore, MissingVector, ScoredPoint, VectorBatch
+from app.core.store import FaqStore, MissingVector, QueryVector, ScoredPoint, VectorBatch
 
 logger = logging.getLogger(__name__)
 
 ANSWER_VECTOR = "answer"
 QUESTION_VECTOR = "question"
+LEXICAL_VECTOR = "lexical"
 
 SEARCH_MODES = ("answer", "fused")
 FUSIONS = ("max", "sum", "rrf")
@@ -43,7 +46,10 @@ class SearchSettings:
     fusion; question_context: stored questions are encoded with their page's words;
     question_encoder: the model of the question side, "servable" (the trained one) or "base"
     (the untrained sentence encoder saved inside the servable: question-to-question matching is
-    plain semantic similarity, which the base model was trained for).
+    plain semantic similarity, which the base model was trained for); lexical_weight: weight of
+    the lexical side (token matches, see app.core.lexical) added to the dense score, 0 for none;
+    no_answer_threshold: the dense score under which the service declines to answer (None:
+    always answer), calibrated per servable by `faq train`.
     """
 
     mode: str = "answer"
@@ -52,6 +58,8 @@ class SearchSettings:
     candidates: int = 50
     question_context: bool = False
     question_encoder: str = "servable"
+    lexical_weight: float = 0.0
+    no_answer_threshold: float | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in SEARCH_MODES:
@@ -66,6 +74,10 @@ class SearchSettings:
             raise ValueError("question_weight must be between 0 and 1")
         if self.candidates < 1:
             raise ValueError("candidates must be at least 1")
+        if not 0.0 <= self.lexical_weight <= 1.0:
+            raise ValueError("lexical_weight must be between 0 and 1")
+        if self.no_answer_threshold is not None and not -1.0 <= self.no_answer_threshold <= 1.0:
+            raise ValueError("no_answer_threshold must be between -1 and 1")
 
     @classmethod
     def from_record(cls, record: Mapping[str, object]) -> SearchSettings:
@@ -82,9 +94,18 @@ class SearchSettings:
         return cls(**values)  # type: ignore[arg-type]  # values are validated in __post_init__
 
     @property
-    def vectors(self) -> tuple[str, ...]:
-        """Named vectors the index needs for this search."""
+    def dense_vectors(self) -> tuple[str, ...]:
+        """Named dense vectors the index needs for this search."""
         return (ANSWER_VECTOR,) if self.mode == "answer" else (ANSWER_VECTOR, QUESTION_VECTOR)
+
+    @property
+    def sparse_vectors(self) -> tuple[str, ...]:
+        """Named sparse vectors the index needs for this search."""
+        return (LEXICAL_VECTOR,) if self.lexical_weight > 0 else ()
+
+    @property
+    def vectors(self) -> tuple[str, ...]:
+        return self.dense_vectors + self.sparse_vectors
 
 
 # Words that name a page's kind rather than its topic ("lambda_faqs" is about lambda).
@@ -116,14 +137,40 @@ def question_text(entry: FaqEntry, with_context: bool) -> str:
     return f"{context}: {entry.question}" if context else entry.question
 
 
+def lexical_text(entry: FaqEntry) -> str:
+    """The text whose words make an entry's lexical vector: its page, question and answer."""
+    return f"{page_context(entry)} {entry.question} {entry.answer}"
+
+
 @dataclass(frozen=True)
 class Hit:
+    """An entry found for a question. `score` is its dense score (the cosine similarities of
+    the searched sides, fused): comparable from one question to the next, so a threshold can
+    read it. The ranking may also weigh the lexical side (see `blend_lexical`)."""
+
     id: str
     answer: str
     question: str
     source: str
     filename: str
     score: float
+
+
+@dataclass(frozen=True)
+class Answers:
+    """What the service says to a question: the answers that passed the threshold, or, when
+    none did, no answers and the closest FAQ entries as suggestions ("did you mean ...")."""
+
+    answers: list[Hit]
+    suggestions: list[Hit]
+    threshold: float | None
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.answers)
+
+
+SUGGESTIONS = 3
 
 
 def fuse(
@@ -136,7 +183,8 @@ def fuse(
       missing from one side's candidates gets that side's lowest candidate score (an upper
       bound of its real score there);
     - rrf: reciprocal rank fusion, 1/(60 + rank) summed over both sides. Rank-only: its
-      scores are not comparable from one question to the next, so no threshold can read them.
+      scores are not comparable from one question to the next, so no threshold can read them
+      (FaqSearch reads the "sum" score for its no-answer decision then).
     """
     answer_scores = {p.id: p.score for p in by_answer}
     question_scores = {p.id: p.score for p in by_question}
@@ -165,6 +213,23 @@ def fuse(
     return sorted(combined.items(), key=lambda item: item[1], reverse=True)
 
 
+def blend_lexical(
+    dense: Sequence[tuple[str, float]], by_lexical: Sequence[ScoredPoint], weight: float
+) -> list[tuple[str, float]]:
+    """Rank by the dense score plus `weight` times the lexical score, the latter divided by
+    the best lexical score of this question (IDF-weighted token matches have no fixed scale).
+    An entry found by one side only gets the other side's floor (lowest candidate, or 0)."""
+    if not by_lexical or weight <= 0:
+        return list(dense)
+    dense_scores = dict(dense)
+    best = max(p.score for p in by_lexical) or 1.0
+    lexical = {p.id: p.score / best for p in by_lexical}
+    floor = min(dense_scores.values(), default=0.0)
+    ids = list(dict.fromkeys([*dense_scores, *lexical]))
+    ranked = {pid: dense_scores.get(pid, floor) + weight * lexical.get(pid, 0.0) for pid in ids}
+    return sorted(ranked.items(), key=lambda item: item[1], reverse=True)
+
+
 class FaqSearch:
     """Answers questions from the entries stored under `alias`, the way `settings` say (by
     default the servable's own settings)."""
@@ -177,10 +242,14 @@ class FaqSearch:
         self.alias = alias
         self.settings = settings or SearchSettings.from_record(servable.meta.search)
 
+    @cached_property
+    def lexical(self) -> LexicalEncoder:
+        return LexicalEncoder(self.servable.tokenizer)
+
     # ---- what is stored -------------------------------------------------------------------
     def vector_sizes(self) -> dict[str, int]:
         """The dense named vectors a collection for this search holds, with their sizes."""
-        return dict.fromkeys(self.settings.vectors, self.servable.embedding_size)
+        return dict.fromkeys(self.settings.dense_vectors, self.servable.embedding_size)
 
     def vectors_for(self, entries: Sequence[FaqEntry], batch_size: int = 256) -> dict[str, VectorBatch]:
         """The named vectors stored for `entries`: which text each encodes and with which model."""
@@ -190,6 +259,8 @@ class FaqSearch:
         if QUESTION_VECTOR in self.settings.vectors:
             texts = [question_text(e, self.settings.question_context) for e in entries]
             vectors[QUESTION_VECTOR] = self.servable.encode_question_side(texts, batch_size=batch_size)
+        if LEXICAL_VECTOR in self.settings.vectors:
+            vectors[LEXICAL_VECTOR] = self.lexical.documents([lexical_text(e) for e in entries])
         return vectors
 
     # ---- answering --------------------------------------------------------------------------
@@ -200,43 +271,67 @@ class FaqSearch:
         top_k: int = 5,
         source: str | None = None,
         score_threshold: float | None = None,
-    ) -> list[Hit]:
-        """The best entries for `question`, best first, those under `score_threshold` dropped."""
+    ) -> Answers:
+        """The answers to `question`: the best `top_k` entries whose score reaches the threshold
+        (`score_threshold`, else the servable's calibrated one, else none), or suggestions."""
+        threshold = score_threshold if score_threshold is not None else self.settings.no_answer_threshold
+        hits = self.search(question, top_k=max(top_k, SUGGESTIONS), source=source)
+        if threshold is None:
+            return Answers(hits[:top_k], [], None)
+        passed = [hit for hit in hits if hit.score >= threshold][:top_k]
+        return Answers(passed, [] if passed else hits[:SUGGESTIONS], threshold)
+
+    def search(self, question: str, *, top_k: int = 5, source: str | None = None) -> list[Hit]:
+        """The `top_k` best entries for `question`, best first, whatever their scores."""
         settings = self.settings
         answer_query = self.servable.encode([question])[0]
-        if settings.mode == "answer":
+        if settings.mode == "answer" and not settings.sparse_vectors:
             points = self.store.query(
                 self.alias, answer_query, ANSWER_VECTOR, limit=top_k, source=source, with_entries=True
             )
-            ranked = [(p.id, p.score) for p in points]
-            entries = {p.id: p.entry for p in points if p.entry is not None}
-        else:
+            return [_hit(p.id, p.entry, p.score) for p in points if p.entry is not None]
+        # Each side is searched deeper than `top_k`, so entries strong on one side only are
+        # still scored on both before the cut.
+        depth = max(top_k, settings.candidates)
+        by_answer = self.store.query(self.alias, answer_query, ANSWER_VECTOR, limit=depth, source=source)
+        by_question: list[ScoredPoint] = []
+        if settings.mode == "fused":
             question_query = (
                 self.servable.encode_question_side([question])[0]
                 if self.servable.has_question_model
                 else answer_query
             )
-            # Each side is searched deeper than `top_k`, so entries strong on one side only are
-            # still scored on both before the cut.
-            depth = max(top_k, settings.candidates)
-            by_answer = self.store.query(self.alias, answer_query, ANSWER_VECTOR, limit=depth, source=source)
-            try:
-                by_question = self.store.query(
-                    self.alias, question_query, QUESTION_VECTOR, limit=depth, source=source
-                )
-            except MissingVector:
-                logger.warning("collection '%s' has no question vectors: searching answers only", self.alias)
-                by_question = []
-            ranked = fuse(by_answer, by_question, settings)
-            if score_threshold is not None:
-                ranked = [item for item in ranked if item[1] >= score_threshold]
-            ranked = ranked[:top_k]
-            # Payloads only for the entries returned, not for every fusion candidate.
-            entries = self.store.entries(self.alias, [pid for pid, _ in ranked])
-        hits = []
-        for pid, score in ranked:
-            entry = entries.get(pid)
-            if entry is None or (score_threshold is not None and score < score_threshold):
-                continue  # deleted between the query and the fetch, or under the threshold
-            hits.append(Hit(pid, entry.answer, entry.question, entry.source, entry.filename, score))
-        return hits
+            by_question = self._optional_side(question_query, QUESTION_VECTOR, depth, source)
+        dense = fuse(by_answer, by_question, settings)
+        if settings.fusion == "rrf":  # rank-only: the comparable score is the weighted sum
+            dense_scores = dict(fuse(by_answer, by_question, replace(settings, fusion="sum")))
+        else:
+            dense_scores = dict(dense)
+        ranked = dense
+        if settings.sparse_vectors:
+            lexical_query = self.lexical.query(question)
+            by_lexical = self._optional_side(lexical_query, LEXICAL_VECTOR, depth, source)
+            ranked = blend_lexical(dense, by_lexical, settings.lexical_weight)
+        ranked = ranked[:top_k]
+        # Payloads only for the entries returned, not for every fusion candidate.
+        entries = self.store.entries(self.alias, [pid for pid, _ in ranked])
+        floor = min(dense_scores.values(), default=0.0)
+        return [
+            _hit(pid, entries[pid], dense_scores.get(pid, floor))
+            for pid, _ in ranked
+            if pid in entries  # an entry deleted between the query and the fetch is skipped
+        ]
+
+    def _optional_side(
+        self, query: QueryVector, using: str, depth: int, source: str | None
+    ) -> list[ScoredPoint]:
+        """One side's candidates; a collection indexed without that side is searched without it."""
+        try:
+            return self.store.query(self.alias, query, using, limit=depth, source=source)
+        except MissingVector:
+            logger.warning("collection '%s' has no %s vectors: searching without them", self.alias, using)
+            return []
+
+
+def _hit(pid: str, entry: FaqEntry, score: float) -> Hit:
+    return Hit(pid, entry.answer, entry.question, entry.source, entry.filename, score)

@@ -133,6 +133,12 @@ class Servable:
         return self.question_model is not self.model
 
     @property
+    def tokenizer(self):
+        """The WordPiece tokenizer of the servable's encoder (for the lexical side of search)."""
+        encoder = next(iter(self.model.encoders.values()))
+        return encoder.model.tokenizer
+
+    @property
     def embedding_size(self) -> int:
         return int(self.model.head.output_size)
 

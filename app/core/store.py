@@ -158,6 +158,12 @@ class FaqStore:
             names = [c.name for c in self.client.get_collections().collections]
         return sorted(n for n in names if n.startswith(f"{alias}_v"))
 
+    def orphan_versions(self, alias: str) -> list[str]:
+        """Versions of `alias` that it does not point at: left by an index job that was killed
+        (a finished job drops the versions it replaced)."""
+        current = self.resolve_alias(alias)
+        return [name for name in self.versions(alias) if name != current]
+
     def create_version(self, alias: str, dense: Mapping[str, int], sparse: Sequence[str] = ()) -> str:
         """A new, empty collection version with the named dense vectors (cosine, of the given
         sizes) and sparse vectors (IDF-weighted dot product, for lexical matching)."""

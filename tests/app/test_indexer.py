@@ -70,7 +70,7 @@ def test_failed_reindex_leaves_the_previous_version_serving(servable):
         index_dataset(dataset, exploding, batch_size=8, progress=False)
     assert search.store.resolve_alias("faq") == good.collection
     assert search.store.versions("faq") == [good.collection], "the unfinished version is dropped"
-    hits = search.ask("how do i register a domain name?", top_k=1)
+    hits = search.search("how do i register a domain name?", top_k=1)
     assert hits[0].question == "how do i register a domain name?"
 
 

@@ -89,7 +89,7 @@ def test_reference_recipe_end_to_end(tmp_path):
     search = FaqSearch(Servable.load(result.servable, device="cpu"), FaqStore.in_memory(), "faq")
     index_dataset(load_faq(MINI_FAQ), search, progress=False)
     assert search.store.collection_info("faq").vectors == ("answer",)
-    hits = search.ask("how do i register a domain name?", top_k=3)
+    hits = search.search("how do i register a domain name?", top_k=3)
     assert "how do i register a domain name?" in [h.question for h in hits]
 
 
@@ -148,7 +148,7 @@ def test_default_training_on_the_real_data_meets_the_targets(tmp_path):
     search = FaqSearch(Servable.load(result.servable, device="cpu"), FaqStore.in_memory(), "faq")
     index_dataset(load_faq(REAL_FAQ), search, progress=False)
     for question, expected in SANITY_QUESTIONS.items():
-        assert search.ask(question, top_k=1)[0].answer == expected
+        assert search.search(question, top_k=1)[0].answer == expected
 
 
 def test_evaluate_with_paraphrases_asks_like_the_service(trained_servable: Path):

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 
-from app.api.deps import AdminDep, JobsDep, SettingsDep
+from app.api.deps import AdminDep, JobsDep
 from app.core.data import DataError, parse_dataset
 from app.reindex_jobs import JobAlreadyRunning, JobState
 from app.schemas import Problem, ReindexJob
@@ -14,7 +15,7 @@ from app.schemas import Problem, ReindexJob
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
 
 UPLOAD_ORIGIN = Path("uploaded data")
-ADMIN_ERRORS = {
+ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "no X-API-Key header"},
     403: {"model": Problem, "description": "wrong key, or admin endpoints disabled (no ADMIN_API_KEY)"},
 }
@@ -33,26 +34,15 @@ def _job(state: JobState) -> ReindexJob:
         "requestBody": {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}, "required": True}
     },
 )
-async def reindex(request: Request, jobs: JobsDep, settings: SettingsDep) -> ReindexJob:
+async def reindex(request: Request, jobs: JobsDep) -> ReindexJob:
     """Re-index the FAQ from a JSONL body (one {"question", "answer", ...} object a line).
 
     The data is validated before anything changes (422 names the bad line); the job then runs
     in the service and swaps the collection alias when complete. Poll GET /admin/reindex/{id}.
     """
-    limit = settings.max_upload_bytes
-    too_large = HTTPException(
-        status.HTTP_413_CONTENT_TOO_LARGE, f"the upload is larger than the limit of {limit} bytes"
-    )
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large  # refused before reading a byte of it
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise too_large
+    body = await request.body()  # its size is limited by the app's BodySizeLimit
     try:
-        text = bytes(body).decode("utf-8")
+        text = body.decode("utf-8")
         # Parsing a big upload takes a moment: keep it off the event loop.
         dataset = await run_in_threadpool(parse_dataset, text.splitlines(), origin=UPLOAD_ORIGIN)
     except UnicodeDecodeError:

@@ -8,12 +8,16 @@ from app.schemas import HealthResponse, ReadyResponse
 router = APIRouter(tags=["health"])
 
 
+# HEAD too (orchestrators and load balancers probe with it), left out of the schema so each
+# operation keeps one id.
+@router.head("/health", include_in_schema=False)
 @router.get("/health", response_model=HealthResponse)
 def health() -> HealthResponse:
     """The process is alive."""
     return HealthResponse(status="ok")
 
 
+@router.head("/ready", include_in_schema=False)
 @router.get("/ready", response_model=ReadyResponse, responses={503: {"model": ReadyResponse}})
 def ready(request: Request, response: Response) -> ReadyResponse:
     """Ready to answer: the servable is loaded, the store reachable and the collection indexed."""
@@ -32,6 +36,7 @@ def ready(request: Request, response: Response) -> ReadyResponse:
             result.collection, result.points = info.collection, info.points
             if info.points == 0:
                 result.problems.append(f"collection '{settings.collection}' is empty")
+            result.unfinished_versions = state.store.orphan_versions(settings.collection)
         except StoreError as exc:
             result.problems.append(str(exc))
     if result.problems:

@@ -53,6 +53,8 @@ def test_without_question_results_the_answer_ranking_stands():
         ({"question_encoder": "large"}, "unknown question encoder"),
         ({"question_weight": 1.5}, "between 0 and 1"),
         ({"candidates": 0}, "at least 1"),
+        ({"lexical_weight": -0.1}, "lexical_weight"),
+        ({"no_answer_threshold": 2.0}, "no_answer_threshold"),
     ],
 )
 def test_settings_validate(values, message):
@@ -63,6 +65,7 @@ def test_settings_validate(values, message):
 def test_settings_vectors():
     assert SearchSettings().vectors == (ANSWER_VECTOR,)
     assert SearchSettings(mode="fused").vectors == (ANSWER_VECTOR, QUESTION_VECTOR)
+    assert SearchSettings(lexical_weight=0.2).sparse_vectors == ("lexical",)
 
 
 def test_recorded_settings_read_old_names_and_ignore_unknown_keys(caplog):
@@ -102,28 +105,60 @@ def test_fused_search_finds_entries_by_their_question(base_servable):
     search = indexed(base_servable, SearchSettings(mode="fused", fusion="sum", question_weight=0.7))
     assert search.store.collection_info("faq").vectors == (ANSWER_VECTOR, QUESTION_VECTOR)
     for entry in ENTRIES:
-        hits = search.ask(entry.question, top_k=3)
+        hits = search.search(entry.question, top_k=3)
         assert hits[0].id == entry.id and hits[0].question == entry.question
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     # the same question asked of the answers alone is harder: scores are lower
     answers_only = FaqSearch(base_servable, search.store, "faq", SearchSettings(mode="answer"))
-    assert answers_only.ask(ENTRIES[0].question)[0].score < search.ask(ENTRIES[0].question)[0].score
+    assert answers_only.search(ENTRIES[0].question)[0].score < search.search(ENTRIES[0].question)[0].score
 
 
 def test_source_filter_and_threshold(base_servable):
     search = indexed(base_servable, SearchSettings(mode="fused", fusion="max"))
-    hits = search.ask("how do i reset my password?", top_k=3, source="nimbus")
+    hits = search.search("how do i reset my password?", top_k=3, source="nimbus")
     assert [h.source for h in hits] == ["nimbus"]
     exact = search.ask("how do i reset my password?", top_k=3, score_threshold=0.99)
-    assert [h.question for h in exact] == ["how do i reset my password?"]
-    assert search.ask("how do i reset my password?", score_threshold=1.01) == []
+    assert exact.answered and [h.question for h in exact.answers] == ["how do i reset my password?"]
+    assert exact.suggestions == [] and exact.threshold == 0.99
+    declined = search.ask("how do i reset my password?", score_threshold=1.01)
+    assert not declined.answered and declined.answers == []
+    # the closest entries come back as suggestions, best first
+    assert [h.question for h in declined.suggestions][0] == "how do i reset my password?"
+    assert len(declined.suggestions) == 3
+    everything = search.ask("how do i reset my password?", top_k=2)
+    assert everything.answered and len(everything.answers) == 2 and everything.threshold is None
+
+
+def test_the_calibrated_threshold_applies_unless_the_request_sets_one(base_servable):
+    stored = indexed(base_servable, SearchSettings(mode="fused", fusion="max"))
+    strict = FaqSearch(
+        base_servable,
+        stored.store,
+        "faq",
+        SearchSettings(mode="fused", fusion="max", no_answer_threshold=0.9),
+    )
+    far = strict.ask("what is the capital of australia?")
+    assert not far.answered and far.threshold == 0.9 and far.suggestions
+    assert strict.ask("what is the capital of australia?", score_threshold=-1.0).answered
+    assert strict.ask("how do i reset my password?").answered
+
+
+def test_lexical_side_is_stored_and_finds_exact_words(base_servable):
+    search = indexed(base_servable, SearchSettings(mode="fused", fusion="sum", lexical_weight=0.3))
+    assert search.store.collection_info("faq").vectors == ("answer", "lexical", "question")
+    hits = search.search("csv", top_k=3)
+    assert hits[0].question == "can i export my data as csv?"
+    # the reported score is the dense one, the same with or without the lexical side
+    dense = FaqSearch(base_servable, search.store, "faq", SearchSettings(mode="fused", fusion="sum"))
+    by_id = {h.id: h.score for h in dense.search("csv", top_k=3)}
+    assert hits[0].score == pytest.approx(by_id[hits[0].id], abs=1e-6)
 
 
 def test_fused_search_on_an_answers_only_collection_falls_back(base_servable, caplog):
     stored = indexed(base_servable, SearchSettings(mode="answer"))
     fused = FaqSearch(base_servable, stored.store, "faq", SearchSettings(mode="fused"))
     with caplog.at_level(logging.WARNING):
-        hits = fused.ask("what does the premium plan cost?")
+        hits = fused.search("what does the premium plan cost?")
     assert hits and "no question vectors" in caplog.text
 
 
