@@ -12,7 +12,7 @@ PORT ?= 8000
 PARAPHRASES ?= ../shared/data/paraphrases-dev.jsonl
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo check test test-slow lint format train evaluate index serve bench clean
+.PHONY: help install demo check test test-slow test-proof lint format train evaluate index serve bench clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -29,7 +29,10 @@ test: install ## Run the test suite (fast tests; a few minutes)
 	$(BIN)/pytest -q
 
 test-slow: install ## Run the slow tests too (full data set training and evaluation)
-	$(BIN)/pytest -q -m "slow or not slow"
+	$(BIN)/pytest -q -m "slow or not proof"
+
+test-proof: install ## Long property, load and fault tests (uses var/servable and the real data set)
+	$(BIN)/pytest -q -s -m proof
 
 check: install ## Lint (ruff), format check (ruff) and type check (mypy on app/ and cli/)
 	$(BIN)/ruff check .

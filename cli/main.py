@@ -148,6 +148,18 @@ QUESTION_ENCODER = (
     "With fused search: the model for the question side, servable (the trained one) or base (the "
     "untrained sentence encoder, saved inside the servable)."
 )
+LEXICAL_WEIGHT = (
+    "Weight of the lexical side (token matches, a sparse vector with IDF) added to the dense "
+    "score when ranking; 0 (the default) leaves it out. See docs/experiments.md."
+)
+CALIBRATE = (
+    "Choose the no-answer threshold from data after training (default on): the score under which "
+    "the service declines to answer."
+)
+OUT_OF_DOMAIN = (
+    "Calibrate with these unanswerable questions ({query, kind: far|near} JSONL) instead of the "
+    "project's own set in training/data/out_of_domain.jsonl."
+)
 PAGE_WORDS = (
     "With fused search: encode stored questions with their page's words (source and filename), "
     "which FAQ questions often leave implicit."
@@ -209,6 +221,9 @@ def train(
         bool | None, _switch("question-context", "plain-questions", PAGE_WORDS)
     ] = None,
     question_encoder: Annotated[str | None, _override(help=QUESTION_ENCODER)] = None,
+    lexical_weight: Annotated[float | None, _override(help=LEXICAL_WEIGHT, min=0.0, max=1.0)] = None,
+    calibrate: Annotated[bool | None, _switch("calibrate", "no-calibrate", CALIBRATE)] = None,
+    out_of_domain: Annotated[Path | None, _override("--out-of-domain", help=OUT_OF_DOMAIN)] = None,
     skip_invalid: SkipInvalidOption = False,
 ) -> None:
     """Fine-tune the encoder with Quaterion and save a servable (plus metrics.json and curves)."""

@@ -35,8 +35,11 @@ class TrainConfig:
     # Batches that keep a FAQ page's entries together: hard in-batch negatives.
     hard_negatives: bool = True
     seed: int = 42
-    # How the service will search with the servable (recorded in it).
+    # How the service will search with the servable (recorded in it), and whether its
+    # no-answer threshold is calibrated (training.calibration), with which unanswerable questions.
     search: SearchSettings = field(default_factory=SearchSettings)
+    calibrate: bool = True
+    out_of_domain: Path | None = None
     # Where from and where to; not part of a recipe.
     data: Path | None = None
     output: Path = DEFAULT_SERVABLE

@@ -2,7 +2,8 @@
 
 Steps: 1. read and split the data; 2. build the Quaterion model (frozen encoder + cache, or a
 trainable encoder); 3. fit, recording per-epoch metrics; 4. save the servable to a fresh
-directory and move it into place; 5. write metrics.json and the training curves next to it.
+directory; 5. calibrate its no-answer threshold; 6. write metrics.json and the training curves
+next to it and move the directory into place.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ import pytorch_lightning as pl
 from app.core.data import DataError, FaqEntry, load_faq
 from app.core.device import resolve_device
 from app.core.encoder import default_model_path
-from app.core.servable import QUESTION_MODEL_DIR, SERVABLE_META, ServableMeta, base_question_model
+from app.core.servable import QUESTION_MODEL_DIR, SERVABLE_META, Servable, ServableMeta, base_question_model
+from training.calibration import calibrate
 from training.callbacks import EpochMetricsRecorder, LoggingProgress
 from training.compat import import_quaterion
 from training.config import TrainConfig
+from training.evaluate import load_out_of_domain
 from training.model import FaqModel, FaqPairsDataset
 from training.plot import plot_training_curves
 from training.sampling import SamePageSampler
@@ -151,28 +154,42 @@ def train(cfg: TrainConfig) -> TrainResult:
     fresh = output.with_name(f".{output.name}.new-{os.getpid()}")
     if fresh.exists():
         shutil.rmtree(fresh)
-    model.model.cpu()
-    model.save_servable(str(fresh))
-    final_val = recorder.epochs[-1]["val"] if recorder.epochs else {}
-    meta = ServableMeta(
-        base_model=str(model_path),
-        embedding_size=model.model.head.output_size,
-        trained_on=str(cfg.data),
-        train_pairs=len(split.train),
-        val_pairs=len(split.val),
-        training_seconds=round(seconds, 1),
-        settings=json.loads(json.dumps(asdict(cfg), default=str)),
-        search=asdict(cfg.search),
-    )
-    meta.write(fresh / SERVABLE_META)
-    if cfg.search.question_encoder == "base":
-        # The question side of fused search uses the untrained encoder: saved inside the
-        # servable so serving loads both from one directory.
-        base_question_model(model_path).save(str(fresh / QUESTION_MODEL_DIR))
-    (fresh / METRICS_FILE).write_text(
-        json.dumps({"epochs": recorder.epochs, "final_val": final_val, "steps": recorder.steps}, indent=2)
-    )
-    plot_training_curves(recorder.epochs, fresh / CURVES_FILE, recorder.steps)
+    try:
+        model.model.cpu()
+        model.save_servable(str(fresh))
+        final_val = recorder.epochs[-1]["val"] if recorder.epochs else {}
+        meta = ServableMeta(
+            base_model=str(model_path),
+            embedding_size=model.model.head.output_size,
+            trained_on=str(cfg.data),
+            train_pairs=len(split.train),
+            val_pairs=len(split.val),
+            training_seconds=round(seconds, 1),
+            settings=json.loads(json.dumps(asdict(cfg), default=str)),
+            search=asdict(cfg.search),
+        )
+        meta.write(fresh / SERVABLE_META)
+        if cfg.search.question_encoder == "base":
+            # The question side of fused search uses the untrained encoder: saved inside the
+            # servable so serving loads both from one directory.
+            base_question_model(model_path).save(str(fresh / QUESTION_MODEL_DIR))
+        # 5. The no-answer threshold, calibrated on the servable as saved (see training.calibration).
+        if cfg.calibrate:
+            negatives = load_out_of_domain(cfg.out_of_domain) if cfg.out_of_domain else None
+            calibration = calibrate(
+                Servable.load(fresh, device="cpu"), dataset, split.val, cfg.search, negatives
+            )
+            meta.search["no_answer_threshold"] = calibration.threshold
+            meta.calibration = calibration.as_record()
+            meta.write(fresh / SERVABLE_META)
+        # 6. Metrics and curves beside it; then the directory moves into place.
+        (fresh / METRICS_FILE).write_text(
+            json.dumps({"epochs": recorder.epochs, "final_val": final_val, "steps": recorder.steps}, indent=2)
+        )
+        plot_training_curves(recorder.epochs, fresh / CURVES_FILE, recorder.steps)
+    except BaseException:  # a failed calibration (or Ctrl-C) leaves no half-written directory
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
     _replace_dir(fresh, output)
     logger.info("servable saved to %s (%.0f s)", output, seconds)
     return TrainResult(servable=output, seconds=seconds, epochs=recorder.epochs, final_val=final_val)

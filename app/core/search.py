@@ -278,8 +278,11 @@ class FaqSearch:
         hits = self.search(question, top_k=max(top_k, SUGGESTIONS), source=source)
         if threshold is None:
             return Answers(hits[:top_k], [], None)
-        passed = [hit for hit in hits if hit.score >= threshold][:top_k]
-        return Answers(passed, [] if passed else hits[:SUGGESTIONS], threshold)
+        # The decision reads the best-ranked entry: when it is under the threshold, nothing in
+        # the FAQ answers the question; otherwise the answers are the entries that pass.
+        if not hits or hits[0].score < threshold:
+            return Answers([], hits[:SUGGESTIONS], threshold)
+        return Answers([hit for hit in hits[:top_k] if hit.score >= threshold], [], threshold)
 
     def search(self, question: str, *, top_k: int = 5, source: str | None = None) -> list[Hit]:
         """The `top_k` best entries for `question`, best first, whatever their scores."""

@@ -43,6 +43,8 @@ class ServableMeta:
     # How the service matches questions with this servable (app.core.search.SearchSettings);
     # training records it so that evaluation, the index and the service all search alike.
     search: dict = field(default_factory=dict)
+    # How the no-answer threshold in `search` was chosen (training.calibration).
+    calibration: dict = field(default_factory=dict)
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2))

@@ -30,6 +30,32 @@ def test_training_writes_servable_metrics_and_curves(trained_servable: Path):
     assert (meta["train_pairs"], meta["val_pairs"]) == (30, 10)
 
 
+def test_the_servable_carries_its_calibrated_threshold(trained_servable: Path):
+    meta = json.loads((trained_servable / SERVABLE_META).read_text())
+    calibration = meta["calibration"]
+    threshold = meta["search"]["no_answer_threshold"]
+    assert isinstance(threshold, float) and 0.0 < threshold < 1.0
+    assert calibration["threshold"] == threshold and "95% quantile" in calibration["method"]
+    # the project's own unanswerable questions: 49 near-domain, 70 far-off
+    assert (calibration["near_questions"], calibration["far_questions"]) == (49, 70)
+    assert calibration["declined_near"] == pytest.approx(0.95, abs=0.03)
+    assert calibration["declined_far"] >= 0.9
+    assert calibration["val_questions"] == 10 and calibration["val_declined"] <= 0.2
+
+
+def test_calibration_can_be_switched_off_or_given_other_questions(tmp_path):
+    result = train(mini_config(tmp_path, epochs=1, calibrate=False))
+    meta = json.loads((result.servable / SERVABLE_META).read_text())
+    assert meta["search"]["no_answer_threshold"] is None and meta["calibration"] == {}
+    mine = tmp_path / "ood.jsonl"
+    mine.write_text(
+        '{"query": "how do i bake bread", "kind": "near"}\n{"query": "who won the match", "kind": "far"}\n'
+    )
+    result = train(mini_config(tmp_path / "other", epochs=1, out_of_domain=mine))
+    meta = json.loads((result.servable / SERVABLE_META).read_text())
+    assert (meta["calibration"]["near_questions"], meta["calibration"]["far_questions"]) == (1, 1)
+
+
 def test_servable_loads_and_encodes_without_quaterion(trained_servable: Path):
     code = (
         "import sys\n"
@@ -183,9 +209,16 @@ def test_search_settings_travel_with_the_servable(tmp_path: Path):
     result = train(mini_config(tmp_path, fusion="max", question_weight=0.4, question_encoder="servable"))
     loaded = Servable.load(result.servable, device="cpu")
     assert not loaded.has_question_model
-    assert FaqSearch(loaded, FaqStore.in_memory(), "faq").settings == SearchSettings(
-        mode="fused", fusion="max", question_weight=0.4, question_context=True, question_encoder="servable"
+    settings = FaqSearch(loaded, FaqStore.in_memory(), "faq").settings
+    assert settings == SearchSettings(
+        mode="fused",
+        fusion="max",
+        question_weight=0.4,
+        question_context=True,
+        question_encoder="servable",
+        no_answer_threshold=settings.no_answer_threshold,
     )
+    assert settings.no_answer_threshold is not None
 
 
 def test_default_servable_carries_a_base_question_encoder(trained_servable: Path):

@@ -8,13 +8,29 @@ def test_ask_returns_the_right_answer_first(client):
     assert response.status_code == 200
     body = response.json()
     assert body["question"] == "How do I register a domain name?"
-    assert len(body["answers"]) == 3
+    assert body["answered"] is True and body["suggestions"] == []
+    assert 1 <= len(body["answers"]) <= 3
     best = body["answers"][0]
     assert best["question"] == "how do i register a domain name?"
     assert set(best) == {"id", "answer", "question", "source", "score"}
     scores = [a["score"] for a in body["answers"]]
     assert scores == sorted(scores, reverse=True)
+    # the servable's calibrated threshold applies: every answer reaches it
+    assert body["threshold"] is not None and min(scores) >= body["threshold"]
     assert body["took_ms"] > 0
+
+
+def test_a_question_the_faq_cannot_answer_is_declined_with_suggestions(client):
+    response = client.post("/ask", json={"question": "how long should i boil an egg?", "top_k": 3})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["answered"] is False and body["answers"] == []
+    assert len(body["suggestions"]) == 3
+    assert set(body["suggestions"][0]) == {"id", "question", "score"}
+    assert all(s["score"] < body["threshold"] for s in body["suggestions"][:1])
+    # the request's own threshold overrides the calibrated one
+    forced = client.post("/ask", json={"question": "how long should i boil an egg?", "score_threshold": -1.0})
+    assert forced.json()["answered"] is True and len(forced.json()["answers"]) == 5
 
 
 def test_ask_filters_by_source_and_threshold(fast_client):

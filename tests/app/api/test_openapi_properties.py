@@ -1,0 +1,60 @@
+"""Property-based API tests: schemathesis generates requests from the app's own OpenAPI document
+(every route) and checks that none is a server error and every response conforms to the schema.
+
+The default run has a small budget per operation; `make test-proof` runs the `proof` marked
+version with many more examples. (schemathesis' pytest plugin does not work with this pytest,
+so the operations are driven with hypothesis directly.)
+"""
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+
+@schemathesis.serializer("application/x-ndjson")
+def _ndjson(ctx, value) -> bytes:
+    """The reindex upload is declared as a string of JSONL text: send it as UTF-8 bytes (a lone
+    surrogate that hypothesis draws travels as the bytes Python would escape it to)."""
+    return str(value).encode("utf-8", errors="surrogatepass") if value is not None else b""
+
+
+CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
+ROUTES = {"POST /ask", "GET /health", "GET /ready", "POST /admin/reindex", "GET /admin/reindex/{job_id}"}
+
+
+def check_every_operation(app, max_examples: int, derandomize: bool) -> set[str]:
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    checked = set()
+    for result in schema.get_all_operations():
+        operation = result.ok()
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=max_examples,
+            deadline=None,
+            derandomize=derandomize,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def conforms(case) -> None:
+            case.call_and_validate(checks=CHECKS)
+
+        conforms()
+        checked.add(operation.label)
+    return checked
+
+
+def test_every_route_conforms(client):
+    # The app of the end-to-end client: its lifespan ran, the servable is loaded and indexed.
+    assert check_every_operation(client.app, max_examples=20, derandomize=True) == ROUTES
+
+
+@pytest.mark.proof
+def test_every_route_conforms_long(client):
+    assert check_every_operation(client.app, max_examples=300, derandomize=False) == ROUTES
