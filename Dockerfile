@@ -16,7 +16,6 @@ RUN pip install --no-cache-dir --no-deps --ignore-requires-python -r requirement
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY cli ./cli
-COPY training ./training
 RUN pip install --no-cache-dir --no-deps --no-build-isolation .
 ENV FAQ_SERVABLE=/models/servable FAQ_COLLECTION=faq DEVICE=cpu
 EXPOSE 8000
@@ -27,4 +26,6 @@ CMD ["faq", "serve", "--host", "0.0.0.0", "--port", "8000"]
 FROM serve AS train
 COPY requirements.lock ./
 RUN pip install --no-cache-dir --no-deps --ignore-requires-python -r requirements.lock
+COPY training ./training
+RUN pip install --no-cache-dir --no-deps --no-build-isolation .
 CMD ["faq", "train", "--output", "/srv/var/servable"]

@@ -11,6 +11,7 @@ TESTS_DIR = Path(__file__).parent
 REPO_ROOT = TESTS_DIR.parent
 MINI_FAQ = TESTS_DIR / "data" / "mini_faq.jsonl"
 MINI_PARAPHRASES = TESTS_DIR / "data" / "mini_paraphrases.jsonl"
+MINI_OUT_OF_DOMAIN = TESTS_DIR / "data" / "mini_out_of_domain.jsonl"
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 REAL_FAQ = Path(os.environ.get("FAQ_REAL_DATA", SHARED_DATA / "cloud_faq_dataset.jsonl"))
 PARAPHRASES = SHARED_DATA / "paraphrases-dev.jsonl"

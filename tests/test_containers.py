@@ -67,6 +67,7 @@ def test_dockerfile_serving_image_has_no_training_stack():
     assert "FROM python:3.11-slim AS base" in DOCKERFILE
     assert "download.pytorch.org/whl/cpu" in DOCKERFILE
     serve_stage = DOCKERFILE.split("FROM serve AS train")[0]
+    assert "COPY training" not in serve_stage
     assert "requirements-serve.lock" in serve_stage and "requirements.lock" not in serve_stage.replace(
         "requirements-serve.lock", ""
     )

@@ -4,27 +4,38 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import MINI_FAQ, MINI_PARAPHRASES, REPO_ROOT
+from tests.conftest import MINI_FAQ, MINI_OUT_OF_DOMAIN, MINI_PARAPHRASES, REPO_ROOT
 
 FAQ = [sys.executable, "-m", "cli.main"]
 
 
 def run_faq(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """`faq ARGS` in a new process, as a user runs it (logs on stderr, the real exit code)."""
     merged = {**os.environ, **(env or {})}
     return subprocess.run(
         [*FAQ, *args], capture_output=True, text=True, cwd=REPO_ROOT, env=merged, timeout=timeout
     )
 
 
+def invoke(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`faq ARGS` in this process (no interpreter start-up): for the quick paths."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    result = CliRunner().invoke(app, list(args), env=env)
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
+
+
 def test_help_lists_the_commands_and_options():
-    out = run_faq("--help")
+    out = invoke("--help")
     assert out.returncode == 0
     for command in ("train", "evaluate", "index", "serve", "ask"):
         assert command in out.stdout
-    train_help = run_faq("train", "--help").stdout
+    train_help = invoke("train", "--help").stdout
     for option in ("--data", "--output", "--epochs", "--lr", "--batch-size", "--seed", "--device"):
         assert option in train_help
-    assert "--json" in run_faq("evaluate", "--help").stdout
+    assert "--json" in invoke("evaluate", "--help").stdout
 
 
 def test_train_then_evaluate_end_to_end(tmp_path: Path):
@@ -57,10 +68,22 @@ def test_train_then_evaluate_end_to_end(tmp_path: Path):
         "--json",
         "--paraphrases",
         str(MINI_PARAPHRASES),
+        "--out-of-domain",
+        str(MINI_OUT_OF_DOMAIN),
     )
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert "paraphrase" in report["servable"] and "paraphrase_answers_only" in report["base"]
+    no_answer = report["servable"]["out_of_domain"]
+    assert set(no_answer) == {
+        "declined_far",
+        "declined_near",
+        "paraphrase_precision_at_1",
+        "paraphrase_declined",
+        "threshold",
+    }
+    assert no_answer["declined_far"] >= 0.75 and no_answer["paraphrase_declined"] <= 0.5
+    assert "out_of_domain" not in report["base"]  # the threshold is the servable's
     assert set(report) == {"base", "servable"}
     for name in ("base", "servable"):
         assert set(report[name]) >= {"collection", "full_index", "in_batch"}
@@ -82,19 +105,22 @@ def test_train_then_evaluate_end_to_end(tmp_path: Path):
     out = run_faq("ask", "how do i contact support?", "--servable", str(servable), "--top-k", "1", env=env)
     assert out.returncode == 0, out.stderr
     assert "open a ticket from the help center" in out.stdout
+    out = invoke("ask", "who wrote war and peace?", "--servable", str(servable), env=env)
+    assert out.returncode == 0, out.stderr
+    assert "No confident answer" in out.stdout and "Did you mean" in out.stdout
 
 
 def test_bad_data_fails_with_file_and_line(tmp_path: Path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "q", "answer": "a"}\n{"question": 1, "answer": "a"}\n')
-    out = run_faq("train", "--data", str(bad), "--output", str(tmp_path / "sv"))
+    out = invoke("train", "--data", str(bad), "--output", str(tmp_path / "sv"))
     assert out.returncode == 2
     assert "bad.jsonl, line 2" in out.stderr and "must be a string" in out.stderr
     assert not (tmp_path / "sv").exists()
 
 
 def test_data_from_environment_and_missing_servable(tmp_path: Path):
-    out = run_faq("evaluate", "--servable", str(tmp_path / "nothing"), env={"FAQ_DATA": str(MINI_FAQ)})
+    out = invoke("evaluate", "--servable", str(tmp_path / "nothing"), env={"FAQ_DATA": str(MINI_FAQ)})
     assert out.returncode == 2
     assert "no servable at" in out.stderr
 
@@ -102,13 +128,29 @@ def test_data_from_environment_and_missing_servable(tmp_path: Path):
 def test_index_with_bad_data_and_a_locked_store_fail_clearly(tmp_path: Path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "q", "answer": ""}\n')
-    out = run_faq("index", "--data", str(bad), env={"QDRANT_PATH": str(tmp_path / "q")})
+    out = invoke("index", "--data", str(bad), env={"QDRANT_PATH": str(tmp_path / "q")})
     assert out.returncode == 2
     assert "line 1: field 'answer' is empty" in out.stderr
-    out = run_faq(
+    out = invoke(
         "index",
         "--data",
         str(MINI_FAQ),
         env={"QDRANT_PATH": str(tmp_path / "q"), "QDRANT_URL": "http://localhost:6333"},
     )
     assert out.returncode == 2 and "both set" in out.stderr
+
+
+def test_serving_never_imports_training():
+    """The serving image has no training/ (and no quaterion): the CLI and the app must not need it."""
+    code = (
+        "import sys\n"
+        "import cli.main, app.main\n"
+        "from typer.testing import CliRunner\n"
+        "assert CliRunner().invoke(cli.main.app, ['serve', '--help']).exit_code == 0\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('training', 'quaterion'))\n"
+        "assert not loaded, loaded\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
