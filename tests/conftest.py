@@ -15,6 +15,7 @@ MINI_OUT_OF_DOMAIN = TESTS_DIR / "data" / "mini_out_of_domain.jsonl"
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 REAL_FAQ = Path(os.environ.get("FAQ_REAL_DATA", SHARED_DATA / "cloud_faq_dataset.jsonl"))
 PARAPHRASES = SHARED_DATA / "paraphrases-dev.jsonl"
+OUT_OF_DOMAIN = SHARED_DATA / "out-of-domain-dev.jsonl"
 
 
 @pytest.fixture(scope="session")

@@ -156,14 +156,23 @@ def test_default_training_on_the_real_data_meets_the_targets(tmp_path):
     from app.core.servable import Servable
     from app.core.store import FaqStore
     from app.indexer import index_dataset
-    from tests.conftest import PARAPHRASES
+    from tests.conftest import OUT_OF_DOMAIN, PARAPHRASES
     from training.evaluate import EvalConfig, evaluate
 
     result = train(TrainConfig(data=REAL_FAQ, output=tmp_path / "sv", cache_dir=tmp_path / "cache"))
     assert result.seconds < 600
     report = evaluate(
-        EvalConfig(data=REAL_FAQ, servable=result.servable, paraphrases=PARAPHRASES, device="cpu")
+        EvalConfig(
+            data=REAL_FAQ,
+            servable=result.servable,
+            paraphrases=PARAPHRASES,
+            out_of_domain=OUT_OF_DOMAIN,
+            device="cpu",
+        )
     )
+    no_answer = report["servable"]["out_of_domain"]
+    assert no_answer["declined_far"] >= 0.97 and no_answer["declined_near"] >= 0.85
+    assert no_answer["paraphrase_declined"] <= 0.02 and no_answer["paraphrase_precision_at_1"] >= 0.93
     servable, base = report["servable"], report["base"]
     assert servable["in_batch"]["precision_at_1"] > 0.700 and servable["in_batch"]["mrr"] > 0.777
     for view in ("collection", "full_index", "paraphrase"):
