@@ -48,5 +48,18 @@ def trained_servable(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return train(mini_config(tmp_path_factory.mktemp("servable"), epochs=3, lr=1e-3)).servable
 
 
+def bigger_faq(copies: int) -> bytes:
+    """The mini FAQ `copies` times over, each copy a distinct set of entries (slow to index)."""
+    import json
+
+    lines = []
+    for copy in range(copies):
+        for line in MINI_FAQ.read_text().splitlines():
+            record = json.loads(line)
+            record["question"] = f"{record['question']} ({copy})"
+            lines.append(json.dumps(record))
+    return ("\n".join(lines) + "\n").encode()
+
+
 def requires_real_data() -> pytest.MarkDecorator:
     return pytest.mark.skipif(not REAL_FAQ.is_file(), reason=f"real data set not found at {REAL_FAQ}")

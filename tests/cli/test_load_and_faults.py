@@ -23,7 +23,7 @@ from app.core.config import StoreSettings
 from app.core.store import FaqStore
 from tests.app.api.conftest import ADMIN_KEY, index_into
 from tests.cli.conftest import Service, free_port, start_service, stop_service
-from tests.conftest import MINI_FAQ, MINI_PARAPHRASES, PARAPHRASES, REAL_FAQ, REPO_ROOT
+from tests.conftest import MINI_FAQ, MINI_PARAPHRASES, PARAPHRASES, REAL_FAQ, REPO_ROOT, bigger_faq
 
 KEY = {"X-API-Key": ADMIN_KEY}
 
@@ -108,6 +108,11 @@ def load_and_reindex(
     assert statistics.median(result.latencies) < 10
 
 
+def assert_answers_its_own_question(service: Service) -> None:
+    answer = httpx.post(f"{service.url}/ask", json={"question": "is there a free tier?"}, timeout=30).json()
+    assert answer["answers"][0]["question"] == "is there a free tier?"
+
+
 def questions_from(path: Path) -> list[str]:
     return [json.loads(line)["query"] for line in path.read_text().splitlines() if line.strip()]
 
@@ -139,24 +144,13 @@ def test_load_on_the_real_data_set(tmp_path):
         stop_service(service)
 
 
-def bigger_faq(path: Path, copies: int) -> Path:
-    lines = []
-    for copy in range(copies):
-        for line in MINI_FAQ.read_text().splitlines():
-            record = json.loads(line)
-            record["question"] = f"{record['question']} ({copy})"
-            lines.append(json.dumps(record))
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 def test_sigkill_mid_reindex_then_restart_serves_the_old_index(trained_servable, tmp_path):
     qdrant = tmp_path / "qdrant"
     index_into(qdrant, trained_servable)
     service = start_service(trained_servable, {"QDRANT_PATH": str(qdrant)})
     try:
         before = httpx.get(f"{service.url}/ready", timeout=30).json()
-        big = bigger_faq(tmp_path / "big.jsonl", 30).read_bytes()
+        big = bigger_faq(30)
         job = httpx.post(f"{service.url}/admin/reindex", content=big, headers=KEY, timeout=60).json()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:  # kill it once the new version holds some points
@@ -180,10 +174,7 @@ def test_sigkill_mid_reindex_then_restart_serves_the_old_index(trained_servable,
         assert after["status"] == "ready"
         assert (after["collection"], after["points"]) == (before["collection"], before["points"])
         assert after["unfinished_versions"] == []
-        answer = httpx.post(
-            f"{service.url}/ask", json={"question": "is there a free tier?"}, timeout=30
-        ).json()
-        assert answer["answers"][0]["question"] == "is there a free tier?"
+        assert_answers_its_own_question(service)
     finally:
         stop_service(service)
     store = FaqStore.open(StoreSettings(QDRANT_PATH=str(qdrant)))
@@ -223,10 +214,7 @@ def test_the_server_path_end_to_end(trained_servable):
         assert job["status"] == "succeeded", job
         ready = httpx.get(f"{service.url}/ready", timeout=30).json()
         assert ready["status"] == "ready" and ready["points"] == 40
-        answer = httpx.post(
-            f"{service.url}/ask", json={"question": "is there a free tier?"}, timeout=30
-        ).json()
-        assert answer["answers"][0]["question"] == "is there a free tier?"
+        assert_answers_its_own_question(service)
     finally:
         stop_service(service)
         store = FaqStore.open(StoreSettings(QDRANT_URL=str(QDRANT_TEST_URL)))

@@ -1,4 +1,3 @@
-import json
 import threading
 import time
 
@@ -10,7 +9,7 @@ from app.core.store import FaqStore
 from app.main import create_app
 from app.reindex_jobs import ReindexJobs
 from tests.app.api.conftest import ADMIN_KEY, settings_for
-from tests.conftest import MINI_FAQ
+from tests.conftest import MINI_FAQ, bigger_faq
 
 KEY = {"X-API-Key": ADMIN_KEY}
 
@@ -80,17 +79,6 @@ def test_reindex_while_answering_has_zero_failures(client):
     after = client.get("/ready").json()
     assert after["collection"] != before and after["points"] == 40
     assert client.get("/admin/reindex/nope", headers=KEY).status_code == 404
-
-
-def bigger_faq(copies: int) -> bytes:
-    """The mini FAQ `copies` times over, each copy a distinct set of entries (slow to index)."""
-    lines = []
-    for copy in range(copies):
-        for line in MINI_FAQ.read_text().splitlines():
-            record = json.loads(line)
-            record["question"] = f"{record['question']} ({copy})"
-            lines.append(json.dumps(record))
-    return ("\n".join(lines) + "\n").encode()
 
 
 def test_a_second_reindex_while_one_runs_is_a_409(client):
