@@ -31,8 +31,6 @@ from training.split import split_entries
 
 logger = logging.getLogger(__name__)
 
-VIEWS = ("collection", "full_index", "in_batch")
-PARAPHRASE_VIEWS = ("paraphrase", "paraphrase_answers_only")
 NO_ANSWER_VIEW = "out_of_domain"
 IN_BATCH_SIZE = 1024
 EVAL_ALIAS = "eval"
