@@ -119,18 +119,23 @@ def parse_records(
     return items, invalid
 
 
-def read_records(path: str | os.PathLike[str], parse: Callable[[dict], T], *, what: str) -> list[T]:
-    """Every record of a JSONL file (strict: the first bad line stops with its number)."""
+def read_lines(path: str | os.PathLike[str], consume: Callable[[Iterable[str], Path], T]) -> T:
+    """`consume(lines, path)` over a UTF-8 text file; a missing or non-UTF-8 file is a DataError."""
     file_path = Path(path)
     if not file_path.is_file():
         raise DataError(f"{file_path}: no such file")
     try:
         with file_path.open(encoding="utf-8") as handle:
-            items, _ = parse_records(handle, parse, origin=str(file_path))
+            return consume(handle, file_path)
     except UnicodeDecodeError as exc:
         raise DataError(f"{file_path}: not UTF-8 text ({exc.reason})") from None
+
+
+def read_records(path: str | os.PathLike[str], parse: Callable[[dict], T], *, what: str) -> list[T]:
+    """Every record of a JSONL file (strict: the first bad line stops with its number)."""
+    items, _ = read_lines(path, lambda lines, origin: parse_records(lines, parse, origin=str(origin)))
     if not items:
-        raise DataError(f"{file_path}: no {what}")
+        raise DataError(f"{path}: no {what}")
     return items
 
 
@@ -170,14 +175,9 @@ def unique_entries(entries: Sequence[FaqEntry]) -> list[FaqEntry]:
 
 def load_faq(path: str | os.PathLike[str], *, skip_invalid: bool = False) -> FaqDataset:
     """Read a JSONL FAQ file; every problem is reported with the file and line number."""
-    file_path = Path(path)
-    if not file_path.is_file():
-        raise DataError(f"{file_path}: no such file")
-    try:
-        with file_path.open(encoding="utf-8") as handle:
-            return parse_dataset(handle, origin=file_path, skip_invalid=skip_invalid)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{file_path}: not UTF-8 text ({exc.reason})") from None
+    return read_lines(
+        path, lambda lines, origin: parse_dataset(lines, origin=origin, skip_invalid=skip_invalid)
+    )
 
 
 def parse_dataset(lines: Iterable[str], *, origin: Path, skip_invalid: bool = False) -> FaqDataset:

@@ -1,22 +1,9 @@
 """`faq serve` as a process, and the CLI commands that talk to it over HTTP."""
 
-import subprocess
-import sys
-
 import httpx
 
-from tests.conftest import MINI_FAQ, REPO_ROOT
-
-
-def run_cli(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+from tests.cli.test_main import run_faq
+from tests.conftest import MINI_FAQ
 
 
 def test_faq_serve_answers_and_takes_jobs_handed_over(served):
@@ -28,13 +15,13 @@ def test_faq_serve_answers_and_takes_jobs_handed_over(served):
 
     # No --url: `faq index` finds the embedded store locked by the service at $FAQ_URL and
     # hands the job over.
-    out = run_cli(env, "index", "--data", str(MINI_FAQ))
+    out = run_faq("index", "--data", str(MINI_FAQ), env=env)
     assert out.returncode == 0, out.stderr
     assert "handing the job to it" in out.stderr
     assert "indexed" in out.stdout and "40" in out.stdout
     assert httpx.get(f"{url}/ready").json()["collection"] != before
 
     # `faq ask` finds the service at $FAQ_URL too.
-    out = run_cli(env, "ask", "what are the support response times?", "--top-k", "2")
+    out = run_faq("ask", "what are the support response times?", "--top-k", "2", env=env)
     assert out.returncode == 0, out.stderr
     assert "business plans get a reply" in out.stdout
