@@ -12,7 +12,7 @@ PORT ?= 8000
 PARAPHRASES ?= ../shared/data/paraphrases-dev.jsonl
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo check test test-slow test-proof lint format train evaluate index serve bench clean
+.PHONY: help install install-browser demo check test test-slow test-proof lint format train evaluate index serve bench clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -24,6 +24,13 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps --ignore-requires-python -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+install-browser: ## Install Debian's chromium and chromedriver for the browser tests (needs root and apt)
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+		echo "chromium and chromedriver are installed"; \
+	else \
+		apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
 
 test: install ## Run the test suite (fast tests; a few minutes)
 	$(BIN)/pytest -q

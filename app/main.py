@@ -10,15 +10,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from app.api.body_limit import BodySizeLimit
-from app.api.routes import admin, ask, health
+from app.api.routes import admin, ask, entries, feedback, health, web
 from app.core.config import ServiceSettings
 from app.core.search import FaqSearch
 from app.core.servable import Servable, ServableError
-from app.core.store import FaqStore, StoreError
-from app.reindex_jobs import ReindexJobs
+from app.core.store import CollectionMissing, FaqStore, StoreError
+from app.feedback import FeedbackLog
+from app.live_entries import EntryNotFound, LiveEntries
+from app.reindex_jobs import ReindexJobs, ReindexRunning
 from app.schemas import ValidationProblem
+from app.unanswered import UnansweredLog
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +31,7 @@ def _open_resources(app: FastAPI, settings: ServiceSettings) -> None:
     state = app.state
     state.settings = settings
     state.servable = state.store = state.search = state.jobs = None
+    state.entries = state.feedback = state.unanswered = None
     state.servable_error = state.store_error = None
     # A missing servable or store does not stop the process: /health stays up and /ready says
     # what is missing, which is what an orchestrator needs to report it.
@@ -49,6 +54,9 @@ def _open_resources(app: FastAPI, settings: ServiceSettings) -> None:
             logger.error("%s", exc)
             return
         state.jobs = ReindexJobs(state.search)
+        state.entries = LiveEntries(state.search, state.jobs)
+        state.feedback = FeedbackLog(state.search)
+        state.unanswered = UnansweredLog(state.search, settings)
 
 
 def _drop_orphans(store: FaqStore, alias: str) -> None:
@@ -83,14 +91,45 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         # Our 422 body (a readable `detail` and the `errors`), declared so the schema is true.
         responses={422: {"model": ValidationProblem, "description": "the request does not validate"}},
     )
+    app.include_router(web.router)
     app.include_router(ask.router)
+    app.include_router(feedback.router)
     app.include_router(health.router)
+    app.include_router(entries.router)
     app.include_router(admin.router)
+    app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     app.add_middleware(
         BodySizeLimit,
         default=config.max_request_bytes,
-        by_path={admin.router.prefix: config.max_upload_bytes},
+        # A reindex upload is a whole data file; a batch of new entries can be large too.
+        by_path=dict.fromkeys((admin.router.prefix, entries.router.prefix), config.max_upload_bytes),
     )
+    _add_error_handlers(app)
+
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """The domain's exceptions as HTTP answers, so that the routes stay thin."""
+
+    def problem(code: int, detail: str) -> JSONResponse:
+        return JSONResponse(status_code=code, content={"detail": detail})
+
+    @app.exception_handler(EntryNotFound)
+    async def not_found(request: Request, exc: EntryNotFound) -> JSONResponse:
+        return problem(status.HTTP_404_NOT_FOUND, str(exc))
+
+    @app.exception_handler(ReindexRunning)
+    async def reindex_running(request: Request, exc: ReindexRunning) -> JSONResponse:
+        return problem(status.HTTP_409_CONFLICT, str(exc))
+
+    @app.exception_handler(CollectionMissing)
+    async def collection_missing(request: Request, exc: CollectionMissing) -> JSONResponse:
+        return problem(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
+
+    @app.exception_handler(StoreError)
+    async def store_failed(request: Request, exc: StoreError) -> JSONResponse:
+        return problem(status.HTTP_503_SERVICE_UNAVAILABLE, f"the vector store failed: {exc}")
 
     @app.exception_handler(RequestValidationError)
     async def readable_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -109,5 +148,3 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 ],
             },
         )
-
-    return app

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from app.core.data import FaqDataset
@@ -21,6 +23,10 @@ logger = logging.getLogger(__name__)
 
 class JobAlreadyRunning(RuntimeError):
     pass
+
+
+class ReindexRunning(RuntimeError):
+    """A live FAQ change was refused because a reindex is building the next version."""
 
 
 @dataclass
@@ -35,7 +41,7 @@ class JobState:
 
 class ReindexJobs:
     def __init__(self, search: FaqSearch):
-        self._search = search
+        self.search = search
         self._jobs: dict[str, JobState] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -52,6 +58,21 @@ class ReindexJobs:
             self._thread.start()
         return job
 
+    @contextmanager
+    def idle(self) -> Iterator[None]:
+        """Hold off new reindex jobs while the body runs (a live entry change); raise
+        ReindexRunning if one is running. A change written to the collection that a running job
+        is about to replace would be lost at the swap, so it is refused until the job is done."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                jobs = self._jobs.values()
+                running = [f"{j.id}, {j.done}/{j.total}" for j in jobs if j.status == "running"]
+                raise ReindexRunning(
+                    f"a reindex job ({'; '.join(running) or 'finishing'}) is building the next "
+                    "version of the FAQ, which replaces the current one: try again when it has finished"
+                )
+            yield
+
     def get(self, job_id: str) -> JobState | None:
         return self._jobs.get(job_id)
 
@@ -65,7 +86,7 @@ class ReindexJobs:
             job.done, job.total = done, total
 
         try:
-            report = index_dataset(dataset, self._search, progress=False, on_batch=progress)
+            report = index_dataset(dataset, self.search, progress=False, on_batch=progress)
         except Exception as exc:  # the job's outcome is reported through its status, not raised
             logger.exception("reindex job %s failed", job.id)
             job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"

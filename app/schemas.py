@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    field_validator,
+    model_validator,
+)
 
 from app.core.config import MAX_QUESTION_CHARS
 from app.core.data import check_text
@@ -10,22 +22,16 @@ from app.core.data import check_text
 MAX_SOURCE_CHARS = 200
 
 
+def strict_body(*examples: dict) -> ConfigDict:
+    """A request body's model config. Strict: a number where the question belongs is a client
+    bug, not something to coerce; unknown fields are refused, not ignored."""
+    return ConfigDict(strict=True, extra="forbid", json_schema_extra={"examples": list(examples)})
+
+
 class AskRequest(BaseModel):
-    # Strict: a number where the question belongs is a client bug, not something to coerce.
-    model_config = ConfigDict(
-        strict=True,
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"question": "can i run a cluster or job for a long time?", "top_k": 3},
-                {
-                    "question": "how is aws lambda billed?",
-                    "top_k": 5,
-                    "source": "aws",
-                    "score_threshold": 0.3,
-                },
-            ]
-        },
+    model_config = strict_body(
+        {"question": "can i run a cluster or job for a long time?", "top_k": 3},
+        {"question": "how is aws lambda billed?", "top_k": 5, "source": "aws", "score_threshold": 0.3},
     )
 
     question: str = Field(description=f"The user's question, 1 to {MAX_QUESTION_CHARS} characters.")
@@ -149,3 +155,155 @@ class ReindexJob(BaseModel):
     total: int = 0
     report: dict | None = None
     error: str | None = None
+
+
+# ---- live FAQ entries -------------------------------------------------------------------------
+MAX_ANSWER_CHARS = 20_000
+
+
+def _entry_text(name: str, limit: int) -> AfterValidator:
+    """The data file's rules for a required text field, plus a length limit."""
+
+    def check(value: str) -> str:
+        if len(value) > limit:
+            raise ValueError(f"{name} is {len(value)} characters long; the limit is {limit}")
+        check_text(value, name)
+        if not value.strip():
+            raise ValueError(f"{name} must not be empty")
+        return value.strip()
+
+    return AfterValidator(check)
+
+
+def _optional_text(name: str) -> AfterValidator:
+    return AfterValidator(lambda value: check_text(value, name).strip())
+
+
+QuestionText = Annotated[
+    str,
+    _entry_text("question", MAX_QUESTION_CHARS),
+    Field(description=f"1 to {MAX_QUESTION_CHARS} characters."),
+]
+AnswerText = Annotated[
+    str, _entry_text("answer", MAX_ANSWER_CHARS), Field(description=f"1 to {MAX_ANSWER_CHARS} characters.")
+]
+SourceText = Annotated[str, _optional_text("source"), Field(max_length=MAX_SOURCE_CHARS)]
+PageText = Annotated[str, _optional_text("filename"), Field(max_length=MAX_SOURCE_CHARS)]
+# The entry's page: the data file calls it `filename`; `page` is accepted too.
+PAGE_NAMES = AliasChoices("filename", "page")
+
+
+class EntryIn(BaseModel):
+    """A FAQ entry as in the data file: `question` and `answer` required; `source` (the FAQ it
+    belongs to, for the source filter) and `filename` (its page, also accepted as `page`)."""
+
+    model_config = strict_body(
+        {
+            "question": "how do i rotate my api keys?",
+            "answer": "open settings, choose api keys and click rotate; the old key works for a day",
+            "source": "acme",
+            "filename": "security_faqs",
+        }
+    ) | ConfigDict(populate_by_name=True)
+
+    question: QuestionText
+    answer: AnswerText
+    source: SourceText = ""
+    filename: PageText = Field(default="", validation_alias=PAGE_NAMES)
+
+
+class EntriesIn(RootModel[list[EntryIn]]):
+    """One entry (an object) or several (an array of them)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"description": "An entry object, or an array of entry objects."}
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_is_a_list_of_one(cls, value: object) -> object:
+        return [value] if isinstance(value, dict) else value
+
+
+class EntryUpdate(BaseModel):
+    """The fields to change; the others keep their values. The entry keeps its id."""
+
+    model_config = strict_body() | ConfigDict(populate_by_name=True)
+
+    question: QuestionText | None = None
+    answer: AnswerText | None = None
+    source: SourceText | None = None
+    filename: PageText | None = Field(default=None, validation_alias=PAGE_NAMES)
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> EntryUpdate:
+        if not self.model_fields_set:
+            raise ValueError("nothing to change: give at least one of question, answer, source, filename")
+        return self
+
+
+class EntryOut(BaseModel):
+    id: str = Field(description="The entry's id: the `id` of its answers in /ask.")
+    question: str
+    answer: str
+    source: str
+    filename: str
+
+
+class EntriesCreated(BaseModel):
+    ids: list[str] = Field(description="The ids of the entries, in the order sent.")
+
+
+class EntryPage(BaseModel):
+    entries: list[EntryOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+
+
+class SourceCount(BaseModel):
+    source: str
+    entries: int
+
+
+class SourcesResponse(BaseModel):
+    sources: list[SourceCount]
+
+
+# ---- feedback and unanswered questions --------------------------------------------------------
+MAX_COMMENT_CHARS = 2000
+
+
+class FeedbackIn(BaseModel):
+    model_config = strict_body(
+        {
+            "question": "can i run a cluster for a long time?",
+            "entry_id": "0b0f8d1e-8f4e-5d43-9d7c-2f9b6a3c1e11",
+            "helpful": True,
+        }
+    )
+
+    question: QuestionText = Field(description="The question that was asked.")
+    entry_id: UUID = Field(description="The `id` of the answer, as /ask returned it.", strict=False)
+    helpful: bool
+    comment: Annotated[str, _optional_text("comment"), Field(max_length=MAX_COMMENT_CHARS)] = ""
+
+
+class FeedbackOut(BaseModel):
+    id: str
+    entry_id: str
+    helpful: bool
+    at: str
+
+
+class UnansweredGroupOut(BaseModel):
+    representative: str = Field(description="The wording nearest the group's centre.")
+    count: int = Field(description="How many recorded questions are in the group.")
+    best_score: float | None = Field(description="The best score any of them reached.")
+    first_asked: str
+    last_asked: str
+    examples: list[str]
+
+
+class UnansweredResponse(BaseModel):
+    recording: bool = Field(description="False when FAQ_RECORD_QUESTIONS is off.")
+    questions: int = Field(description="Recorded questions in all groups.")
+    groups: list[UnansweredGroupOut]

@@ -1,4 +1,5 @@
-"""The `faq` command: train, evaluate, index, serve and ask.
+"""The `faq` command: train, evaluate, index, serve and ask; and, through a running service,
+entries, export, feedback and unanswered (cli.live).
 
 Nothing from `training` (and so quaterion) is imported until a training command runs, so the
 serving image, which has no quaterion, still runs `faq index`, `faq serve` and `faq ask`.
@@ -18,6 +19,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from cli import live
 
 app = typer.Typer(
     name="faq",
@@ -160,6 +163,10 @@ OUT_OF_DOMAIN = (
     "Calibrate with these unanswerable questions ({query, kind: far|near} JSONL) instead of the "
     "project's own set in training/data/out_of_domain.jsonl."
 )
+EXTRA_PAIRS = (
+    "More (question, answer) pairs in the data-file format, e.g. from `faq feedback export`: "
+    "added to the training split only (pairs whose answer is a val entry's are left out)."
+)
 PAGE_WORDS = (
     "With fused search: encode stored questions with their page's words (source and filename), "
     "which FAQ questions often leave implicit."
@@ -224,6 +231,7 @@ def train(
     lexical_weight: Annotated[float | None, _override(help=LEXICAL_WEIGHT, min=0.0, max=1.0)] = None,
     calibrate: Annotated[bool | None, _switch("calibrate", "no-calibrate", CALIBRATE)] = None,
     out_of_domain: Annotated[Path | None, _override("--out-of-domain", help=OUT_OF_DOMAIN)] = None,
+    extra_pairs: Annotated[Path | None, _override("--extra-pairs", help=EXTRA_PAIRS)] = None,
     skip_invalid: SkipInvalidOption = False,
 ) -> None:
     """Fine-tune the encoder with Quaterion and save a servable (plus metrics.json and curves)."""
@@ -474,6 +482,11 @@ def _ask_locally(question: str, top_k: int, source: str | None, model, collectio
         "threshold": result.threshold,
     }
 
+
+app.add_typer(live.entries_app, name="entries")
+app.add_typer(live.feedback_app, name="feedback")
+app.command("export")(live.export)
+app.command("unanswered")(live.unanswered)
 
 if __name__ == "__main__":
     app()

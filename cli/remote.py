@@ -63,3 +63,53 @@ def reindex(
     if job["status"] != "succeeded":
         raise RemoteError(f"reindex job {job['id']} failed: {job.get('error')}")
     return job["report"]
+
+
+def call(
+    method: str,
+    url: str,
+    path: str,
+    *,
+    api_key: str | None = None,
+    expected: tuple[int, ...] = (200,),
+    timeout: float = 120,
+    **kwargs,
+) -> httpx.Response:
+    """One request to the service; RemoteError naming the problem unless the status is expected."""
+    headers = {"X-API-Key": api_key} if api_key else {}
+    try:
+        response = httpx.request(method, f"{url}{path}", headers=headers, timeout=timeout, **kwargs)
+    except httpx.HTTPError as exc:
+        raise RemoteError(f"cannot reach the service at {url} (is `faq serve` running?): {exc}") from None
+    if response.status_code not in expected:
+        raise RemoteError(f"the service answered {response.status_code}: {_detail(response)}")
+    return response
+
+
+def download(url: str, path: str, output: Path, *, api_key: str | None, params: dict) -> int:
+    """Stream a JSONL answer into `output` (written beside it, then renamed: a failed download
+    leaves no half file); returns the number of lines."""
+    headers = {"X-API-Key": api_key} if api_key else {}
+    partial = output.with_name(f".{output.name}.partial")
+    lines = 0
+    try:
+        with (
+            httpx.stream("GET", f"{url}{path}", params=params, headers=headers, timeout=120) as response,
+        ):
+            if response.status_code != 200:
+                response.read()
+                raise RemoteError(f"the service answered {response.status_code}: {_detail(response)}")
+            output.parent.mkdir(parents=True, exist_ok=True)
+            with partial.open("w", encoding="utf-8") as sink:
+                for line in response.iter_lines():
+                    if line.strip():
+                        sink.write(line + "\n")
+                        lines += 1
+    except httpx.HTTPError as exc:
+        partial.unlink(missing_ok=True)
+        raise RemoteError(f"cannot reach the service at {url} (is `faq serve` running?): {exc}") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(output)
+    return lines

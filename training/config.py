@@ -42,6 +42,8 @@ class TrainConfig:
     out_of_domain: Path | None = None
     # Where from and where to; not part of a recipe.
     data: Path | None = None
+    # More (question, answer) pairs for the training split only, e.g. `faq feedback export`.
+    extra_pairs: Path | None = None
     output: Path = DEFAULT_SERVABLE
     device: str = "auto"
     model_path: Path | None = None

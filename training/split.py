@@ -45,3 +45,41 @@ def split_entries(entries: Sequence[FaqEntry]) -> Split:
         indices, test_size=VAL_FRACTION, stratify=stratify, random_state=SPLIT_SEED
     )
     return Split([entries[i] for i in train_idx], [entries[i] for i in val_idx])
+
+
+@dataclass(frozen=True)
+class ExtraPairs:
+    """What became of extra training pairs: how many were added, and how many were left out
+    and why (already in the data, or answered by a val entry)."""
+
+    added: int
+    duplicates: int
+    val_answers: int
+
+
+def add_extra_pairs(split: Split, extra: Sequence[FaqEntry]) -> tuple[Split, ExtraPairs]:
+    """`split` with `extra` pairs added to its training side, never to val.
+
+    A pair whose answer is a val entry's answer is left out too: training on it would teach
+    the model that val answer, and the val metrics would no longer measure held-out entries.
+    """
+    known = {entry.id for entry in (*split.train, *split.val)}
+    val_answers = {entry.answer for entry in split.val}
+    added: list[FaqEntry] = []
+    duplicates = held_out = 0
+    for pair in extra:
+        if pair.id in known:
+            duplicates += 1
+        elif pair.answer in val_answers:
+            held_out += 1
+        else:
+            known.add(pair.id)
+            added.append(pair)
+    report = ExtraPairs(added=len(added), duplicates=duplicates, val_answers=held_out)
+    logger.info(
+        "extra pairs: %d added to training, %d already present, %d left out (their answer is in val)",
+        report.added,
+        report.duplicates,
+        report.val_answers,
+    )
+    return Split([*split.train, *added], split.val), report

@@ -32,7 +32,7 @@ from training.evaluate import load_out_of_domain
 from training.model import FaqModel, FaqPairsDataset
 from training.plot import plot_training_curves
 from training.sampling import SamePageSampler
-from training.split import split_entries
+from training.split import add_extra_pairs, split_entries
 
 import_quaterion()
 
@@ -98,6 +98,11 @@ def train(cfg: TrainConfig) -> TrainResult:
     dataset = load_faq(cfg.data, skip_invalid=cfg.skip_invalid)
     logger.info("data: %s", dataset.summary())
     split = split_entries(dataset.entries)
+    extra = None
+    if cfg.extra_pairs is not None:
+        split, extra = add_extra_pairs(
+            split, load_faq(cfg.extra_pairs, skip_invalid=cfg.skip_invalid).entries
+        )
     logger.info("split: %d train / %d val pairs", len(split.train), len(split.val))
 
     # 2. Model
@@ -164,6 +169,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             trained_on=str(cfg.data),
             train_pairs=len(split.train),
             val_pairs=len(split.val),
+            extra_pairs=asdict(extra) if extra is not None else None,
             training_seconds=round(seconds, 1),
             settings=json.loads(json.dumps(asdict(cfg), default=str)),
             search=asdict(cfg.search),

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, HTTPException, Request, status
 
 from app.core.config import ServiceSettings
 from app.core.search import FaqSearch
+from app.feedback import FeedbackLog
+from app.live_entries import LiveEntries
 from app.reindex_jobs import ReindexJobs
+from app.unanswered import UnansweredLog
+
+T = TypeVar("T", ReindexJobs, LiveEntries, FeedbackLog, UnansweredLog)
 
 
 def get_settings(request: Request) -> ServiceSettings:
@@ -32,9 +38,36 @@ def get_search(request: Request) -> FaqSearch:
     return request.app.state.search
 
 
-def get_jobs(request: Request) -> ReindexJobs:
-    get_search(request)  # the same 503s as /ask when a resource is missing
-    return request.app.state.jobs
+SearchDep = Annotated[FaqSearch, Depends(get_search)]
+
+
+def _follows(request: Request, name: str, search: FaqSearch, build: Callable[[], T]) -> T:
+    """The lifespan's `name` resource, built anew when the search in use is not the one it was
+    made for (a test's dependency override), so that every resource works on the same search."""
+    resource = getattr(request.app.state, name)
+    if resource is None or resource.search is not search:
+        resource = build()
+        setattr(request.app.state, name, resource)
+    return resource
+
+
+def get_jobs(request: Request, search: SearchDep) -> ReindexJobs:
+    return _follows(request, "jobs", search, lambda: ReindexJobs(search))
+
+
+JobsDep = Annotated[ReindexJobs, Depends(get_jobs)]
+
+
+def get_entries(request: Request, search: SearchDep, jobs: JobsDep) -> LiveEntries:
+    return _follows(request, "entries", search, lambda: LiveEntries(search, jobs))
+
+
+def get_feedback(request: Request, search: SearchDep) -> FeedbackLog:
+    return _follows(request, "feedback", search, lambda: FeedbackLog(search))
+
+
+def get_unanswered(request: Request, search: SearchDep) -> UnansweredLog:
+    return _follows(request, "unanswered", search, lambda: UnansweredLog(search, request.app.state.settings))
 
 
 def require_admin(
@@ -61,6 +94,7 @@ def require_admin(
 
 
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
-SearchDep = Annotated[FaqSearch, Depends(get_search)]
-JobsDep = Annotated[ReindexJobs, Depends(get_jobs)]
+EntriesDep = Annotated[LiveEntries, Depends(get_entries)]
+FeedbackDep = Annotated[FeedbackLog, Depends(get_feedback)]
+UnansweredDep = Annotated[UnansweredLog, Depends(get_unanswered)]
 AdminDep = Depends(require_admin)

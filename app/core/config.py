@@ -90,7 +90,15 @@ class AdminSettings(_Settings):
     admin_api_key: SecretStr | None = Field(default=None, validation_alias="ADMIN_API_KEY")
 
 
-class ServiceSettings(StoreSettings, ModelSettings, AdminSettings):
+class RecordingSettings(_Settings):
+    """What the service keeps of the questions it could not answer (see README, privacy)."""
+
+    record_questions: bool = Field(default=True, validation_alias="FAQ_RECORD_QUESTIONS")
+    unanswered_max_records: int = Field(default=10_000, validation_alias="FAQ_UNANSWERED_MAX_RECORDS", gt=0)
+    unanswered_max_days: float = Field(default=90.0, validation_alias="FAQ_UNANSWERED_MAX_DAYS", gt=0)
+
+
+class ServiceSettings(StoreSettings, ModelSettings, AdminSettings, RecordingSettings):
     """Everything `faq serve` reads from the environment."""
 
     # A reindex upload is a whole data file (the reference one is 3 MB); any other request

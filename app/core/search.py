@@ -14,8 +14,10 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
+
+import numpy as np
 
 from app.core.data import FaqEntry
 from app.core.lexical import LexicalEncoder
@@ -164,6 +166,10 @@ class Answers:
     answers: list[Hit]
     suggestions: list[Hit]
     threshold: float | None
+    # The best entry's dense score (None: nothing indexed), and the question's embedding as
+    # `FaqSearch.embed_question` makes it, for logging what was asked without encoding twice.
+    best_score: float | None = None
+    embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def answered(self) -> bool:
@@ -264,6 +270,11 @@ class FaqSearch:
         return vectors
 
     # ---- answering --------------------------------------------------------------------------
+    def embed_question(self, question: str) -> np.ndarray:
+        """The question's embedding on the question side (the model that compares questions with
+        questions), used to group and compare what users asked; `ask` returns the same vector."""
+        return self._question_query(question, None)
+
     def ask(
         self,
         question: str,
@@ -275,35 +286,41 @@ class FaqSearch:
         """The answers to `question`: the best `top_k` entries whose score reaches the threshold
         (`score_threshold`, else the servable's calibrated one, else none), or suggestions."""
         threshold = score_threshold if score_threshold is not None else self.settings.no_answer_threshold
-        hits = self.search(question, top_k=max(top_k, SUGGESTIONS), source=source)
+        hits, embedding = self._search(question, max(top_k, SUGGESTIONS), source)
+        best = hits[0].score if hits else None
         if threshold is None:
-            return Answers(hits[:top_k], [], None)
+            return Answers(hits[:top_k], [], None, best, embedding)
         # The decision reads the best-ranked entry: when it is under the threshold, nothing in
         # the FAQ answers the question; otherwise the answers are the entries that pass.
-        if not hits or hits[0].score < threshold:
-            return Answers([], hits[:SUGGESTIONS], threshold)
-        return Answers([hit for hit in hits[:top_k] if hit.score >= threshold], [], threshold)
+        if best is None or best < threshold:
+            return Answers([], hits[:SUGGESTIONS], threshold, best, embedding)
+        passed = [hit for hit in hits[:top_k] if hit.score >= threshold]
+        return Answers(passed, [], threshold, best, embedding)
 
     def search(self, question: str, *, top_k: int = 5, source: str | None = None) -> list[Hit]:
         """The `top_k` best entries for `question`, best first, whatever their scores."""
+        return self._search(question, top_k, source)[0]
+
+    def _question_query(self, question: str, answer_query: np.ndarray | None) -> np.ndarray:
+        if self.settings.mode == "fused" and self.servable.has_question_model:
+            return self.servable.encode_question_side([question])[0]
+        return answer_query if answer_query is not None else self.servable.encode([question])[0]
+
+    def _search(self, question: str, top_k: int, source: str | None) -> tuple[list[Hit], np.ndarray]:
         settings = self.settings
         answer_query = self.servable.encode([question])[0]
         if settings.mode == "answer" and not settings.sparse_vectors:
             points = self.store.query(
                 self.alias, answer_query, ANSWER_VECTOR, limit=top_k, source=source, with_entries=True
             )
-            return [_hit(p.id, p.entry, p.score) for p in points if p.entry is not None]
+            return [_hit(p.id, p.entry, p.score) for p in points if p.entry is not None], answer_query
         # Each side is searched deeper than `top_k`, so entries strong on one side only are
         # still scored on both before the cut.
         depth = max(top_k, settings.candidates)
         by_answer = self.store.query(self.alias, answer_query, ANSWER_VECTOR, limit=depth, source=source)
+        question_query = self._question_query(question, answer_query)
         by_question: list[ScoredPoint] = []
         if settings.mode == "fused":
-            question_query = (
-                self.servable.encode_question_side([question])[0]
-                if self.servable.has_question_model
-                else answer_query
-            )
             by_question = self._optional_side(question_query, QUESTION_VECTOR, depth, source)
         dense = fuse(by_answer, by_question, settings)
         if settings.fusion == "rrf":  # rank-only: the comparable score is the weighted sum
@@ -319,11 +336,12 @@ class FaqSearch:
         # Payloads only for the entries returned, not for every fusion candidate.
         entries = self.store.entries(self.alias, [pid for pid, _ in ranked])
         floor = min(dense_scores.values(), default=0.0)
-        return [
+        hits = [
             _hit(pid, entries[pid], dense_scores.get(pid, floor))
             for pid, _ in ranked
             if pid in entries  # an entry deleted between the query and the fetch is skipped
         ]
+        return hits, question_query
 
     def _optional_side(
         self, query: QueryVector, using: str, depth: int, source: str | None

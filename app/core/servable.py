@@ -38,6 +38,8 @@ class ServableMeta:
     trained_on: str = ""
     train_pairs: int = 0
     val_pairs: int = 0
+    # Extra training pairs (faq train --extra-pairs): how many were added and left out.
+    extra_pairs: dict | None = None
     training_seconds: float = 0.0
     settings: dict = field(default_factory=dict)
     # How the service matches questions with this servable (app.core.search.SearchSettings);

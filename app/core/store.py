@@ -82,7 +82,7 @@ def _client_for(settings: StoreSettings) -> QdrantClient:
         raise
 
 
-def _entry(payload: Mapping | None) -> FaqEntry:
+def entry_from_payload(payload: Mapping | None) -> FaqEntry:
     payload = payload or {}
     return FaqEntry(
         question=str(payload.get("question", "")),
@@ -122,6 +122,12 @@ class FaqStore:
             try:
                 yield
             except StoreError:
+                raise
+            except ValueError as exc:
+                # The embedded client's word for an unknown collection (a server answers 404).
+                if str(exc).startswith("Collection ") and str(exc).endswith("not found"):
+                    hint = "index the FAQ with `faq index`, or add entries"
+                    raise CollectionMissing(f"{exc}: {hint}") from None
                 raise
             except (ResponseHandlingException, ConnectionError, TimeoutError) as exc:
                 raise StoreUnavailable(f"{self.description} is unreachable: {exc}") from exc
@@ -186,11 +192,17 @@ class FaqStore:
         return name
 
     def upsert(
-        self, collection: str, entries: Sequence[FaqEntry], vectors: Mapping[str, VectorBatch]
+        self,
+        collection: str,
+        entries: Sequence[FaqEntry],
+        vectors: Mapping[str, VectorBatch],
+        ids: Sequence[str] | None = None,
     ) -> None:
+        """Write `entries` with their vectors, under their own ids (uuid5 of their content) or,
+        for an edited entry that keeps its id, under `ids`."""
         # The columnar Batch form skips building one PointStruct per entry.
         batch = models.Batch(
-            ids=[entry.id for entry in entries],
+            ids=list(ids) if ids is not None else [entry.id for entry in entries],
             vectors={
                 name: values.tolist() if isinstance(values, np.ndarray) else list(values)
                 for name, values in vectors.items()
@@ -238,11 +250,7 @@ class FaqStore:
         query: list[float] | models.SparseVector = (
             vector.tolist() if isinstance(vector, np.ndarray) else vector
         )
-        query_filter = None
-        if source:
-            query_filter = models.Filter(
-                must=[models.FieldCondition(key="source", match=models.MatchValue(value=source))]
-            )
+        query_filter = _source_filter(source)
         try:
             with self._locked():
                 response = self.client.query_points(
@@ -265,7 +273,7 @@ class FaqStore:
                 ) from None
             raise
         return [
-            ScoredPoint(str(p.id), float(p.score), _entry(p.payload) if with_entries else None)
+            ScoredPoint(str(p.id), float(p.score), entry_from_payload(p.payload) if with_entries else None)
             for p in response.points
         ]
 
@@ -275,4 +283,70 @@ class FaqStore:
             return {}
         with self._locked():
             points = self.client.retrieve(alias, ids=list(ids), with_payload=True, with_vectors=False)
-        return {str(p.id): _entry(p.payload) for p in points}
+        return {str(p.id): entry_from_payload(p.payload) for p in points}
+
+    def scroll_entries(
+        self, alias: str, *, source: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> tuple[list[tuple[str, FaqEntry]], str | None]:
+        """A page of stored entries in id order, and the cursor of the next page (None: last)."""
+        with self._locked():
+            points, next_offset = self.client.scroll(
+                alias,
+                scroll_filter=_source_filter(source),
+                limit=limit,
+                offset=cursor,
+                with_payload=True,
+                with_vectors=False,
+            )
+        following = None if next_offset is None else str(next_offset)
+        return [(str(p.id), entry_from_payload(p.payload)) for p in points], following
+
+    def delete_points(self, collection: str, ids: Sequence[str]) -> None:
+        with self._locked():
+            self.client.delete(collection, points_selector=models.PointIdsList(points=list(ids)), wait=True)
+
+    def source_counts(self, alias: str) -> dict[str, int]:
+        """How many entries each `source` value has (Qdrant's facet count)."""
+        with self._locked():
+            response = self.client.facet(alias, key="source", limit=1000, exact=True)
+        return {str(hit.value): hit.count for hit in response.hits}
+
+    # ---- record collections (feedback, unanswered questions) ----------------------------------
+    def ensure_records(self, name: str, vector_size: int) -> None:
+        """A plain collection (one unnamed cosine vector a record) for logs kept beside the FAQ;
+        created when missing, never versioned or replaced by an index job."""
+        with self._locked():
+            if self.client.collection_exists(name):
+                return
+            self.client.create_collection(
+                name, vectors_config=models.VectorParams(size=vector_size, distance=models.Distance.COSINE)
+            )
+
+    def add_record(self, name: str, record_id: str, vector: np.ndarray, payload: dict) -> None:
+        point = models.PointStruct(id=record_id, vector=vector.tolist(), payload=payload)
+        with self._locked():
+            self.client.upsert(name, points=[point], wait=True)
+
+    def records(
+        self, name: str, *, with_vectors: bool = False, page: int = 1000
+    ) -> Iterator[tuple[str, dict, np.ndarray | None]]:
+        """Every record of a record collection: (id, payload, vector or None)."""
+        offset = None
+        while True:
+            with self._locked():
+                points, offset = self.client.scroll(
+                    name, limit=page, offset=offset, with_payload=True, with_vectors=with_vectors
+                )
+            for p in points:
+                vector = None
+                if with_vectors and p.vector is not None:
+                    vector = np.asarray(p.vector, dtype=np.float32)
+                yield str(p.id), dict(p.payload or {}), vector
+            if offset is None:
+                return
+
+
+def _source_filter(source: str | None) -> models.Filter | None:
+    if not source:
+        return None
+    return models.Filter(must=[models.FieldCondition(key="source", match=models.MatchValue(value=source))])

@@ -121,6 +121,38 @@ def test_load_with_a_reindex_under_it(served):
     load_and_reindex(served, MINI_FAQ, questions_from(MINI_PARAPHRASES), clients=16, seconds=6)
 
 
+def test_admin_writes_under_load_lose_nothing(served):
+    """8 clients ask while an admin adds 12 entries one by one and deletes every third: no
+    request fails, every write is applied (the count moves by exactly the writes made)."""
+    url = served.url
+    before = httpx.get(f"{url}/ready", timeout=30).json()["points"]
+    added: list[str] = []
+    deleted: list[str] = []
+    refused: list[str] = []
+
+    def write() -> None:
+        with httpx.Client(timeout=60, headers=KEY) as http:
+            for n in range(12):
+                entry = {"question": f"what is office rule number {n}?", "answer": f"rule {n}: be kind"}
+                response = http.post(f"{url}/faq/entries", json=entry)
+                if response.status_code != 201:
+                    refused.append(response.text)
+                    continue
+                added.append(response.json()["ids"][0])
+                if n % 3 == 2:
+                    gone = http.delete(f"{url}/faq/entries/{added[-1]}")
+                    (deleted if gone.status_code == 204 else refused).append(added[-1])
+
+    result = run_load(url, questions_from(MINI_PARAPHRASES), clients=8, seconds=4, during=write)
+    assert result.failures == [] and refused == []
+    assert len(result.latencies) > 8
+    assert httpx.get(f"{url}/ready", timeout=30).json()["points"] == before + len(added) - len(deleted)
+    for entry_id in set(added) - set(deleted):
+        assert httpx.get(f"{url}/faq/entries/{entry_id}", headers=KEY).status_code == 200
+    for entry_id in deleted:
+        assert httpx.get(f"{url}/faq/entries/{entry_id}", headers=KEY).status_code == 404
+
+
 @pytest.mark.proof
 def test_load_on_the_real_data_set(tmp_path):
     servable = Path(os.environ.get("FAQ_PROOF_SERVABLE", REPO_ROOT / "var" / "servable"))

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 
-from app.api.deps import AdminDep, JobsDep
+from app.api.deps import AdminDep, FeedbackDep, JobsDep, UnansweredDep
 from app.core.data import DataError, parse_dataset
 from app.reindex_jobs import JobAlreadyRunning, JobState
-from app.schemas import Problem, ReindexJob
+from app.schemas import Problem, ReindexJob, UnansweredGroupOut, UnansweredResponse
+from app.unanswered import DEFAULT_MIN_SIMILARITY
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
 
@@ -65,3 +68,49 @@ def reindex_status(job_id: str, jobs: JobsDep) -> ReindexJob:
     if state is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no reindex job '{job_id}'")
     return _job(state)
+
+
+@router.get("/unanswered", response_model=UnansweredResponse, responses=ADMIN_ERRORS)
+def unanswered(
+    log: UnansweredDep,
+    min_similarity: Annotated[
+        float, Query(ge=0.0, le=1.0, description="How similar two questions must be to share a group.")
+    ] = DEFAULT_MIN_SIMILARITY,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many groups.")] = 50,
+) -> UnansweredResponse:
+    """The questions the FAQ could not answer, grouped by similarity, most asked first: what
+    to write next. Add an entry for a group (POST /faq/entries) and its questions are answered."""
+    groups = log.groups(min_similarity)
+    return UnansweredResponse(
+        recording=log.enabled,
+        questions=sum(group.count for group in groups),
+        groups=[UnansweredGroupOut(**asdict(group)) for group in groups[:limit]],
+    )
+
+
+@router.delete("/unanswered", responses=ADMIN_ERRORS)
+def clear_unanswered(log: UnansweredDep) -> dict[str, int]:
+    """Forget every recorded unanswered question (after writing the entries they asked for)."""
+    return {"deleted": log.clear()}
+
+
+@router.get(
+    "/feedback",
+    responses={**ADMIN_ERRORS, 200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}}},
+)
+def feedback_export(
+    feedback: FeedbackDep,
+    pairs: Annotated[
+        bool, Query(description="Helpful feedback as (question, answer) pairs in the data-file format.")
+    ] = True,
+) -> StreamingResponse:
+    """The feedback as JSONL: by default the helpful pairs that `faq train --extra-pairs` reads;
+    with `pairs=false` every record (question, entry id, helpful, comment, time)."""
+    if pairs:
+        lines = (json.dumps(entry.to_record(), ensure_ascii=False) + "\n" for entry in feedback.pairs())
+    else:
+        lines = (
+            json.dumps({**asdict(item), "entry": item.entry.to_record()}, ensure_ascii=False) + "\n"
+            for item in feedback.all()
+        )
+    return StreamingResponse(lines, media_type="application/x-ndjson")

@@ -25,7 +25,23 @@ def _ndjson(ctx, value) -> bytes:
 
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
-ROUTES = {"POST /ask", "GET /health", "GET /ready", "POST /admin/reindex", "GET /admin/reindex/{job_id}"}
+ROUTES = {
+    "POST /ask",
+    "GET /sources",
+    "POST /feedback",
+    "GET /health",
+    "GET /ready",
+    "POST /admin/reindex",
+    "GET /admin/reindex/{job_id}",
+    "GET /admin/unanswered",
+    "DELETE /admin/unanswered",
+    "GET /admin/feedback",
+    "POST /faq/entries",
+    "GET /faq/entries",
+    "GET /faq/entries/{entry_id}",
+    "PUT /faq/entries/{entry_id}",
+    "DELETE /faq/entries/{entry_id}",
+}
 
 
 def check_every_operation(app, max_examples: int, derandomize: bool) -> set[str]:

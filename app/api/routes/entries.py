@@ -1,0 +1,100 @@
+"""Live FAQ management (admin): add, read, list, edit and delete entries while serving.
+
+Changes are encoded with the loaded servable and written to the collection the alias points
+at, so /ask sees them at once (app.live_entries). Errors: 404 unknown id, 409 while a reindex
+runs, 422 invalid entry (nothing written), 503 store unavailable (app.main's handlers).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import StreamingResponse
+
+from app.api.deps import AdminDep, EntriesDep
+from app.api.routes.admin import ADMIN_ERRORS
+from app.core.data import FaqEntry
+from app.schemas import (
+    MAX_SOURCE_CHARS,
+    EntriesCreated,
+    EntriesIn,
+    EntryIn,
+    EntryOut,
+    EntryPage,
+    EntryUpdate,
+    Problem,
+)
+
+router = APIRouter(prefix="/faq/entries", tags=["faq entries"], dependencies=[AdminDep])
+
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ADMIN_ERRORS,
+    409: {"model": Problem, "description": "a reindex is running"},
+    503: {"model": Problem, "description": "model or store unavailable"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "no entry with this id"}}
+JSONL_MEDIA_TYPE = "application/x-ndjson"
+
+
+def _out(entry_id: str, entry: FaqEntry) -> EntryOut:
+    return EntryOut(id=entry_id, **entry.to_record())
+
+
+def _faq_entry(item: EntryIn) -> FaqEntry:
+    return FaqEntry(question=item.question, answer=item.answer, source=item.source, filename=item.filename)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=EntriesCreated, responses=WRITE_ERRORS)
+def add_entries(body: EntriesIn, live: EntriesDep) -> EntriesCreated:
+    """Add one entry (an object) or many (an array). Each is validated first: one bad entry
+    and nothing is written. An entry's id is a function of its content: adding the same entry
+    again returns the same id and stores it once."""
+    if not body.root:
+        return EntriesCreated(ids=[])
+    return EntriesCreated(ids=live.add([_faq_entry(item) for item in body.root]))
+
+
+@router.get("", response_model=EntryPage, responses={**ADMIN_ERRORS, 503: WRITE_ERRORS[503]})
+def list_entries(
+    live: EntriesDep,
+    source: Annotated[str | None, Query(max_length=MAX_SOURCE_CHARS, description="Only this source.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Entries per page.")] = 100,
+    cursor: Annotated[UUID | None, Query(description="`next_cursor` of the previous page.")] = None,
+    format: Annotated[
+        Literal["json", "jsonl"],
+        Query(description="`jsonl`: every entry (of `source`) in the data-file format, for export."),
+    ] = "json",
+):
+    """A page of the live entries; or, with `format=jsonl`, all of them as a data file that
+    `faq train` and `faq index` read (a full reindex replaces the live entries: export first)."""
+    if format == "jsonl":
+        return StreamingResponse(_jsonl(live.export(source)), media_type=JSONL_MEDIA_TYPE)
+    page, following = live.page(source=source, limit=limit, cursor=str(cursor) if cursor else None)
+    return EntryPage(entries=[_out(pid, entry) for pid, entry in page], next_cursor=following)
+
+
+def _jsonl(entries: Iterator[FaqEntry]) -> Iterator[str]:
+    for entry in entries:
+        yield json.dumps(entry.to_record(), ensure_ascii=False) + "\n"
+
+
+@router.get("/{entry_id}", response_model=EntryOut, responses={**ADMIN_ERRORS, **NOT_FOUND})
+def get_entry(entry_id: UUID, live: EntriesDep) -> EntryOut:
+    return _out(str(entry_id), live.get(str(entry_id)))
+
+
+@router.put("/{entry_id}", response_model=EntryOut, responses={**WRITE_ERRORS, **NOT_FOUND})
+def edit_entry(entry_id: UUID, body: EntryUpdate, live: EntriesDep) -> EntryOut:
+    """Change an entry's fields (the others are kept); it is encoded anew and keeps its id."""
+    changes = body.model_dump(exclude_unset=True)
+    return _out(str(entry_id), live.update(str(entry_id), changes))
+
+
+@router.delete("/{entry_id}", status_code=status.HTTP_204_NO_CONTENT, responses={**WRITE_ERRORS, **NOT_FOUND})
+def delete_entry(entry_id: UUID, live: EntriesDep) -> Response:
+    live.delete(str(entry_id))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,160 @@
+// The FAQ page: asks /ask, shows answers or the "no confident answer" state, posts feedback.
+// Plain DOM code, no framework and no CDN, so the page works wherever the service runs.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+function show(element, visible) {
+  element.hidden = !visible;
+}
+
+function detailOf(body, status) {
+  if (body && typeof body.detail === "string") return body.detail;
+  return `the service answered ${status}`;
+}
+
+async function checkReady() {
+  const banner = $("status");
+  try {
+    const response = await fetch("/ready");
+    const body = await response.json().catch(() => ({}));
+    if (response.ok) {
+      show(banner, false);
+      return true;
+    }
+    const problems = (body.problems || []).join("; ") || `status ${response.status}`;
+    banner.textContent = `The service is not ready yet: ${problems}`;
+  } catch (error) {
+    banner.textContent = "The service cannot be reached.";
+  }
+  show(banner, true);
+  return false;
+}
+
+async function loadSources() {
+  try {
+    const response = await fetch("/sources");
+    if (!response.ok) return;
+    const body = await response.json();
+    const select = $("source");
+    for (const item of body.sources) {
+      const option = document.createElement("option");
+      option.value = item.source;
+      option.textContent = `${item.source} (${item.entries})`;
+      select.appendChild(option);
+    }
+  } catch (error) {
+    // Without sources the filter offers "All sources" only; asking still works.
+  }
+}
+
+function clearResults() {
+  $("answers").replaceChildren();
+  $("suggestions").replaceChildren();
+  show($("no-answer"), false);
+  show($("message"), false);
+}
+
+function say(text) {
+  const message = $("message");
+  message.textContent = text;
+  show(message, true);
+}
+
+async function sendFeedback(question, entryId, helpful, item) {
+  const status = item.querySelector(".feedback-status");
+  const buttons = item.querySelectorAll(".feedback button");
+  buttons.forEach((button) => { button.disabled = true; });
+  try {
+    const response = await fetch("/feedback", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ question, entry_id: entryId, helpful }),
+    });
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      throw new Error(detailOf(body, response.status));
+    }
+    item.querySelector(helpful ? ".helpful" : ".not-helpful").setAttribute("aria-pressed", "true");
+    status.textContent = "Thanks for the feedback.";
+  } catch (error) {
+    status.textContent = `Feedback not sent: ${error.message}`;
+    buttons.forEach((button) => { button.disabled = false; });
+  }
+}
+
+function renderAnswer(question, answer) {
+  const item = $("answer-template").content.firstElementChild.cloneNode(true);
+  item.dataset.entryId = answer.id;
+  item.querySelector(".faq-question").textContent = answer.question;
+  item.querySelector(".answer-text").textContent = answer.answer;
+  item.querySelector(".source").textContent = answer.source || "faq";
+  item.querySelector(".score").textContent = answer.score.toFixed(2);
+  for (const button of item.querySelectorAll(".feedback button")) {
+    button.addEventListener("click", () =>
+      sendFeedback(question, answer.id, button.dataset.helpful === "true", item));
+  }
+  return item;
+}
+
+function renderSuggestion(suggestion) {
+  const item = document.createElement("li");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = suggestion.question;
+  button.addEventListener("click", () => {
+    $("question").value = suggestion.question;
+    ask();
+  });
+  item.appendChild(button);
+  return item;
+}
+
+async function ask() {
+  const question = $("question").value.trim();
+  if (!question) {
+    say("Type a question first.");
+    return;
+  }
+  const results = $("results");
+  const button = $("ask-button");
+  clearResults();
+  results.setAttribute("aria-busy", "true");
+  button.disabled = true;
+  const payload = { question, top_k: 5 };
+  const source = $("source").value;
+  if (source) payload.source = source;
+  try {
+    const response = await fetch("/ask", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(payload),
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      say(`No answer: ${detailOf(body, response.status)}`);
+      if (response.status === 503) checkReady();
+      return;
+    }
+    if (body.answered) {
+      $("answers").replaceChildren(...body.answers.map((answer) => renderAnswer(question, answer)));
+    } else {
+      $("suggestions").replaceChildren(...body.suggestions.map(renderSuggestion));
+      show($("no-answer"), true);
+    }
+  } catch (error) {
+    say("The service cannot be reached.");
+  } finally {
+    results.setAttribute("aria-busy", "false");
+    button.disabled = false;
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("ask-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    ask();
+  });
+  checkReady();
+  loadSources();
+});

@@ -1,0 +1,167 @@
+"""Live FAQ management through the API: entries answer at once, edits re-encode, deletes stop
+answering, bad batches write nothing, and a reindex in progress refuses changes (409)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from app.core.data import parse_dataset
+from tests.app.api.conftest import ADMIN_KEY
+from tests.conftest import bigger_faq
+
+ADMIN = {"X-API-Key": ADMIN_KEY}
+EGG = {
+    "question": "how long do i boil an egg for a runny yolk?",
+    "answer": "six minutes in boiling water, then cool it under cold water",
+    "source": "kitchen",
+    "filename": "eggs_faqs",
+}
+
+
+def _count(client) -> int:
+    return client.get("/ready").json()["points"]
+
+
+def _ask(client, question: str, **extra) -> dict:
+    response = client.post("/ask", json={"question": question, **extra})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_an_added_entry_answers_its_own_question_at_once(client):
+    assert _ask(client, EGG["question"])["answered"] is False  # not in the FAQ yet
+    before = _count(client)
+    added_at = time.monotonic()
+    response = client.post("/faq/entries", json=EGG, headers=ADMIN)
+    assert response.status_code == 201, response.text
+    (entry_id,) = response.json()["ids"]
+    body = _ask(client, EGG["question"])
+    assert time.monotonic() - added_at < 1.0  # "in the same second"
+    assert body["answered"] is True
+    assert body["answers"][0]["id"] == entry_id and body["answers"][0]["answer"] == EGG["answer"]
+    assert _count(client) == before + 1
+    # the id of /ask's answer is the entry's id in the entry routes
+    assert client.get(f"/faq/entries/{entry_id}", headers=ADMIN).json() == {"id": entry_id, **EGG}
+    # adding the same entry again stores it once, under the same id
+    again = client.post("/faq/entries", json=[EGG], headers=ADMIN)
+    assert again.json()["ids"] == [entry_id] and _count(client) == before + 1
+
+
+def test_an_edited_entry_keeps_its_id_and_is_encoded_anew(client):
+    entry = {**EGG, "question": "what is the wifi password of the office?", "answer": "it is on the fridge"}
+    (entry_id,) = client.post("/faq/entries", json=entry, headers=ADMIN).json()["ids"]
+
+    def score_for(question: str) -> float:
+        answers = _ask(client, question, score_threshold=-1.0, top_k=50)["answers"]
+        return next(a["score"] for a in answers if a["id"] == entry_id)
+
+    old_score = score_for(entry["question"])
+    edit = {"question": "where do i park my bicycle at the office?", "answer": "in the courtyard rack"}
+    response = client.put(f"/faq/entries/{entry_id}", json={**edit, "page": "office_faqs"}, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"id": entry_id, **entry, **edit, "filename": "office_faqs"}
+    body = _ask(client, edit["question"])
+    assert body["answers"][0]["id"] == entry_id and body["answers"][0]["answer"] == edit["answer"]
+    # the old wording matches it much less: its vectors were replaced, not added to
+    assert score_for(entry["question"]) < old_score - 0.2
+
+
+def test_a_deleted_entry_stops_answering(client):
+    entry = {"question": "can my dog come to the office on fridays?", "answer": "yes, on a leash"}
+    (entry_id,) = client.post("/faq/entries", json=entry, headers=ADMIN).json()["ids"]
+    assert _ask(client, entry["question"])["answers"][0]["id"] == entry_id
+    before = _count(client)
+    assert client.delete(f"/faq/entries/{entry_id}", headers=ADMIN).status_code == 204
+    assert _count(client) == before - 1
+    assert client.get(f"/faq/entries/{entry_id}", headers=ADMIN).status_code == 404
+    assert client.delete(f"/faq/entries/{entry_id}", headers=ADMIN).status_code == 404
+    answers = _ask(client, entry["question"], score_threshold=-1.0)["answers"]
+    assert entry_id not in [a["id"] for a in answers]
+
+
+@pytest.mark.parametrize(
+    ("batch", "named"),
+    [
+        ([EGG, {**EGG, "question": "another?", "answer": ""}], "1.answer: answer must not be empty"),
+        ([EGG, {"question": "no answer field"}], "1.answer: Field required"),
+        ([{**EGG, "source": 7}], "0.source"),
+        ([{**EGG, "colour": "red"}], "0.colour"),
+        ([{**EGG, "question": "x" * 2001}], "0.question: question is 2001 characters long"),
+        ([{**EGG, "answer": "\ud800"}], "0.answer: answer contains an invalid character"),
+        ({**EGG, "question": "   "}, "0.question: question must not be empty"),
+    ],
+)
+def test_a_bad_batch_writes_nothing_and_names_the_field(client, batch, named):
+    before = _count(client)
+    # json.dumps escapes a lone surrogate as \ud800, as a client's JSON encoder would send it
+    body = json.dumps(batch)
+    response = client.post(
+        "/faq/entries", content=body, headers={**ADMIN, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert named in response.json()["detail"]
+    assert _count(client) == before
+
+
+def test_list_pages_through_every_entry_once_and_filters_by_source(client):
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 7, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/faq/entries", params=params, headers=ADMIN).json()
+        seen += [entry["id"] for entry in page["entries"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == _count(client)
+    nimbus = client.get("/faq/entries", params={"source": "nimbus", "limit": 1000}, headers=ADMIN).json()
+    assert len(nimbus["entries"]) == 20 and {e["source"] for e in nimbus["entries"]} == {"nimbus"}
+    bad = client.get("/faq/entries", params={"cursor": "not-an-id"}, headers=ADMIN)
+    assert bad.status_code == 422
+
+
+def test_export_is_the_live_faq_in_the_data_file_format(client):
+    entry = {
+        "question": "is there a staff canteen?",
+        "answer": "yes, on the second floor",
+        "source": "office",
+    }
+    client.post("/faq/entries", json=entry, headers=ADMIN)
+    response = client.get("/faq/entries", params={"format": "jsonl"}, headers=ADMIN)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/x-ndjson")
+    exported = parse_dataset(response.text.splitlines(), origin="export")
+    assert len(exported.entries) == _count(client)
+    assert {**entry, "filename": ""} in [e.to_record() for e in exported.entries]
+    only = client.get("/faq/entries", params={"format": "jsonl", "source": "office"}, headers=ADMIN)
+    assert [line for line in only.text.splitlines() if line] == [
+        '{"question": "is there a staff canteen?", "answer": "yes, on the second floor", '
+        '"source": "office", "filename": ""}'
+    ]
+
+
+def test_entry_routes_need_the_admin_key(client, fast_client):
+    assert client.post("/faq/entries", json=EGG).status_code == 401
+    assert client.get("/faq/entries", headers={"X-API-Key": "wrong"}).status_code == 403
+    disabled = fast_client.get("/faq/entries", headers=ADMIN)  # this app has no ADMIN_API_KEY
+    assert disabled.status_code == 403 and "disabled" in disabled.json()["detail"]
+
+
+def test_changes_are_refused_while_a_reindex_runs_and_accepted_after(client):
+    job = client.post(
+        "/admin/reindex",
+        content=bigger_faq(6),
+        headers={**ADMIN, "Content-Type": "application/x-ndjson"},
+    ).json()
+    refused = client.post("/faq/entries", json=EGG, headers=ADMIN)
+    assert refused.status_code == 409 and "reindex" in refused.json()["detail"]
+    deadline = time.monotonic() + 120
+    while client.get(f"/admin/reindex/{job['id']}", headers=ADMIN).json()["status"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    accepted = client.post("/faq/entries", json=EGG, headers=ADMIN)
+    assert accepted.status_code == 201
+    assert _count(client) == 6 * 40 + 1  # the reindexed FAQ, and the entry written after it
+    assert _ask(client, EGG["question"])["answers"][0]["id"] == accepted.json()["ids"][0]

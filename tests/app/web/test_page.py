@@ -1,0 +1,195 @@
+"""The web page at `/`, end to end in a real headless Chromium (Debian's chromium and
+chromedriver, driven by Selenium) against a real `faq serve`: ask, answers, the source filter,
+the no-answer state, feedback (checked in the store), the not-ready message, keyboard use and
+a phone-width layout. Skipped, saying why, where no browser is installed (`.ci/run` installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.app.api.conftest import ADMIN_KEY, index_into
+from tests.cli.conftest import Service, start_service, stop_service
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+NO_BROWSER = (
+    "no headless browser: install Debian's chromium and chromium-driver "
+    "(`make install-browser`; .ci/run does)"
+)
+# CI sets FAQ_REQUIRE_BROWSER: there a missing browser is a failure, not a skip.
+if CHROMIUM is None or CHROMEDRIVER is None:
+    if os.environ.get("FAQ_REQUIRE_BROWSER"):
+        raise RuntimeError(f"FAQ_REQUIRE_BROWSER is set but there is {NO_BROWSER}")
+    pytestmark = [pytest.mark.browser, pytest.mark.skip(reason=NO_BROWSER)]
+else:
+    pytestmark = [pytest.mark.browser]
+WAIT = 30
+
+
+@pytest.fixture(scope="module")
+def page_service(trained_servable, tmp_path_factory) -> Iterator[Service]:
+    qdrant = tmp_path_factory.mktemp("page-qdrant")
+    index_into(qdrant, trained_servable)
+    service = start_service(trained_servable, {"QDRANT_PATH": str(qdrant)})
+    yield service
+    stop_service(service)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service as DriverService
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="faq-chromium-")
+    # Headless and offline: no sandbox (root in a container), no background traffic to Google
+    # (this machine's network refuses it), a fresh profile.
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--window-size=1200,900",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=DriverService(executable_path=CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def _wait(driver, condition, timeout: float = WAIT):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(condition)
+
+
+def _ask(driver, question: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    box = driver.find_element(By.ID, "question")
+    box.clear()
+    box.send_keys(question, Keys.ENTER)  # the keyboard path: Enter submits
+    _wait(driver, lambda d: d.find_element(By.ID, "results").get_attribute("aria-busy") == "false")
+    _wait(
+        driver,
+        lambda d: (
+            d.find_elements(By.CSS_SELECTOR, "#answers .answer")
+            or d.find_element(By.ID, "no-answer").is_displayed()
+            or d.find_element(By.ID, "message").is_displayed()
+        ),
+    )
+
+
+def _text(element) -> str:
+    return (element.get_attribute("textContent") or "").strip()
+
+
+def test_ask_filter_no_answer_and_feedback_in_the_browser(browser, page_service, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(f"{page_service.url}/")
+    # sources come from the index
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#source option")) == 3)
+    options = [_text(o) for o in browser.find_elements(By.CSS_SELECTOR, "#source option")]
+    assert options == ["All sources", "acme (20)", "nimbus (20)"]
+    assert not browser.find_element(By.ID, "status").is_displayed()  # the service is ready
+
+    # ask: answers with the matched FAQ question, score and source
+    _ask(browser, "how do i create a storage bucket?")
+    answers = browser.find_elements(By.CSS_SELECTOR, "#answers .answer")
+    assert answers
+    first = answers[0]
+    assert _text(first.find_element(By.CSS_SELECTOR, ".faq-question")) == "how do i create a storage bucket?"
+    assert "click create bucket" in _text(first.find_element(By.CSS_SELECTOR, ".answer-text"))
+    assert _text(first.find_element(By.CSS_SELECTOR, ".source")) == "acme"
+    assert 0 < float(_text(first.find_element(By.CSS_SELECTOR, ".score"))) <= 1
+
+    # feedback from the page lands in the store
+    entry_id = first.get_attribute("data-entry-id")
+    first.find_element(By.CSS_SELECTOR, "button.helpful").click()
+    _wait(browser, lambda d: "Thanks" in _text(first.find_element(By.CSS_SELECTOR, ".feedback-status")))
+    records = httpx.get(
+        f"{page_service.url}/admin/feedback", params={"pairs": "false"}, headers={"X-API-Key": ADMIN_KEY}
+    ).text
+    assert (
+        entry_id in records
+        and "how do i create a storage bucket?" in records
+        and '"helpful": true' in records
+    )
+
+    # the source filter: only that source's answers
+    Select(browser.find_element(By.ID, "source")).select_by_value("nimbus")
+    _ask(browser, "how are database backups made?")
+    sources = {_text(e) for e in browser.find_elements(By.CSS_SELECTOR, "#answers .answer .source")}
+    assert sources == {"nimbus"}
+    Select(browser.find_element(By.ID, "source")).select_by_value("")
+
+    # the no-answer state, with suggestions that ask on a click
+    _ask(browser, "how long should i boil an egg?")
+    assert browser.find_element(By.ID, "no-answer").is_displayed()
+    assert not browser.find_elements(By.CSS_SELECTOR, "#answers .answer")
+    suggestions = browser.find_elements(By.CSS_SELECTOR, "#suggestions button")
+    assert len(suggestions) == 3
+    suggested = _text(suggestions[0])
+    suggestions[0].click()
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#answers .answer"))
+    assert browser.find_element(By.ID, "question").get_attribute("value") == suggested
+    browser.save_screenshot(str(tmp_path / "page.png"))
+
+
+def test_keyboard_and_phone_width(browser, page_service):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.set_window_size(375, 740)
+    try:
+        browser.get(f"{page_service.url}/")
+        # the question box has the focus on load; Tab reaches the Ask button next
+        assert browser.switch_to.active_element.get_attribute("id") == "question"
+        browser.switch_to.active_element.send_keys(Keys.TAB)
+        assert browser.switch_to.active_element.get_attribute("id") == "ask-button"
+        _ask(browser, "is there a free tier?")
+        assert browser.find_elements(By.CSS_SELECTOR, "#answers .answer")
+        # nothing wider than the phone's screen
+        assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+        # the feedback buttons are reachable with Tab, and Enter presses them
+        browser.find_element(By.CSS_SELECTOR, "#answers .answer button.not-helpful").send_keys(Keys.ENTER)
+        _wait(browser, lambda d: "Thanks" in _text(d.find_element(By.CSS_SELECTOR, ".feedback-status")))
+    finally:
+        browser.set_window_size(1200, 900)
+
+
+def test_the_page_says_when_the_service_is_not_ready(browser, trained_servable, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    # a service over an empty store: nothing indexed yet
+    service = start_service(trained_servable, {"QDRANT_PATH": str(tmp_path / "empty")})
+    try:
+        browser.get(f"{service.url}/")
+        banner = _wait(
+            browser,
+            lambda d: d.find_element(By.ID, "status").is_displayed() and d.find_element(By.ID, "status"),
+        )
+        assert "not ready" in banner.text and "faq" in banner.text
+        _ask(browser, "is there a free tier?")
+        assert "No answer" in browser.find_element(By.ID, "message").text
+    finally:
+        stop_service(service)
