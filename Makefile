@@ -69,8 +69,8 @@ index: install ## Index the FAQ answers with var/servable into the store
 serve: install ## Serve on http://$(HOST):$(PORT)
 	$(BIN)/faq serve --host $(HOST) --port $(PORT)
 
-bench: install ## Index job speed vs encoding alone (needs var/servable and the data set)
-	$(BIN)/python -m benchmarks.index_speed $(DATA_ARG)
+bench: install ## The service vs a minimal app: latency, throughput, index speed (needs var/servable)
+	$(BIN)/faq bench $(DATA_ARG)
 
 clean: ## Remove the virtual environment and everything under var/
 	rm -rf $(VENV) var

@@ -7,19 +7,23 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import torch
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.api.body_limit import BodySizeLimit
-from app.api.routes import admin, ask, entries, feedback, health, web
+from app.api.observability import RequestContext
+from app.api.routes import admin, ask, entries, feedback, health, metrics_route, web
+from app.batcher import MicroBatcher
 from app.core.config import ServiceSettings
 from app.core.search import FaqSearch
 from app.core.servable import Servable, ServableError
 from app.core.store import CollectionMissing, FaqStore, StoreError
 from app.feedback import FeedbackLog
 from app.live_entries import EntryNotFound, LiveEntries
+from app.metrics import Metrics
 from app.reindex_jobs import ReindexJobs, ReindexRunning
 from app.schemas import ValidationProblem
 from app.unanswered import UnansweredLog
@@ -31,12 +35,14 @@ def _open_resources(app: FastAPI, settings: ServiceSettings) -> None:
     state = app.state
     state.settings = settings
     state.servable = state.store = state.search = state.jobs = None
-    state.entries = state.feedback = state.unanswered = None
+    state.entries = state.feedback = state.unanswered = state.batcher = None
+    torch.set_num_threads(settings.threads())
+    logger.info("torch uses %d threads", settings.threads())
     state.servable_error = state.store_error = None
     # A missing servable or store does not stop the process: /health stays up and /ready says
     # what is missing, which is what an orchestrator needs to report it.
     try:
-        state.servable = Servable.load(settings.servable, device=settings.device)
+        state.servable = Servable.load(settings.servable, device=settings.device, runtime=settings.runtime)
     except (ServableError, ValueError) as exc:
         state.servable_error = str(exc)
         logger.error("%s", exc)
@@ -48,7 +54,9 @@ def _open_resources(app: FastAPI, settings: ServiceSettings) -> None:
         logger.error("%s", exc)
     if state.servable is not None and state.store is not None:
         try:
-            state.search = FaqSearch(state.servable, state.store, settings.collection)
+            state.search = FaqSearch(
+                state.servable, state.store, settings.collection, cache_size=settings.embedding_cache_size
+            )
         except (ServableError, ValueError) as exc:  # settings in the servable that cannot be used
             state.servable, state.servable_error = None, str(exc)
             logger.error("%s", exc)
@@ -57,6 +65,24 @@ def _open_resources(app: FastAPI, settings: ServiceSettings) -> None:
         state.entries = LiveEntries(state.search, state.jobs)
         state.feedback = FeedbackLog(state.search)
         state.unanswered = UnansweredLog(state.search, settings)
+        state.batcher = MicroBatcher.from_settings(state.search, settings, state.metrics)
+
+
+def _track(app: FastAPI, metrics: Metrics) -> None:
+    """The gauges read on each scrape of /metrics."""
+    state = app.state
+
+    def index_size() -> float:
+        try:
+            return float(state.store.collection_info(state.settings.collection).points)
+        except (StoreError, AttributeError):
+            return -1.0
+
+    def cache(attribute: str) -> float:
+        return float(getattr(state.search.cache, attribute)) if state.search is not None else 0.0
+
+    metrics.track_index_size(index_size)
+    metrics.track_cache(lambda: cache("hits"), lambda: cache("misses"))
 
 
 def _drop_orphans(store: FaqStore, alias: str) -> None:
@@ -73,10 +99,16 @@ def _drop_orphans(store: FaqStore, alias: str) -> None:
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     config = settings or ServiceSettings()
 
+    metrics = Metrics()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.metrics = metrics
         _open_resources(app, config)
+        _track(app, metrics)
         yield
+        if app.state.batcher is not None:
+            app.state.batcher.close()
         if app.state.jobs is not None:
             app.state.jobs.wait(timeout=60)
         if app.state.store is not None:
@@ -95,6 +127,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(ask.router)
     app.include_router(feedback.router)
     app.include_router(health.router)
+    app.include_router(metrics_route.router)
     app.include_router(entries.router)
     app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
@@ -104,6 +137,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         # A reindex upload is a whole data file; a batch of new entries can be large too.
         by_path=dict.fromkeys((admin.router.prefix, entries.router.prefix), config.max_upload_bytes),
     )
+    app.add_middleware(RequestContext, metrics=metrics)
     _add_error_handlers(app)
 
     return app

@@ -75,12 +75,17 @@ UrlOption = Annotated[
 
 
 def _setup_logging(verbose: bool) -> None:
+    from app.api.observability import RequestIdFilter
+
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        # the request id: set while the service handles a request, "-" elsewhere
+        format="%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s",
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RequestIdFilter())
     for noisy in ("httpx", "urllib3", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -167,6 +172,7 @@ EXTRA_PAIRS = (
     "More (question, answer) pairs in the data-file format, e.g. from `faq feedback export`: "
     "added to the training split only (pairs whose answer is a val entry's are left out)."
 )
+ONNX = "Export the encoders to ONNX into the servable (the service's faster runtime; default on)."
 PAGE_WORDS = (
     "With fused search: encode stored questions with their page's words (source and filename), "
     "which FAQ questions often leave implicit."
@@ -232,6 +238,7 @@ def train(
     calibrate: Annotated[bool | None, _switch("calibrate", "no-calibrate", CALIBRATE)] = None,
     out_of_domain: Annotated[Path | None, _override("--out-of-domain", help=OUT_OF_DOMAIN)] = None,
     extra_pairs: Annotated[Path | None, _override("--extra-pairs", help=EXTRA_PAIRS)] = None,
+    onnx: Annotated[bool | None, _switch("onnx", "no-onnx", ONNX)] = None,
     skip_invalid: SkipInvalidOption = False,
 ) -> None:
     """Fine-tune the encoder with Quaterion and save a servable (plus metrics.json and curves)."""
@@ -388,7 +395,11 @@ def index(
     assert store is not None
     model = _model_settings(servable, device)
     try:
-        search = FaqSearch(Servable.load(model.servable, device=model.device), store, settings.collection)
+        search = FaqSearch(
+            Servable.load(model.servable, device=model.device, runtime=model.runtime),
+            store,
+            settings.collection,
+        )
         report_obj = index_dataset(dataset, search, batch_size=batch_size)
     except (ServableError, StoreError, ValueError) as exc:
         raise _fail(f"{exc} (the previous index, if any, is still serving)") from None
@@ -403,18 +414,73 @@ def index(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes. More than one needs a Qdrant server (QDRANT_URL): the embedded "
+            "store is owned by one process.",
+        ),
+    ] = 1,
 ) -> None:
-    """Run the HTTP service (POST /ask, GET /health, GET /ready, docs at /docs).
+    """Run the HTTP service (the page at /, POST /ask, GET /health, GET /ready, /metrics, docs
+    at /docs).
 
     Configuration comes from the environment: FAQ_SERVABLE, FAQ_COLLECTION, QDRANT_URL,
-    QDRANT_API_KEY, QDRANT_PATH, DEVICE, ADMIN_API_KEY.
+    QDRANT_API_KEY, QDRANT_PATH, DEVICE, ADMIN_API_KEY and the others in the README.
     """
+    import os
+
     import uvicorn
 
     from app.core.config import ServiceSettings
     from app.main import create_app
 
-    uvicorn.run(create_app(_settings(ServiceSettings)), host=host, port=port, log_level="info")
+    settings = _settings(ServiceSettings)
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return
+    if settings.qdrant_url is None:
+        raise _fail(
+            f"--workers {workers} needs a Qdrant server (set QDRANT_URL): the embedded store at "
+            f"{settings.embedded_path} can be opened by one process only"
+        )
+    # Each worker builds its app from the environment; the cores are shared between them.
+    if settings.torch_threads is None:
+        os.environ["FAQ_TORCH_THREADS"] = str(max(1, settings.threads() // workers))
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+def bench(ctx: typer.Context) -> None:
+    """Benchmark the service against a minimal one-encoder app, on this machine, in one run:
+    latency and throughput at 1, 4 and 16 clients over HTTP, index speed, cold start, memory.
+    Options: `faq bench --help` (they are benchmarks.serve_speed's: --data, --entries,
+    --seconds, --clients, --output)."""
+    from benchmarks.serve_speed import main as run_benchmark
+
+    run_benchmark(list(ctx.args), prog="faq bench")
+
+
+@app.command("export-onnx")
+def export_onnx(servable: ServableOption = None) -> None:
+    """Export a servable's encoders to ONNX (into <servable>/onnx), checked against PyTorch;
+    the service then encodes with ONNX Runtime (FAQ_RUNTIME=auto, the default)."""
+    from app.core.onnx_encoder import OnnxExportError
+    from app.core.servable import Servable, ServableError
+
+    model = _model_settings(servable, "cpu")
+    try:
+        report = Servable.load(model.servable, device="cpu").export_onnx()
+    except (ServableError, OnnxExportError) as exc:
+        raise _fail(str(exc)) from None
+    for side, item in report.items():
+        console.print(
+            f"{side}: {model.servable}/onnx/{item['file']} (max difference {item['max_abs_difference']:.1e})"
+        )
 
 
 @app.command()
@@ -468,7 +534,11 @@ def _ask_locally(question: str, top_k: int, source: str | None, model, collectio
     except StoreError as exc:
         raise _fail(str(exc)) from None
     try:
-        search = FaqSearch(Servable.load(model.servable, device=model.device), store, settings.collection)
+        search = FaqSearch(
+            Servable.load(model.servable, device=model.device, runtime=model.runtime),
+            store,
+            settings.collection,
+        )
         result = search.ask(question, top_k=top_k, source=source)
     except (ServableError, StoreError, ValueError) as exc:
         raise _fail(str(exc)) from None

@@ -48,6 +48,19 @@ def trained_servable(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return train(mini_config(tmp_path_factory.mktemp("servable"), epochs=3, lr=1e-3)).servable
 
 
+@pytest.fixture(scope="module")
+def base_search(base_servable):
+    """The base encoder over an in-memory store holding the mini FAQ, searched both ways."""
+    from app.core.data import load_faq
+    from app.core.search import FaqSearch, SearchSettings
+    from app.core.store import FaqStore
+    from app.indexer import index_dataset
+
+    search = FaqSearch(base_servable, FaqStore.in_memory(), "faq", SearchSettings(mode="fused", fusion="max"))
+    index_dataset(load_faq(MINI_FAQ), search, progress=False)
+    return search
+
+
 def bigger_faq(copies: int) -> bytes:
     """The mini FAQ `copies` times over, each copy a distinct set of entries (slow to index)."""
     import json

@@ -23,8 +23,12 @@ def parse_cli(argv: list[str]) -> tuple[str, dict]:
     return name, command.make_context(name, list(argv[2:])).params
 
 
+CLUSTER = {"qdrant-node1", "qdrant-node2", "qdrant-node3", "indexer-cluster", "api-cluster", "proxy"}
+
+
 def test_services_and_their_roles():
-    assert set(SERVICES) == {"qdrant", "api", "indexer", "trainer"}
+    assert set(SERVICES) == {"qdrant", "api", "indexer", "trainer"} | CLUSTER
+    assert all(SERVICES[name]["profiles"] == ["cluster"] for name in CLUSTER)
     qdrant = SERVICES["qdrant"]
     image, tag = qdrant["image"].split(":")
     assert image == "qdrant/qdrant" and tag.startswith("v1.") and tag != "latest"
@@ -46,16 +50,53 @@ def test_api_waits_for_a_healthy_qdrant_and_checks_ready():
     assert "./var/servable:/models/servable:ro" in api["volumes"]
 
 
-@pytest.mark.parametrize("service", ["api", "indexer", "trainer"])
+@pytest.mark.parametrize("service", ["api", "indexer", "trainer", "api-cluster", "indexer-cluster"])
 def test_commands_are_valid_cli_calls(service):
     name, params = parse_cli(SERVICES[service]["command"])
-    assert name == {"api": "serve", "indexer": "index", "trainer": "train"}[service]
-    if service == "api":
+    role = service.removesuffix("-cluster")
+    assert name == {"api": "serve", "indexer": "index", "trainer": "train"}[role]
+    if service == "api-cluster":
+        assert params["workers"] == 2
+    if role == "api":
         assert (params["host"], params["port"]) == ("0.0.0.0", 8000)
-    if service == "indexer":
+    if role == "indexer":
         assert str(params["servable"]) == "/models/servable"
         assert str(params["data"]).startswith("/data/")
-        assert any(v.endswith(":/data:ro") for v in SERVICES["indexer"]["volumes"])
+        assert any(v.endswith(":/data:ro") for v in SERVICES[service]["volumes"])
+
+
+def test_the_cluster_profile_is_three_qdrant_nodes_two_api_replicas_and_a_proxy():
+    from app.core.config import ServiceSettings
+
+    nodes = [SERVICES[f"qdrant-node{n}"] for n in (1, 2, 3)]
+    for number, node in enumerate(nodes, start=1):
+        assert node["image"] == SERVICES["qdrant"]["image"]  # the same pinned version
+        assert node["environment"]["QDRANT__CLUSTER__ENABLED"] == "true"
+        assert "ports" not in node and "6335" in node["expose"]  # the peer port stays internal
+        command = node["command"]
+        assert command[command.index("--uri") + 1] == f"http://qdrant-node{number}:6335"
+        if number > 1:
+            assert command[command.index("--bootstrap") + 1] == "http://qdrant-node1:6335"
+            assert node["depends_on"]["qdrant-node1"]["condition"] == "service_healthy"
+        assert f"qdrant_node{number}" in COMPOSE["volumes"]
+    api = SERVICES["api-cluster"]
+    assert api["deploy"]["replicas"] == 2 and "ports" not in api
+    # the environment the replicas and the indexer read, through the real settings class
+    settings = ServiceSettings(**api["environment"])
+    assert settings.qdrant_url == "http://qdrant-node1:6333"
+    assert settings.distribution() == {
+        "shard_number": 3,
+        "replication_factor": 2,
+        "write_consistency_factor": 1,
+    }
+    assert SERVICES["indexer-cluster"]["environment"] == api["environment"]
+    proxy = SERVICES["proxy"]
+    image, tag = proxy["image"].split(":")
+    assert image == "nginx" and tag[0].isdigit()  # the official image, pinned
+    assert "8080:80" in proxy["ports"]
+    conf_mount = next(v for v in proxy["volumes"] if v.endswith(":/etc/nginx/nginx.conf:ro"))
+    conf = (REPO_ROOT / conf_mount.split(":")[0]).read_text()
+    assert "server api-cluster:8000;" in conf and "proxy_pass http://faq_api;" in conf
 
 
 def test_bad_cli_calls_are_caught_by_the_parser():

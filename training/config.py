@@ -40,6 +40,8 @@ class TrainConfig:
     search: SearchSettings = field(default_factory=SearchSettings)
     calibrate: bool = True
     out_of_domain: Path | None = None
+    # Export the encoders to ONNX into the servable (app.core.onnx_encoder).
+    onnx: bool = True
     # Where from and where to; not part of a recipe.
     data: Path | None = None
     # More (question, answer) pairs for the training split only, e.g. `faq feedback export`.

@@ -23,6 +23,7 @@ import pytorch_lightning as pl
 from app.core.data import DataError, FaqEntry, load_faq
 from app.core.device import resolve_device
 from app.core.encoder import default_model_path
+from app.core.onnx_encoder import OnnxExportError
 from app.core.servable import QUESTION_MODEL_DIR, SERVABLE_META, Servable, ServableMeta, base_question_model
 from training.calibration import calibrate
 from training.callbacks import EpochMetricsRecorder, LoggingProgress
@@ -179,11 +180,18 @@ def train(cfg: TrainConfig) -> TrainResult:
             # The question side of fused search uses the untrained encoder: saved inside the
             # servable so serving loads both from one directory.
             base_question_model(model_path).save(str(fresh / QUESTION_MODEL_DIR))
+        # The encoders in ONNX too (the service's fast runtime), checked against PyTorch; a
+        # servable without them still serves, with PyTorch.
+        if cfg.onnx:
+            try:
+                Servable.load(fresh, device="cpu").export_onnx()
+            except OnnxExportError as exc:
+                logger.warning("no ONNX export: %s", exc)
         # 5. The no-answer threshold, calibrated on the servable as saved (see training.calibration).
         if cfg.calibrate:
             negatives = load_out_of_domain(cfg.out_of_domain) if cfg.out_of_domain else None
             calibration = calibrate(
-                Servable.load(fresh, device="cpu"), dataset, split.val, cfg.search, negatives
+                Servable.load(fresh, device="cpu", runtime="auto"), dataset, split.val, cfg.search, negatives
             )
             meta.search["no_answer_threshold"] = calibration.threshold
             meta.calibration = calibration.as_record()

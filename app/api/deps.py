@@ -8,6 +8,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, HTTPException, Request, status
 
+from app.batcher import MicroBatcher
 from app.core.config import ServiceSettings
 from app.core.search import FaqSearch
 from app.feedback import FeedbackLog
@@ -15,7 +16,7 @@ from app.live_entries import LiveEntries
 from app.reindex_jobs import ReindexJobs
 from app.unanswered import UnansweredLog
 
-T = TypeVar("T", ReindexJobs, LiveEntries, FeedbackLog, UnansweredLog)
+T = TypeVar("T", ReindexJobs, LiveEntries, FeedbackLog, UnansweredLog, MicroBatcher)
 
 
 def get_settings(request: Request) -> ServiceSettings:
@@ -68,6 +69,16 @@ def get_feedback(request: Request, search: SearchDep) -> FeedbackLog:
 
 def get_unanswered(request: Request, search: SearchDep) -> UnansweredLog:
     return _follows(request, "unanswered", search, lambda: UnansweredLog(search, request.app.state.settings))
+
+
+def get_batcher(request: Request, search: SearchDep) -> MicroBatcher:
+    state = request.app.state
+    return _follows(
+        request, "batcher", search, lambda: MicroBatcher.from_settings(search, state.settings, state.metrics)
+    )
+
+
+BatcherDep = Annotated[MicroBatcher, Depends(get_batcher)]
 
 
 def require_admin(

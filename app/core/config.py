@@ -6,12 +6,14 @@ override these values; their defaults come from here, never from a second litera
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVICES = ("auto", "cpu", "cuda")
+RUNTIMES = ("auto", "onnx", "torch")
 DEFAULT_QDRANT_PATH = Path("var/qdrant")
 DEFAULT_SERVABLE = Path("var/servable")
 DEFAULT_CACHE_DIR = Path("var/cache")
@@ -46,6 +48,23 @@ class StoreSettings(_Settings):
         pattern=r"^[A-Za-z0-9_-]+$",
     )
 
+    # Qdrant's distributed mode (a server cluster): applied to the collections the index job
+    # creates; unset means Qdrant's defaults. Ignored, with a log line, by the embedded store.
+    shard_number: int | None = Field(default=None, validation_alias="FAQ_SHARD_NUMBER", gt=0)
+    replication_factor: int | None = Field(default=None, validation_alias="FAQ_REPLICATION_FACTOR", gt=0)
+    write_consistency_factor: int | None = Field(
+        default=None, validation_alias="FAQ_WRITE_CONSISTENCY_FACTOR", gt=0
+    )
+
+    def distribution(self) -> dict[str, int]:
+        """The distribution settings that are set, as create_collection's arguments."""
+        values = {
+            "shard_number": self.shard_number,
+            "replication_factor": self.replication_factor,
+            "write_consistency_factor": self.write_consistency_factor,
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
     @model_validator(mode="after")
     def _one_location(self) -> StoreSettings:
         if self.qdrant_url and self.qdrant_path:
@@ -75,12 +94,18 @@ class ModelSettings(_Settings):
 
     servable: Path = Field(default=DEFAULT_SERVABLE, validation_alias="FAQ_SERVABLE")
     device: str = Field(default="auto", validation_alias="DEVICE")
+    # How the encoders run: ONNX Runtime when the servable has an export (auto, the default),
+    # always PyTorch (torch), or ONNX with a warning when it cannot (onnx).
+    runtime: str = Field(default="auto", validation_alias="FAQ_RUNTIME")
 
-    @field_validator("device")
+    @field_validator("device", "runtime")
     @classmethod
-    def _known_device(cls, value: str) -> str:
-        if value not in DEVICES:
-            raise ValueError(f"DEVICE must be one of {', '.join(DEVICES)}, got '{value}'")
+    def _one_of_the_known(cls, value: str, info: ValidationInfo) -> str:
+        variable, allowed = {"device": ("DEVICE", DEVICES), "runtime": ("FAQ_RUNTIME", RUNTIMES)}[
+            str(info.field_name)
+        ]
+        if value not in allowed:
+            raise ValueError(f"{variable} must be one of {', '.join(allowed)}, got '{value}'")
         return value
 
 
@@ -98,7 +123,21 @@ class RecordingSettings(_Settings):
     unanswered_max_days: float = Field(default=90.0, validation_alias="FAQ_UNANSWERED_MAX_DAYS", gt=0)
 
 
-class ServiceSettings(StoreSettings, ModelSettings, AdminSettings, RecordingSettings):
+class ServingSettings(_Settings):
+    """How `/ask` uses the machine: micro-batches, the embedding cache, torch's threads."""
+
+    batch_max_size: int = Field(default=32, validation_alias="FAQ_BATCH_MAX_SIZE", ge=1, le=256)
+    batch_max_wait_ms: float = Field(default=2.0, validation_alias="FAQ_BATCH_MAX_WAIT_MS", ge=0, le=1000)
+    batch_queue_size: int = Field(default=128, validation_alias="FAQ_BATCH_QUEUE_SIZE", ge=1)
+    embedding_cache_size: int = Field(default=10_000, validation_alias="FAQ_EMBEDDING_CACHE_SIZE", ge=0)
+    # One worker thread encodes each batch, so torch's intra-op threads can have every core.
+    torch_threads: int | None = Field(default=None, validation_alias="FAQ_TORCH_THREADS", ge=1)
+
+    def threads(self) -> int:
+        return self.torch_threads or os.cpu_count() or 1
+
+
+class ServiceSettings(StoreSettings, ModelSettings, AdminSettings, RecordingSettings, ServingSettings):
     """Everything `faq serve` reads from the environment."""
 
     # A reindex upload is a whole data file (the reference one is 3 MB); any other request

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
@@ -236,17 +238,77 @@ def blend_lexical(
     return sorted(ranked.items(), key=lambda item: item[1], reverse=True)
 
 
+@dataclass(frozen=True)
+class Question:
+    """One question to answer, with its request's options (see FaqSearch.ask)."""
+
+    text: str
+    top_k: int = 5
+    source: str | None = None
+    score_threshold: float | None = None
+
+
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1: stored and query vectors are unit length, so the store's
+    dot product is their cosine similarity."""
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+class EmbeddingCache:
+    """The query embeddings of recently asked questions (least recently used out first), keyed
+    by the text as encoded. Users ask the same things; a hit skips both encoders."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.hits = 0
+        self.misses = 0
+        self._items: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[np.ndarray, np.ndarray] | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return found
+
+    def put(self, key: str, value: tuple[np.ndarray, np.ndarray]) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class FaqSearch:
     """Answers questions from the entries stored under `alias`, the way `settings` say (by
-    default the servable's own settings)."""
+    default the servable's own settings). `cache_size` query embeddings are kept (0: none)."""
 
     def __init__(
-        self, servable: Servable, store: FaqStore, alias: str, settings: SearchSettings | None = None
+        self,
+        servable: Servable,
+        store: FaqStore,
+        alias: str,
+        settings: SearchSettings | None = None,
+        *,
+        cache_size: int = 0,
     ):
         self.servable = servable
         self.store = store
         self.alias = alias
         self.settings = settings or SearchSettings.from_record(servable.meta.search)
+        self.cache = EmbeddingCache(cache_size)
+        # An uncased tokenizer lowercases anyway: "How" and "how" are one cache entry.
+        self._lowercase = bool(getattr(servable.tokenizer, "do_lower_case", False))
 
     @cached_property
     def lexical(self) -> LexicalEncoder:
@@ -259,22 +321,51 @@ class FaqSearch:
 
     def vectors_for(self, entries: Sequence[FaqEntry], batch_size: int = 256) -> dict[str, VectorBatch]:
         """The named vectors stored for `entries`: which text each encodes and with which model."""
-        vectors: dict[str, VectorBatch] = {
-            ANSWER_VECTOR: self.servable.encode([answer_text(e) for e in entries], batch_size=batch_size)
-        }
+        answers = self.servable.encode([answer_text(e) for e in entries], batch_size=batch_size)
+        vectors: dict[str, VectorBatch] = {ANSWER_VECTOR: unit_rows(answers)}
         if QUESTION_VECTOR in self.settings.vectors:
             texts = [question_text(e, self.settings.question_context) for e in entries]
-            vectors[QUESTION_VECTOR] = self.servable.encode_question_side(texts, batch_size=batch_size)
+            questions = self.servable.encode_question_side(texts, batch_size=batch_size)
+            vectors[QUESTION_VECTOR] = unit_rows(questions)
         if LEXICAL_VECTOR in self.settings.vectors:
             vectors[LEXICAL_VECTOR] = self.lexical.documents([lexical_text(e) for e in entries])
         return vectors
 
-    # ---- answering --------------------------------------------------------------------------
+    # ---- encoding questions -----------------------------------------------------------------
+    @property
+    def _question_side_model(self) -> bool:
+        return self.settings.mode == "fused" and self.servable.has_question_model
+
+    def _cache_key(self, text: str) -> str:
+        words = " ".join(text.split())  # the tokenizer splits on whitespace: runs of it are one
+        return words.lower() if self._lowercase else words
+
+    def encode_questions(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Unit query vectors of `texts` for the answer side and the question side (the same
+        matrix when the question side has no model of its own): one forward per encoder for
+        all the texts that are not in the cache."""
+        keys = [self._cache_key(text) for text in texts]
+        found = {key: self.cache.get(key) for key in dict.fromkeys(keys)}
+        missing = [key for key, value in found.items() if value is None]
+        if missing:
+            answer_side = unit_rows(self.servable.encode(missing))
+            question_side = (
+                unit_rows(self.servable.encode_question_side(missing))
+                if self._question_side_model
+                else answer_side
+            )
+            for row, key in enumerate(missing):
+                found[key] = (answer_side[row], question_side[row])
+                self.cache.put(key, (answer_side[row], question_side[row]))
+        pairs = [found[key] for key in keys]
+        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])  # type: ignore[index]
+
     def embed_question(self, question: str) -> np.ndarray:
         """The question's embedding on the question side (the model that compares questions with
         questions), used to group and compare what users asked; `ask` returns the same vector."""
-        return self._question_query(question, None)
+        return self.encode_questions([question])[1][0]
 
+    # ---- answering --------------------------------------------------------------------------
     def ask(
         self,
         question: str,
@@ -285,8 +376,23 @@ class FaqSearch:
     ) -> Answers:
         """The answers to `question`: the best `top_k` entries whose score reaches the threshold
         (`score_threshold`, else the servable's calibrated one, else none), or suggestions."""
-        threshold = score_threshold if score_threshold is not None else self.settings.no_answer_threshold
-        hits, embedding = self._search(question, max(top_k, SUGGESTIONS), source)
+        return self.ask_many([Question(question, top_k, source, score_threshold)])[0]
+
+    def ask_many(self, questions: Sequence[Question]) -> list[Answers]:
+        """`ask` for several questions at once: one forward per encoder and one store call per
+        side for all of them (the service's micro-batches)."""
+        searched = self._search_many([replace(q, top_k=max(q.top_k, SUGGESTIONS)) for q in questions])
+        return [
+            self._decide(q, hits, embedding) for q, (hits, embedding) in zip(questions, searched, strict=True)
+        ]
+
+    def _decide(self, question: Question, hits: list[Hit], embedding: np.ndarray) -> Answers:
+        threshold = (
+            question.score_threshold
+            if question.score_threshold is not None
+            else self.settings.no_answer_threshold
+        )
+        top_k = question.top_k
         best = hits[0].score if hits else None
         if threshold is None:
             return Answers(hits[:top_k], [], None, best, embedding)
@@ -299,59 +405,64 @@ class FaqSearch:
 
     def search(self, question: str, *, top_k: int = 5, source: str | None = None) -> list[Hit]:
         """The `top_k` best entries for `question`, best first, whatever their scores."""
-        return self._search(question, top_k, source)[0]
+        return self._search_many([Question(question, top_k, source)])[0][0]
 
-    def _question_query(self, question: str, answer_query: np.ndarray | None) -> np.ndarray:
-        if self.settings.mode == "fused" and self.servable.has_question_model:
-            return self.servable.encode_question_side([question])[0]
-        return answer_query if answer_query is not None else self.servable.encode([question])[0]
-
-    def _search(self, question: str, top_k: int, source: str | None) -> tuple[list[Hit], np.ndarray]:
+    def _search_many(self, questions: Sequence[Question]) -> list[tuple[list[Hit], np.ndarray]]:
         settings = self.settings
-        answer_query = self.servable.encode([question])[0]
-        if settings.mode == "answer" and not settings.sparse_vectors:
-            points = self.store.query(
-                self.alias, answer_query, ANSWER_VECTOR, limit=top_k, source=source, with_entries=True
-            )
-            return [_hit(p.id, p.entry, p.score) for p in points if p.entry is not None], answer_query
+        answer_queries, question_queries = self.encode_questions([q.text for q in questions])
+        sources = [q.source for q in questions]
         # Each side is searched deeper than `top_k`, so entries strong on one side only are
-        # still scored on both before the cut.
-        depth = max(top_k, settings.candidates)
-        by_answer = self.store.query(self.alias, answer_query, ANSWER_VECTOR, limit=depth, source=source)
-        question_query = self._question_query(question, answer_query)
-        by_question: list[ScoredPoint] = []
+        # still scored on both before the cut (answers-only search needs just `top_k`).
+        answers_only = settings.mode == "answer" and not settings.sparse_vectors
+        depths = [q.top_k if answers_only else max(q.top_k, settings.candidates) for q in questions]
+        deepest = max(depths)
+        by_answer = self.store.query_batch(
+            self.alias, list(answer_queries), ANSWER_VECTOR, limit=deepest, sources=sources
+        )
+        by_question: list[list[ScoredPoint]] = [[] for _ in questions]
         if settings.mode == "fused":
-            by_question = self._optional_side(question_query, QUESTION_VECTOR, depth, source)
-        dense = fuse(by_answer, by_question, settings)
-        if settings.fusion == "rrf":  # rank-only: the comparable score is the weighted sum
-            dense_scores = dict(fuse(by_answer, by_question, replace(settings, fusion="sum")))
-        else:
-            dense_scores = dict(dense)
-        ranked = dense
+            by_question = self._optional_side(list(question_queries), QUESTION_VECTOR, deepest, sources)
+        by_lexical: list[list[ScoredPoint]] = [[] for _ in questions]
         if settings.sparse_vectors:
-            lexical_query = self.lexical.query(question)
-            by_lexical = self._optional_side(lexical_query, LEXICAL_VECTOR, depth, source)
-            ranked = blend_lexical(dense, by_lexical, settings.lexical_weight)
-        ranked = ranked[:top_k]
-        # Payloads only for the entries returned, not for every fusion candidate.
-        entries = self.store.entries(self.alias, [pid for pid, _ in ranked])
-        floor = min(dense_scores.values(), default=0.0)
-        hits = [
-            _hit(pid, entries[pid], dense_scores.get(pid, floor))
-            for pid, _ in ranked
-            if pid in entries  # an entry deleted between the query and the fetch is skipped
-        ]
-        return hits, question_query
+            lexical_queries = [self.lexical.query(q.text) for q in questions]
+            by_lexical = self._optional_side(lexical_queries, LEXICAL_VECTOR, deepest, sources)
+        rankings: list[tuple[list[tuple[str, float]], dict[str, float]]] = []
+        for n, question in enumerate(questions):
+            depth = depths[n]
+            # Results come sorted: the first `depth` are what a query of that limit returns.
+            answer_side, question_side = by_answer[n][:depth], by_question[n][:depth]
+            dense = fuse(answer_side, question_side, settings)
+            if settings.fusion == "rrf":  # rank-only: the comparable score is the weighted sum
+                dense_scores = dict(fuse(answer_side, question_side, replace(settings, fusion="sum")))
+            else:
+                dense_scores = dict(dense)
+            ranked = dense
+            if settings.sparse_vectors:
+                ranked = blend_lexical(dense, by_lexical[n][:depth], settings.lexical_weight)
+            rankings.append((ranked[: question.top_k], dense_scores))
+        # Payloads only for the entries returned, not for every fusion candidate: one fetch.
+        wanted = list(dict.fromkeys(pid for ranked, _ in rankings for pid, _ in ranked))
+        entries = self.store.entries(self.alias, wanted)
+        results = []
+        for n, (ranked, dense_scores) in enumerate(rankings):
+            floor = min(dense_scores.values(), default=0.0)
+            hits = [
+                _hit(pid, entries[pid], dense_scores.get(pid, floor))
+                for pid, _ in ranked
+                if pid in entries  # an entry deleted between the query and the fetch is skipped
+            ]
+            results.append((hits, question_queries[n]))
+        return results
 
     def _optional_side(
-        self, query: QueryVector, using: str, depth: int, source: str | None
-    ) -> list[ScoredPoint]:
+        self, queries: Sequence[QueryVector], using: str, depth: int, sources: list[str | None]
+    ) -> list[list[ScoredPoint]]:
         """One side's candidates; a collection indexed without that side is searched without it."""
         try:
-            return self.store.query(self.alias, query, using, limit=depth, source=source)
+            return self.store.query_batch(self.alias, queries, using, limit=depth, sources=sources)
         except MissingVector:
             logger.warning("collection '%s' has no %s vectors: searching without them", self.alias, using)
-            return []
+            return [[] for _ in queries]
 
 
 def _hit(pid: str, entry: FaqEntry, score: float) -> Hit:

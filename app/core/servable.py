@@ -16,6 +16,7 @@ from quaterion_models.model import MetricModel
 
 from app.core.device import resolve_device
 from app.core.encoder import SentenceEncoder, default_model_path, load_sentence_transformer
+from app.core.onnx_encoder import ONNX_DIR, OnnxEncoder, export_onnx
 
 logger = logging.getLogger(__name__)
 
@@ -90,9 +91,47 @@ class Servable:
         # Encodes stored FAQ questions and the user's question for the question side of fused
         # search; the servable's own model when the servable has no separate one.
         self.question_model = question_model or model
+        # ONNX Runtime sessions per side ("answer", "question") when the servable has them and
+        # the runtime setting allows: see `use_runtime`.
+        self.onnx: dict[str, OnnxEncoder] = {}
+
+    @property
+    def runtime(self) -> str:
+        return "onnx" if self.onnx else "torch"
+
+    def use_runtime(self, runtime: str) -> str:
+        """Encode with ONNX Runtime (`onnx`; `auto`: when exported) or PyTorch (`torch`). PyTorch
+        is the fallback: for a GPU, a servable without ONNX files, or no onnxruntime."""
+        self.onnx = {}
+        if runtime == "torch":
+            return self.runtime
+        folder = self.path / ONNX_DIR
+        sides = (
+            {"answer": self.model, "question": self.question_model}
+            if self.has_question_model
+            else {"answer": self.model}
+        )
+        reason = None
+        if self.device != "cpu":
+            reason = f"the device is {self.device}"
+        elif not all((folder / f"{side}.onnx").is_file() for side in sides):
+            reason = f"no ONNX export in {folder} (run `faq export-onnx`)"
+        if reason is None:
+            try:
+                self.onnx = {
+                    side: OnnxEncoder(folder / f"{side}.onnx", model, torch.get_num_threads())
+                    for side, model in sides.items()
+                }
+            except Exception as exc:  # a missing onnxruntime, a corrupt file: PyTorch still works
+                reason = f"{type(exc).__name__}: {exc}"
+        if reason is not None:
+            log = logger.warning if runtime == "onnx" else logger.info
+            log("encoding with PyTorch: %s", reason)
+        logger.info("servable %s encodes with %s", self.path, self.runtime)
+        return self.runtime
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], device: str = "auto") -> Servable:
+    def load(cls, path: str | os.PathLike[str], device: str = "auto", runtime: str = "torch") -> Servable:
         servable_path = Path(path)
         if not (servable_path / "config.json").is_file():
             raise ServableError(
@@ -116,7 +155,16 @@ class Servable:
         model.to(resolved)
         model.eval()
         logger.info("servable %s loaded on %s", servable_path, resolved)
-        return cls(model, servable_path, resolved, meta, question_model)
+        servable = cls(model, servable_path, resolved, meta, question_model)
+        servable.use_runtime(runtime)
+        return servable
+
+    def export_onnx(self) -> dict:
+        """Export this servable's encoders to ONNX into its directory (checked against PyTorch)."""
+        sides = {"answer": self.model}
+        if self.has_question_model:
+            sides["question"] = self.question_model
+        return export_onnx(self.path, sides, threads=torch.get_num_threads())
 
     @classmethod
     def from_base_model(
@@ -149,6 +197,8 @@ class Servable:
     def encode(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Embeddings of `texts` (answers, and the user's question matched against answers) as a
         (len(texts), embedding_size) float32 array."""
+        if "answer" in self.onnx:
+            return self.onnx["answer"].encode(texts, self.embedding_size)
         return _encode(self.model, texts, batch_size, self.embedding_size)
 
     def encode_question_side(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
@@ -156,6 +206,8 @@ class Servable:
         user's question matched against them."""
         if not self.has_question_model:
             return self.encode(texts, batch_size)
+        if "question" in self.onnx:
+            return self.onnx["question"].encode(texts, self.embedding_size)
         return _encode(self.question_model, texts, batch_size, self.embedding_size)
 
 

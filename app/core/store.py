@@ -93,10 +93,23 @@ def entry_from_payload(payload: Mapping | None) -> FaqEntry:
 
 
 class FaqStore:
-    def __init__(self, client: QdrantClient, *, embedded: bool, description: str):
+    def __init__(
+        self,
+        client: QdrantClient,
+        *,
+        embedded: bool,
+        description: str,
+        distribution: Mapping[str, int] | None = None,
+    ):
         self.client = client
         self.embedded = embedded
         self.description = description
+        # shard_number, replication_factor, write_consistency_factor of new collections: Qdrant's
+        # own distributed mode, on a server (the embedded store is one process, one shard).
+        self._distribution = dict(distribution or {})
+        if self._distribution and embedded:
+            logger.info("ignoring %s: the embedded store has one shard", ", ".join(self._distribution))
+            self._distribution = {}
         # qdrant-client's local mode is not safe under concurrent writers (a known upstream
         # bug) and deletes a collection under a running search; in embedded mode every call
         # goes through this lock. A server does its own concurrency control.
@@ -105,7 +118,10 @@ class FaqStore:
     @classmethod
     def open(cls, settings: StoreSettings) -> FaqStore:
         return cls(
-            _client_for(settings), embedded=settings.qdrant_url is None, description=settings.describe()
+            _client_for(settings),
+            embedded=settings.qdrant_url is None,
+            description=settings.describe(),
+            distribution=settings.distribution(),
         )
 
     @classmethod
@@ -171,21 +187,29 @@ class FaqStore:
         return [name for name in self.versions(alias) if name != current]
 
     def create_version(self, alias: str, dense: Mapping[str, int], sparse: Sequence[str] = ()) -> str:
-        """A new, empty collection version with the named dense vectors (cosine, of the given
-        sizes) and sparse vectors (IDF-weighted dot product, for lexical matching)."""
+        """A new, empty collection version with the named dense vectors (of the given sizes)
+        and sparse vectors (IDF-weighted dot product, for lexical matching).
+
+        Dense vectors are compared by dot product: the search stores and queries unit-length
+        vectors, so the scores are their cosine similarities, without the norm of every stored
+        vector being recomputed per query (which the embedded store does for cosine distance).
+        """
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         name = f"{alias}_v{stamp}_{uuid.uuid4().hex[:6]}"
         with self._locked():
             self.client.create_collection(
                 name,
                 vectors_config={
-                    vector: models.VectorParams(size=size, distance=models.Distance.COSINE)
+                    vector: models.VectorParams(size=size, distance=models.Distance.DOT)
                     for vector, size in dense.items()
                 },
                 sparse_vectors_config={
                     vector: models.SparseVectorParams(modifier=models.Modifier.IDF) for vector in sparse
                 }
                 or None,
+                shard_number=self._distribution.get("shard_number"),
+                replication_factor=self._distribution.get("replication_factor"),
+                write_consistency_factor=self._distribution.get("write_consistency_factor"),
             )
             if not self.embedded:  # the embedded store filters by scanning; it has no payload indexes
                 self.client.create_payload_index(name, "source", models.PayloadSchemaType.KEYWORD)
@@ -262,20 +286,38 @@ class FaqStore:
                     with_payload=with_entries,
                 )
         except (ValueError, StoreError) as exc:
-            text = str(exc).lower()
-            # Server: "Not existing vector name"; embedded: "Dense/Sparse vector question is not found".
-            if "vector name" in text or f"vector {using} is not found" in text:
-                raise MissingVector(f"collection '{alias}' has no '{using}' vectors") from None
-            if isinstance(exc, ValueError) and "not found" in text:
-                # the embedded client's word for an unknown collection
-                raise CollectionMissing(
-                    f"collection '{alias}' does not exist: index the FAQ with `faq index`"
-                ) from None
-            raise
+            raise _query_error(exc, alias, using) from None
         return [
             ScoredPoint(str(p.id), float(p.score), entry_from_payload(p.payload) if with_entries else None)
             for p in response.points
         ]
+
+    def query_batch(
+        self,
+        alias: str,
+        vectors: Sequence[QueryVector],
+        using: str,
+        *,
+        limit: int,
+        sources: Sequence[str | None],
+    ) -> list[list[ScoredPoint]]:
+        """`query` for several vectors in one call (one request to a server), results in order."""
+        requests = [
+            models.QueryRequest(
+                query=vector.tolist() if isinstance(vector, np.ndarray) else vector,
+                using=using,
+                filter=_source_filter(source),
+                limit=limit,
+                with_payload=False,
+            )
+            for vector, source in zip(vectors, sources, strict=True)
+        ]
+        try:
+            with self._locked():
+                responses = self.client.query_batch_points(alias, requests=requests)
+        except (ValueError, StoreError) as exc:
+            raise _query_error(exc, alias, using) from None
+        return [[ScoredPoint(str(p.id), float(p.score)) for p in response.points] for response in responses]
 
     def entries(self, alias: str, ids: Sequence[str]) -> dict[str, FaqEntry]:
         """The entries stored under `ids` (those that exist)."""
@@ -344,6 +386,18 @@ class FaqStore:
                 yield str(p.id), dict(p.payload or {}), vector
             if offset is None:
                 return
+
+
+def _query_error(exc: Exception, alias: str, using: str) -> Exception:
+    """A failed query's error in the store's terms."""
+    text = str(exc).lower()
+    # Server: "Not existing vector name"; embedded: "Dense/Sparse vector question is not found".
+    if "vector name" in text or f"vector {using} is not found" in text:
+        return MissingVector(f"collection '{alias}' has no '{using}' vectors")
+    if isinstance(exc, ValueError) and "not found" in text:
+        # the embedded client's word for an unknown collection
+        return CollectionMissing(f"collection '{alias}' does not exist: index the FAQ with `faq index`")
+    return exc
 
 
 def _source_filter(source: str | None) -> models.Filter | None:

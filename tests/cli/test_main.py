@@ -154,3 +154,9 @@ def test_serving_never_imports_training():
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300
     )
     assert out.returncode == 0, out.stderr
+
+
+def test_serve_workers_need_a_qdrant_server(tmp_path):
+    out = invoke("serve", "--workers", "2", env={"QDRANT_PATH": str(tmp_path / "q"), "QDRANT_URL": ""})
+    assert out.returncode == 2
+    assert "--workers 2 needs a Qdrant server (set QDRANT_URL)" in out.stderr

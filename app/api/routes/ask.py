@@ -6,7 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, status
 
-from app.api.deps import EntriesDep, SearchDep, UnansweredDep
+from app.api.deps import BatcherDep, EntriesDep, SearchDep, UnansweredDep
+from app.batcher import Overloaded
+from app.core.search import Question
 from app.core.store import CollectionMissing, StoreError
 from app.schemas import (
     Answer,
@@ -20,6 +22,8 @@ from app.schemas import (
 
 logger = logging.getLogger(__name__)
 
+RETRY_AFTER_SECONDS = "1"
+
 router = APIRouter(tags=["ask"])
 
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
@@ -27,23 +31,29 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 }
 
 
-# A plain `def`: FastAPI runs it on a worker thread, so torch and Qdrant never block the loop.
 @router.post("/ask", response_model=AskResponse, responses=UNAVAILABLE)
-def ask(
-    request: AskRequest, search: SearchDep, unanswered: UnansweredDep, background: BackgroundTasks
+async def ask(
+    request: AskRequest,
+    search: SearchDep,
+    batcher: BatcherDep,
+    unanswered: UnansweredDep,
+    background: BackgroundTasks,
 ) -> AskResponse:
     """The best FAQ answers for a question, best first; or, when nothing in the FAQ is close
     enough (under the no-answer threshold), `answered: false` and the closest FAQ questions.
     Unanswered questions are recorded for the FAQ's owners (GET /admin/unanswered) unless
-    FAQ_RECORD_QUESTIONS is off."""
+    FAQ_RECORD_QUESTIONS is off. Questions asked at the same time are answered together (see
+    app.batcher); when too many wait, the answer is 503 with Retry-After."""
     started = time.perf_counter()
+    question = Question(request.question, request.top_k, request.source, request.score_threshold)
     try:
-        result = search.ask(
-            request.question,
-            top_k=request.top_k,
-            source=request.source,
-            score_threshold=request.score_threshold,
-        )
+        result = await batcher.ask(question)
+    except Overloaded as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"too many questions at once ({exc}): try again in a second",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        ) from None
     except CollectionMissing as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
     except StoreError as exc:

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from app.api.deps import get_search
 from app.core.config import ServiceSettings
 from app.core.data import load_faq
-from app.core.search import FaqSearch, SearchSettings
+from app.core.search import FaqSearch
 from app.core.servable import Servable
 from app.core.store import FaqStore
 from app.indexer import index_dataset
@@ -57,13 +57,6 @@ def client(trained_servable, indexed_store_path):
     app = create_app(settings_for(trained_servable, indexed_store_path, ADMIN_API_KEY=ADMIN_KEY))
     with TestClient(app) as test_client:
         yield test_client
-
-
-@pytest.fixture(scope="module")
-def base_search(base_servable) -> FaqSearch:
-    search = FaqSearch(base_servable, FaqStore.in_memory(), "faq", SearchSettings(mode="fused", fusion="max"))
-    index_dataset(load_faq(MINI_FAQ), search, progress=False)
-    return search
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,8 @@ version with many more examples. (schemathesis' pytest plugin does not work with
 so the operations are driven with hypothesis directly.)
 """
 
+import shutil
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +17,9 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from app.main import create_app
+from tests.app.api.conftest import ADMIN_KEY, settings_for
 
 
 @schemathesis.serializer("application/x-ndjson")
@@ -31,6 +36,7 @@ ROUTES = {
     "POST /feedback",
     "GET /health",
     "GET /ready",
+    "GET /metrics",
     "POST /admin/reindex",
     "GET /admin/reindex/{job_id}",
     "GET /admin/unanswered",
@@ -66,11 +72,19 @@ def check_every_operation(app, max_examples: int, derandomize: bool) -> set[str]
     return checked
 
 
-def test_every_route_conforms(client):
-    # The app of the end-to-end client: its lifespan ran, the servable is loaded and indexed.
-    assert check_every_operation(client.app, max_examples=20, derandomize=True) == ROUTES
+@pytest.fixture(scope="module")
+def served_app(trained_servable, indexed_store_path, tmp_path_factory):
+    """The whole app over its own copy of the indexed store: schemathesis runs the app's lifespan
+    itself (and keeps it alive), and an embedded store can be opened once only."""
+    store = tmp_path_factory.mktemp("schemathesis") / "qdrant"
+    shutil.copytree(indexed_store_path, store, ignore=shutil.ignore_patterns(".lock"))
+    return create_app(settings_for(trained_servable, store, ADMIN_API_KEY=ADMIN_KEY))
+
+
+def test_every_route_conforms(served_app):
+    assert check_every_operation(served_app, max_examples=20, derandomize=True) == ROUTES
 
 
 @pytest.mark.proof
-def test_every_route_conforms_long(client):
-    assert check_every_operation(client.app, max_examples=300, derandomize=False) == ROUTES
+def test_every_route_conforms_long(served_app):
+    assert check_every_operation(served_app, max_examples=300, derandomize=False) == ROUTES

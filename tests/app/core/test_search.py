@@ -181,3 +181,43 @@ def test_settings_recorded_in_a_servable_are_used(base_servable):
         )
     finally:
         base_servable.meta.search = {}
+
+
+def test_the_embedding_cache_skips_encoding_and_changes_nothing(base_servable, base_search):
+    from app.core.search import FaqSearch
+
+    cached = FaqSearch(
+        base_servable, base_search.store, base_search.alias, base_search.settings, cache_size=2
+    )
+    first = cached.search("How do I create a storage bucket?", top_k=3)
+    # the same words, other case and spacing: one key for an uncased model
+    again = cached.search("  how do i   create a STORAGE bucket? ", top_k=3)
+    assert (cached.cache.hits, cached.cache.misses) == (1, 1)
+    assert [(h.id, round(h.score, 6)) for h in again] == [(h.id, round(h.score, 6)) for h in first]
+    uncached = base_search.search("how do i create a storage bucket?", top_k=3)
+    assert [h.id for h in uncached] == [h.id for h in first]
+    # least recently used out first, at most `size` kept
+    cached.search("is there a free tier?")
+    cached.search("how are database backups made?")
+    assert len(cached.cache) == 2
+    cached.search("how do i create a storage bucket?")
+    assert cached.cache.misses == 4
+
+
+def test_stored_vectors_are_unit_length_and_scores_are_cosines(base_servable):
+    import numpy as np
+
+    entries = [
+        FaqEntry("how do i create a bucket?", "open the console and click create bucket"),
+        FaqEntry("is there a free tier?", "yes, the first 5 gb are free every month"),
+    ]
+    search = FaqSearch(base_servable, FaqStore.in_memory(), "faq", SearchSettings(mode="answer"))
+    index_dataset(FaqDataset(Path("entries"), entries), search, progress=False)
+    stored = search.vectors_for(entries)
+    assert np.allclose(np.linalg.norm(stored[ANSWER_VECTOR], axis=1), 1.0, atol=1e-5)
+    question = "where do i make a new bucket?"
+    raw_q = base_servable.encode([question])[0]
+    raw_a = base_servable.encode([entries[0].answer])[0]
+    cosine = float(raw_q @ raw_a / np.linalg.norm(raw_q) / np.linalg.norm(raw_a))
+    (hit,) = search.search(question, top_k=1)
+    assert hit.answer == entries[0].answer and hit.score == pytest.approx(cosine, abs=1e-5)

@@ -1,0 +1,62 @@
+"""Per-request bookkeeping, as one ASGI middleware: a request id (the client's X-Request-ID
+when it sends a sane one, else a new one) returned in the response and carried by every log
+line written while the request is handled; and the request's count and latency in the metrics,
+by route template (not by raw path, which would make a series per entry id)."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import time
+import uuid
+
+from app.api.body_limit import ASGIApp, Message, Receive, Scope, Send
+from app.metrics import Metrics
+
+REQUEST_ID_HEADER = b"x-request-id"
+_SANE_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts the current request id on every log record (`%(request_id)s`; "-" outside requests)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id.get()
+        return True
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = dict(scope.get("headers") or []).get(REQUEST_ID_HEADER, b"")
+        rid = sent.decode("ascii") if _SANE_ID.match(sent) else uuid.uuid4().hex[:16]
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500  # unless the app answers
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (REQUEST_ID_HEADER, rid.encode("ascii"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "")
+            self.metrics.requests.labels(method, template, str(status)).inc()
+            self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)
+            request_id.reset(token)
