@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from app.core.data import FaqEntry, unique_entries
 from app.core.search import FaqSearch
 from app.core.store import entry_from_payload
-from app.live_entries import EntryNotFound
+from app.live_entries import LiveEntries
 
 logger = logging.getLogger(__name__)
 
@@ -33,24 +33,16 @@ class Feedback:
 
 
 class FeedbackLog:
-    def __init__(self, search: FaqSearch):
+    def __init__(self, search: FaqSearch, entries: LiveEntries):
         self.search = search
+        self.entries = entries
         self.store = search.store
         self.name = f"{search.alias}_feedback"
-        self._ready = False
-
-    def _ensure(self) -> None:
-        if not self._ready:
-            self.store.ensure_records(self.name, self.search.servable.embedding_size)
-            self._ready = True
 
     def record(self, question: str, entry_id: str, helpful: bool, comment: str = "") -> Feedback:
         """Store one piece of feedback on the answer `entry_id` gave to `question`. The entry's
         text is kept with it: the pair stays usable after the entry is edited or deleted."""
-        found = self.store.entries(self.search.alias, [entry_id])
-        if entry_id not in found:
-            raise EntryNotFound(f"no FAQ entry '{entry_id}' (feedback names the id /ask returned)")
-        self._ensure()
+        entry = self.entries.get(entry_id)  # EntryNotFound for an id /ask never returned
         feedback = Feedback(
             id=str(uuid.uuid4()),
             question=question,
@@ -58,7 +50,7 @@ class FeedbackLog:
             helpful=helpful,
             comment=comment,
             at=datetime.now(UTC).isoformat(timespec="seconds"),
-            entry=found[entry_id],
+            entry=entry,
         )
         payload = {
             "question": question,
@@ -73,7 +65,6 @@ class FeedbackLog:
         return feedback
 
     def all(self) -> list[Feedback]:
-        self._ensure()
         return [
             Feedback(
                 id=record_id,

@@ -16,17 +16,15 @@ from fastapi.staticfiles import StaticFiles
 from app.api.body_limit import BodySizeLimit
 from app.api.observability import RequestContext
 from app.api.routes import admin, ask, entries, feedback, health, metrics_route, web
-from app.batcher import MicroBatcher
 from app.core.config import ServiceSettings
 from app.core.search import FaqSearch
 from app.core.servable import Servable, ServableError
 from app.core.store import CollectionMissing, FaqStore, StoreError
-from app.feedback import FeedbackLog
-from app.live_entries import EntryNotFound, LiveEntries
+from app.live_entries import EntryNotFound
 from app.metrics import Metrics
-from app.reindex_jobs import ReindexJobs, ReindexRunning
+from app.reindex_jobs import ReindexRunning
 from app.schemas import ValidationProblem
-from app.unanswered import UnansweredLog
+from app.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +32,7 @@ logger = logging.getLogger(__name__)
 def _open_resources(app: FastAPI, settings: ServiceSettings) -> None:
     state = app.state
     state.settings = settings
-    state.servable = state.store = state.search = state.jobs = None
-    state.entries = state.feedback = state.unanswered = state.batcher = None
+    state.servable = state.store = state.search = state.services = None
     torch.set_num_threads(settings.threads())
     logger.info("torch uses %d threads", settings.threads())
     state.servable_error = state.store_error = None
@@ -61,11 +58,7 @@ def _open_resources(app: FastAPI, settings: ServiceSettings) -> None:
             state.servable, state.servable_error = None, str(exc)
             logger.error("%s", exc)
             return
-        state.jobs = ReindexJobs(state.search)
-        state.entries = LiveEntries(state.search, state.jobs)
-        state.feedback = FeedbackLog(state.search)
-        state.unanswered = UnansweredLog(state.search, settings)
-        state.batcher = MicroBatcher.from_settings(state.search, settings, state.metrics)
+        state.services = Services.build(state.search, settings, state.metrics)
 
 
 def _track(app: FastAPI, metrics: Metrics) -> None:
@@ -107,10 +100,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         _open_resources(app, config)
         _track(app, metrics)
         yield
-        if app.state.batcher is not None:
-            app.state.batcher.close()
-        if app.state.jobs is not None:
-            app.state.jobs.wait(timeout=60)
+        if app.state.services is not None:
+            app.state.services.close()
         if app.state.store is not None:
             app.state.store.close()
 

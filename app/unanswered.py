@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 import numpy as np
 
 from app.core.config import RecordingSettings
-from app.core.search import FaqSearch
+from app.core.search import Answers, FaqSearch
+from app.core.store import StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,6 @@ class UnansweredLog:
         self.store = search.store
         self.name = f"{search.alias}_unanswered"
         self.settings = settings
-        self._ready = False
         self._since_prune = 0
         self._lock = threading.Lock()
 
@@ -56,22 +56,26 @@ class UnansweredLog:
     def enabled(self) -> bool:
         return self.settings.record_questions
 
-    def _ensure(self) -> None:
-        if not self._ready:
-            self.store.ensure_records(self.name, self.search.servable.embedding_size)
-            self._ready = True
+    def missed(self, answers: Answers) -> bool:
+        """Whether `answers` are a miss to record: the best entry scored under the servable's own
+        threshold, whatever the request asked for (a missing topic is missing for every user)."""
+        threshold = self.search.settings.no_answer_threshold
+        if not self.enabled or answers.embedding is None or threshold is None:
+            return False
+        return answers.best_score is None or answers.best_score < threshold
+
+    def record_missed(self, question: str, answers: Answers) -> None:
+        """`record` for a miss, after its answer was sent: a store failure is only logged."""
+        assert answers.embedding is not None  # as `missed` checked
+        try:
+            self.record(question, answers.best_score, answers.embedding)
+        except StoreError as exc:
+            logger.warning("could not record an unanswered question: %s", exc)
 
     def record(self, question: str, best_score: float | None, embedding: np.ndarray) -> None:
         if not self.enabled:
             return
-        self._ensure()
-        now = time.time()
-        payload = {
-            "question": question,
-            "best_score": best_score,
-            "asked_at": now,
-            "asked": datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds"),
-        }
+        payload = {"question": question, "best_score": best_score, "asked_at": time.time()}
         self.store.add_record(self.name, str(uuid.uuid4()), embedding, payload)
         with self._lock:
             self._since_prune += 1
@@ -83,7 +87,6 @@ class UnansweredLog:
 
     def prune(self) -> int:
         """Drop records older than the age limit, then the oldest beyond the count limit."""
-        self._ensure()
         cutoff = time.time() - self.settings.unanswered_max_days * 86400
         stamps = sorted(
             (float(payload.get("asked_at", 0.0)), record_id)
@@ -99,7 +102,6 @@ class UnansweredLog:
         return len(doomed)
 
     def clear(self) -> int:
-        self._ensure()
         ids = [record_id for record_id, _, _ in self.store.records(self.name)]
         if ids:
             self.store.delete_points(self.name, ids)
@@ -107,7 +109,6 @@ class UnansweredLog:
 
     def groups(self, min_similarity: float = DEFAULT_MIN_SIMILARITY) -> list[UnansweredGroup]:
         """The recorded questions grouped by similarity, most asked first."""
-        self._ensure()
         records = [
             (payload, vector)
             for _, payload, vector in self.store.records(self.name, with_vectors=True)
@@ -151,12 +152,16 @@ def _group(payloads: list[dict], vectors: np.ndarray) -> UnansweredGroup:
     order = np.argsort(-(vectors @ centre))
     questions = [str(payloads[i].get("question", "")) for i in order]
     scores = [float(p["best_score"]) for p in payloads if isinstance(p.get("best_score"), int | float)]
-    asked = [str(p.get("asked", "")) for p in payloads]
+    asked = [float(p.get("asked_at", 0.0)) for p in payloads]
     return UnansweredGroup(
         representative=questions[0],
         count=len(payloads),
         best_score=max(scores) if scores else None,
-        first_asked=min(asked),
-        last_asked=max(asked),
+        first_asked=_iso(min(asked)),
+        last_asked=_iso(max(asked)),
         examples=list(dict.fromkeys(questions))[:EXAMPLES_PER_GROUP],
     )
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")

@@ -32,13 +32,11 @@ from pathlib import Path
 
 import httpx
 
-from app.core.config import StoreSettings
 from app.core.data import FaqDataset, load_faq, parse_records, read_lines, unique_entries
 from app.core.data_source import resolve_data_path
 from app.core.servable import Servable
-from app.core.store import FaqStore
-from app.indexer import DEFAULT_BATCH_SIZE, index_dataset
-from benchmarks.index_speed import encode_only
+from app.indexer import DEFAULT_BATCH_SIZE
+from benchmarks.index_speed import encode_only, index_into
 
 logger = logging.getLogger("bench")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -187,15 +185,7 @@ def index_throughput(servable: Servable, dataset: FaqDataset, store_path: Path) 
     entries = unique_entries(dataset.entries)
     servable.encode([e.answer for e in entries[:64]])  # warm-up
     encode_seconds = encode_only(servable, entries, DEFAULT_BATCH_SIZE)
-    store = FaqStore.open(StoreSettings.model_validate({"QDRANT_PATH": str(store_path)}))
-    try:
-        from app.core.search import FaqSearch
-
-        started = time.perf_counter()
-        index_dataset(dataset, FaqSearch(servable, store, "faq"), progress=False)
-        index_seconds = time.perf_counter() - started
-    finally:
-        store.close()
+    index_seconds = index_into(store_path, servable, dataset, DEFAULT_BATCH_SIZE, "faq")
     return {
         "entries": len(entries),
         "encode_only_entries_per_s": round(len(entries) / encode_seconds, 1),

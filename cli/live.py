@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from cli import remote
+from cli.common import fail, settings_with
 
 console = Console()
 
@@ -32,19 +33,10 @@ OutputOption = Annotated[
 ]
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
-
-
 def _target(url: str | None) -> tuple[str, str | None]:
     from app.core.config import ClientSettings
 
-    values: dict[str, Any] = {"FAQ_URL": url} if url else {}
-    try:
-        client = ClientSettings(**values)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
+    client = settings_with(ClientSettings, FAQ_URL=url)
     return client.url, client.admin_api_key.get_secret_value() if client.admin_api_key else None
 
 
@@ -53,7 +45,7 @@ def _call(method: str, url: str | None, path: str, *, expected: tuple[int, ...] 
     try:
         return remote.call(method, target, path, api_key=key, expected=expected, **kwargs)
     except remote.RemoteError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @entries_app.command("add")
@@ -72,15 +64,15 @@ def add(
 
     if file is not None:
         if question or answer:
-            raise _fail("give either --file or --question/--answer, not both")
+            raise fail("give either --file or --question/--answer, not both")
         try:
             records = [entry.to_record() for entry in load_faq(file).entries]
         except DataError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     elif question and answer:
         records = [{"question": question, "answer": answer, "source": source, "filename": filename}]
     else:
-        raise _fail("give --question and --answer (or --file FILE)")
+        raise fail("give --question and --answer (or --file FILE)")
     ids = _call("POST", url, "/faq/entries", json=records, expected=(201,)).json()["ids"]
     for entry_id in ids:
         typer.echo(entry_id)
@@ -136,7 +128,7 @@ def export(
     try:
         count = remote.download(target, "/faq/entries", output, api_key=key, params=params)
     except remote.RemoteError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     console.print(f"wrote {count} entries to {output}", style="green")
 
 
@@ -157,7 +149,7 @@ def feedback_export(
             target, "/admin/feedback", output, api_key=key, params={"pairs": str(not everything).lower()}
         )
     except remote.RemoteError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     console.print(f"wrote {count} {'records' if everything else 'pairs'} to {output}", style="green")
 
 

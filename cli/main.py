@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli import live
+from cli.common import fail, settings_with
 
 app = typer.Typer(
     name="faq",
@@ -97,30 +98,16 @@ def main(
     _setup_logging(verbose)
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)  # plain text: no wrapping inside paths
-    return typer.Exit(code=2)
-
-
-def _settings(cls, **values):
-    """A settings class from the environment, flags (those not None) taking precedence; a bad
-    value stops with the problem."""
-    try:
-        return cls(**{key: value for key, value in values.items() if value is not None})
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-
-
 def _model_settings(servable: Path | None, device: str | None):
     from app.core.config import ModelSettings
 
-    return _settings(ModelSettings, FAQ_SERVABLE=servable, DEVICE=device)
+    return settings_with(ModelSettings, FAQ_SERVABLE=servable, DEVICE=device)
 
 
 def _store_settings(collection: str | None):
     from app.core.config import StoreSettings
 
-    return _settings(StoreSettings, FAQ_COLLECTION=collection)
+    return settings_with(StoreSettings, FAQ_COLLECTION=collection)
 
 
 def _data_path(data: Path | None) -> Path:
@@ -130,7 +117,7 @@ def _data_path(data: Path | None) -> Path:
     try:
         return resolve_data_path(data)
     except DataError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _override(*declarations: str, help: str, **limits: Any) -> Any:
@@ -252,19 +239,19 @@ def train(
         from training.config import TrainConfig
         from training.train import train as run_training
     except ModuleNotFoundError as exc:
-        raise _fail(f"training needs the full install ({exc.name} is missing): run `make install`") from None
+        raise fail(f"training needs the full install ({exc.name} is missing): run `make install`") from None
     model = _model_settings(output, device)
     options.update(data=_data_path(data), output=model.servable, device=model.device)
     try:
         cfg = TrainConfig.from_recipe(recipe, **options)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if no_cache:
         cfg = replace(cfg, cache_dir=None)
     try:
         result = run_training(cfg)
     except (DataError, ValueError, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     final = result.final_val
     console.print(
         f"servable saved to [bold]{result.servable}[/] in {result.seconds:.0f} s; "
@@ -322,7 +309,7 @@ def evaluate(
     try:
         report = run_evaluation(cfg)
     except (DataError, ServableError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
@@ -369,10 +356,10 @@ def index(
     try:
         dataset = load_faq(data_path, skip_invalid=skip_invalid)
     except DataError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     logger.info("data: %s", dataset.summary())
     settings = _store_settings(collection)
-    client = _settings(ClientSettings, FAQ_URL=url)
+    client = settings_with(ClientSettings, FAQ_URL=url)
 
     handoff_url = client.url if url else None
     store = None
@@ -381,7 +368,7 @@ def index(
             store = FaqStore.open(settings)
         except StoreUnavailable as exc:
             if settings.embedded_path is None or not remote.is_running(client.url):
-                raise _fail(str(exc)) from None
+                raise fail(str(exc)) from None
             logger.info("the embedded store is held by the service at %s: handing the job to it", client.url)
             handoff_url = client.url
     if handoff_url is not None:
@@ -389,7 +376,7 @@ def index(
         try:
             report = remote.reindex(handoff_url, data_path, api_key=key)
         except remote.RemoteError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         _print_index_report(report)
         return
     assert store is not None
@@ -402,9 +389,9 @@ def index(
         )
         report_obj = index_dataset(dataset, search, batch_size=batch_size)
     except (ServableError, StoreError, ValueError) as exc:
-        raise _fail(f"{exc} (the previous index, if any, is still serving)") from None
+        raise fail(f"{exc} (the previous index, if any, is still serving)") from None
     except KeyboardInterrupt:
-        raise _fail("interrupted: the previous index, if any, is still serving") from None
+        raise fail("interrupted: the previous index, if any, is still serving") from None
     finally:
         store.close()
     _print_index_report(report_obj.as_dict())
@@ -436,12 +423,12 @@ def serve(
     from app.core.config import ServiceSettings
     from app.main import create_app
 
-    settings = _settings(ServiceSettings)
+    settings = settings_with(ServiceSettings)
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
         return
     if settings.qdrant_url is None:
-        raise _fail(
+        raise fail(
             f"--workers {workers} needs a Qdrant server (set QDRANT_URL): the embedded store at "
             f"{settings.embedded_path} can be opened by one process only"
         )
@@ -476,7 +463,7 @@ def export_onnx(servable: ServableOption = None) -> None:
     try:
         report = Servable.load(model.servable, device="cpu").export_onnx()
     except (ServableError, OnnxExportError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     for side, item in report.items():
         console.print(
             f"{side}: {model.servable}/onnx/{item['file']} (max difference {item['max_abs_difference']:.1e})"
@@ -499,13 +486,13 @@ def ask(
     from cli import remote
 
     if not question.strip():
-        raise _fail("the question is empty")
-    target = _settings(ClientSettings, FAQ_URL=url).url
+        raise fail("the question is empty")
+    target = settings_with(ClientSettings, FAQ_URL=url).url
     if url or remote.is_running(target):
         try:
             result = remote.ask(target, question, top_k=top_k, source=source)
         except remote.RemoteError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     else:
         result = _ask_locally(question.strip(), top_k, source, _model_settings(servable, device), collection)
     if not result["answered"]:
@@ -532,7 +519,7 @@ def _ask_locally(question: str, top_k: int, source: str | None, model, collectio
     try:
         store = FaqStore.open(settings)
     except StoreError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         search = FaqSearch(
             Servable.load(model.servable, device=model.device, runtime=model.runtime),
@@ -541,7 +528,7 @@ def _ask_locally(question: str, top_k: int, source: str | None, model, collectio
         )
         result = search.ask(question, top_k=top_k, source=source)
     except (ServableError, StoreError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         store.close()
     # The same shape as the service's answer, so both paths print alike.

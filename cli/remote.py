@@ -1,4 +1,5 @@
-"""Talking to a running `faq serve` over HTTP: asking, and handing it a reindex job."""
+"""Talking to a running `faq serve` over HTTP: asking, handing it a reindex job, and the admin
+routes that `faq entries`, `faq export` and `faq feedback` use."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ def is_running(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+def _key(api_key: str | None) -> dict[str, str]:
+    return {"X-API-Key": api_key} if api_key else {}
+
+
 def _detail(response: httpx.Response) -> str:
     try:
         return str(response.json().get("detail", response.text))
@@ -28,38 +33,28 @@ def _detail(response: httpx.Response) -> str:
 
 def ask(url: str, question: str, *, top_k: int, source: str | None, timeout: float = 60) -> dict:
     payload = {"question": question, "top_k": top_k, "source": source}
-    try:
-        response = httpx.post(f"{url}/ask", json=payload, timeout=timeout)
-    except httpx.HTTPError as exc:
-        raise RemoteError(f"cannot reach the service at {url}: {exc}") from None
-    if response.status_code != 200:
-        raise RemoteError(f"the service answered {response.status_code}: {_detail(response)}")
-    return response.json()
+    return call("POST", url, "/ask", json=payload, timeout=timeout).json()
 
 
 def reindex(
     url: str, data: Path, *, api_key: str | None, poll_seconds: float = 1.0, timeout: float = 3600
 ) -> dict:
     """Upload `data` to POST /admin/reindex and wait for the job; returns its report."""
-    headers = {"Content-Type": "application/x-ndjson"}
-    if api_key:
-        headers["X-API-Key"] = api_key
-    try:
-        response = httpx.post(f"{url}/admin/reindex", content=data.read_bytes(), headers=headers, timeout=120)
-    except httpx.HTTPError as exc:
-        raise RemoteError(f"cannot reach the service at {url}: {exc}") from None
-    if response.status_code != 202:
-        raise RemoteError(f"the service refused the reindex ({response.status_code}): {_detail(response)}")
-    job = response.json()
+    job = call(
+        "POST",
+        url,
+        "/admin/reindex",
+        api_key=api_key,
+        expected=(202,),
+        content=data.read_bytes(),
+        headers={"Content-Type": "application/x-ndjson"},
+    ).json()
     deadline = time.monotonic() + timeout
     while job["status"] == "running":
         if time.monotonic() > deadline:
             raise RemoteError(f"reindex job {job['id']} still running after {timeout:.0f} s")
         time.sleep(poll_seconds)
-        status = httpx.get(f"{url}/admin/reindex/{job['id']}", headers=headers, timeout=30)
-        if status.status_code != 200:
-            raise RemoteError(f"cannot follow reindex job {job['id']}: {_detail(status)}")
-        job = status.json()
+        job = call("GET", url, f"/admin/reindex/{job['id']}", api_key=api_key, timeout=30).json()
     if job["status"] != "succeeded":
         raise RemoteError(f"reindex job {job['id']} failed: {job.get('error')}")
     return job["report"]
@@ -76,7 +71,7 @@ def call(
     **kwargs,
 ) -> httpx.Response:
     """One request to the service; RemoteError naming the problem unless the status is expected."""
-    headers = {"X-API-Key": api_key} if api_key else {}
+    headers = {**kwargs.pop("headers", {}), **_key(api_key)}
     try:
         response = httpx.request(method, f"{url}{path}", headers=headers, timeout=timeout, **kwargs)
     except httpx.HTTPError as exc:
@@ -89,7 +84,7 @@ def call(
 def download(url: str, path: str, output: Path, *, api_key: str | None, params: dict) -> int:
     """Stream a JSONL answer into `output` (written beside it, then renamed: a failed download
     leaves no half file); returns the number of lines."""
-    headers = {"X-API-Key": api_key} if api_key else {}
+    headers = _key(api_key)
     partial = output.with_name(f".{output.name}.partial")
     lines = 0
     try:

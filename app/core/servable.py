@@ -161,10 +161,13 @@ class Servable:
 
     def export_onnx(self) -> dict:
         """Export this servable's encoders to ONNX into its directory (checked against PyTorch)."""
-        sides = {"answer": self.model}
+        return export_onnx(self.path, self._sides(), threads=torch.get_num_threads())
+
+    def _sides(self) -> dict[str, MetricModel]:
+        """The models by side: the answer side, and the question side when it has its own."""
         if self.has_question_model:
-            sides["question"] = self.question_model
-        return export_onnx(self.path, sides, threads=torch.get_num_threads())
+            return {"answer": self.model, "question": self.question_model}
+        return {"answer": self.model}
 
     @classmethod
     def from_base_model(

@@ -114,6 +114,7 @@ class FaqStore:
         # bug) and deletes a collection under a running search; in embedded mode every call
         # goes through this lock. A server does its own concurrency control.
         self._lock: threading.RLock | None = threading.RLock() if embedded else None
+        self._record_collections: set[str] = set()  # record collections known to exist
 
     @classmethod
     def open(cls, settings: StoreSettings) -> FaqStore:
@@ -354,25 +355,29 @@ class FaqStore:
         return {str(hit.value): hit.count for hit in response.hits}
 
     # ---- record collections (feedback, unanswered questions) ----------------------------------
-    def ensure_records(self, name: str, vector_size: int) -> None:
-        """A plain collection (one unnamed cosine vector a record) for logs kept beside the FAQ;
-        created when missing, never versioned or replaced by an index job."""
-        with self._locked():
-            if self.client.collection_exists(name):
-                return
-            self.client.create_collection(
-                name, vectors_config=models.VectorParams(size=vector_size, distance=models.Distance.COSINE)
-            )
-
     def add_record(self, name: str, record_id: str, vector: np.ndarray, payload: dict) -> None:
+        """Write a record to a plain collection (one unnamed cosine vector a record) kept beside
+        the FAQ for a log (feedback, unanswered questions); created by its first record, never
+        versioned or replaced by an index job."""
         point = models.PointStruct(id=record_id, vector=vector.tolist(), payload=payload)
         with self._locked():
+            if name not in self._record_collections:
+                if not self.client.collection_exists(name):
+                    self.client.create_collection(
+                        name,
+                        vectors_config=models.VectorParams(size=len(vector), distance=models.Distance.COSINE),
+                    )
+                self._record_collections.add(name)
             self.client.upsert(name, points=[point], wait=True)
 
     def records(
         self, name: str, *, with_vectors: bool = False, page: int = 1000
     ) -> Iterator[tuple[str, dict, np.ndarray | None]]:
-        """Every record of a record collection: (id, payload, vector or None)."""
+        """Every record of a record collection: (id, payload, vector or None); none before the
+        first record is written."""
+        with self._locked():
+            if name not in self._record_collections and not self.client.collection_exists(name):
+                return
         offset = None
         while True:
             with self._locked():

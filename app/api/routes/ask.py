@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, status
 
-from app.api.deps import BatcherDep, EntriesDep, SearchDep, UnansweredDep
+from app.api.deps import BatcherDep, EntriesDep, UnansweredDep
 from app.batcher import Overloaded
 from app.core.search import Question
 from app.core.store import CollectionMissing, StoreError
@@ -20,8 +19,6 @@ from app.schemas import (
     Suggestion,
 )
 
-logger = logging.getLogger(__name__)
-
 RETRY_AFTER_SECONDS = "1"
 
 router = APIRouter(tags=["ask"])
@@ -34,7 +31,6 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 @router.post("/ask", response_model=AskResponse, responses=UNAVAILABLE)
 async def ask(
     request: AskRequest,
-    search: SearchDep,
     batcher: BatcherDep,
     unanswered: UnansweredDep,
     background: BackgroundTasks,
@@ -58,12 +54,8 @@ async def ask(
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
     except StoreError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"the vector store failed: {exc}") from None
-    # Compared with the servable's own threshold, whatever this request asked for: a missing
-    # topic is missing for every user. Written after the response is sent.
-    calibrated = search.settings.no_answer_threshold
-    if unanswered.enabled and result.embedding is not None and calibrated is not None:
-        if result.best_score is None or result.best_score < calibrated:
-            background.add_task(_record, unanswered, request.question, result.best_score, result.embedding)
+    if unanswered.missed(result):  # recorded after the response is sent
+        background.add_task(unanswered.record_missed, request.question, result)
     return AskResponse(
         question=request.question,
         answers=[
@@ -75,13 +67,6 @@ async def ask(
         threshold=result.threshold,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )
-
-
-def _record(log, question: str, best_score: float | None, embedding) -> None:
-    try:
-        log.record(question, best_score, embedding)
-    except StoreError as exc:  # the answer has been sent; losing one record is only logged
-        logger.warning("could not record an unanswered question: %s", exc)
 
 
 @router.get("/sources", response_model=SourcesResponse, responses=UNAVAILABLE)

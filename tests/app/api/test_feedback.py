@@ -29,7 +29,7 @@ def test_feedback_is_stored_with_the_question_embedding(client, answer):
     assert response.status_code == 201, response.text
     saved = response.json()
     assert saved["entry_id"] == answer["id"] and saved["helpful"] is True
-    log = client.app.state.feedback
+    log = client.app.state.services.feedback
     (record,) = [
         (rid, payload, vector)
         for rid, payload, vector in log.store.records(log.name, with_vectors=True)
