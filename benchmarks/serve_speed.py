@@ -335,6 +335,12 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     args.output.write_text(json.dumps(result, indent=2))
     print(table(result))  # noqa: T201 (the benchmark's output)
     print(f"\n{result['machine']['cores']} cores; written to {args.output}")  # noqa: T201
+    if result["questions_repeated"]:
+        print(  # noqa: T201
+            "warning: the question pool ran out and questions were asked again: the service's "
+            "embedding cache answered those, so its figures are flattered (use more --entries "
+            "or fewer --seconds)"
+        )
 
 
 if __name__ == "__main__":
