@@ -8,23 +8,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import torch
-from fastapi import FastAPI, Request, status
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.api.body_limit import BodySizeLimit
+from app.api.errors import add_error_handlers
 from app.api.observability import RequestContext
 from app.api.routes import admin, ask, entries, feedback, health, metrics_route, web
-from app.core.config import ServiceSettings
-from app.core.search import FaqSearch
-from app.core.servable import Servable, ServableError
-from app.core.store import CollectionMissing, FaqStore, StoreError
-from app.live_entries import EntryNotFound
-from app.metrics import Metrics
-from app.reindex_jobs import ReindexRunning
-from app.schemas import ValidationProblem
-from app.services import Services
+from app.api.schemas import ValidationProblem
+from app.config import ServiceSettings
+from app.encoding.servable import Servable, ServableError
+from app.search.faq_search import FaqSearch
+from app.serving.metrics import Metrics
+from app.serving.services import Services
+from app.store.base import StoreError
+from app.store.client_engine import FaqStore
 
 logger = logging.getLogger(__name__)
 
@@ -129,47 +127,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         by_path=dict.fromkeys((admin.router.prefix, entries.router.prefix), config.max_upload_bytes),
     )
     app.add_middleware(RequestContext, metrics=metrics)
-    _add_error_handlers(app)
+    add_error_handlers(app)
 
     return app
-
-
-def _add_error_handlers(app: FastAPI) -> None:
-    """The domain's exceptions as HTTP answers, so that the routes stay thin."""
-
-    def problem(code: int, detail: str) -> JSONResponse:
-        return JSONResponse(status_code=code, content={"detail": detail})
-
-    @app.exception_handler(EntryNotFound)
-    async def not_found(request: Request, exc: EntryNotFound) -> JSONResponse:
-        return problem(status.HTTP_404_NOT_FOUND, str(exc))
-
-    @app.exception_handler(ReindexRunning)
-    async def reindex_running(request: Request, exc: ReindexRunning) -> JSONResponse:
-        return problem(status.HTTP_409_CONFLICT, str(exc))
-
-    @app.exception_handler(CollectionMissing)
-    async def collection_missing(request: Request, exc: CollectionMissing) -> JSONResponse:
-        return problem(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
-
-    @app.exception_handler(StoreError)
-    async def store_failed(request: Request, exc: StoreError) -> JSONResponse:
-        return problem(status.HTTP_503_SERVICE_UNAVAILABLE, f"the vector store failed: {exc}")
-
-    @app.exception_handler(RequestValidationError)
-    async def readable_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-            message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-            problems.append(f"{where}: {message}" if where else message)
-        return JSONResponse(
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-            content={
-                "detail": "; ".join(problems) or "invalid request",
-                "errors": [
-                    {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
-                    for e in exc.errors()
-                ],
-            },
-        )

@@ -16,13 +16,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from app.core.config import StoreSettings
-from app.core.data import FaqDataset, FaqEntry, load_faq, unique_entries
-from app.core.data_source import resolve_data_path
-from app.core.search import FaqSearch
-from app.core.servable import Servable
-from app.core.store import FaqStore
-from app.indexer import DEFAULT_BATCH_SIZE, index_dataset
+from app.config import StoreSettings
+from app.domain.data_source import resolve_data_path
+from app.domain.entry import FaqEntry, unique_entries
+from app.domain.records import FaqDataset, load_faq
+from app.encoding.servable import Servable
+from app.search.faq_search import FaqSearch
+from app.store.client_engine import FaqStore
+from app.writes.index_job import DEFAULT_BATCH_SIZE, index_dataset
 
 
 def encode_only(servable: Servable, entries: list[FaqEntry], batch_size: int) -> float:

@@ -13,9 +13,9 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from app.core.config import ServiceSettings
-from app.core.servable import Servable
-from app.core.store import FaqStore
+from app.config import ServiceSettings
+from app.encoding.servable import Servable
+from app.store.client_engine import FaqStore
 
 
 class Ask(BaseModel):

@@ -32,10 +32,11 @@ from pathlib import Path
 
 import httpx
 
-from app.core.data import FaqDataset, load_faq, parse_records, read_lines, unique_entries
-from app.core.data_source import resolve_data_path
-from app.core.servable import Servable
-from app.indexer import DEFAULT_BATCH_SIZE
+from app.domain.data_source import resolve_data_path
+from app.domain.entry import unique_entries
+from app.domain.records import FaqDataset, load_faq, parse_records, read_lines
+from app.encoding.servable import Servable
+from app.writes.index_job import DEFAULT_BATCH_SIZE
 from benchmarks.index_speed import encode_only, index_into
 
 logger = logging.getLogger("bench")

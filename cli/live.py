@@ -34,7 +34,7 @@ OutputOption = Annotated[
 
 
 def _target(url: str | None) -> tuple[str, str | None]:
-    from app.core.config import ClientSettings
+    from app.config import ClientSettings
 
     client = settings_with(ClientSettings, FAQ_URL=url)
     return client.url, client.admin_api_key.get_secret_value() if client.admin_api_key else None
@@ -60,7 +60,8 @@ def add(
     url: UrlOption = None,
 ) -> None:
     """Add one entry (--question and --answer) or a file of them; they answer at once."""
-    from app.core.data import DataError, load_faq
+    from app.domain.entry import DataError
+    from app.domain.records import load_faq
 
     if file is not None:
         if question or answer:

@@ -4,7 +4,7 @@ entries, export, feedback and unanswered (cli.live).
 Nothing from `training` (and so quaterion) is imported until a training command runs, so the
 serving image, which has no quaterion, still runs `faq index`, `faq serve` and `faq ask`.
 Defaults that the environment can set (FAQ_SERVABLE, FAQ_COLLECTION, DEVICE, FAQ_DATA, FAQ_URL,
-ADMIN_API_KEY) come from the settings classes in `app.core.config`; a flag overrides them.
+ADMIN_API_KEY) come from the settings classes in `app.config`; a flag overrides them.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ SkipInvalidOption = Annotated[
 
 
 def _from_environment(flag: str, what: str, variable: str, default: str) -> Any:
-    """An option whose default comes from an environment variable (read by app.core.config)."""
+    """An option whose default comes from an environment variable (read by app.config)."""
     return typer.Option(flag, help=f"{what} Default: ${variable}, else {default}.", show_default=False)
 
 
@@ -99,20 +99,20 @@ def main(
 
 
 def _model_settings(servable: Path | None, device: str | None):
-    from app.core.config import ModelSettings
+    from app.config import ModelSettings
 
     return settings_with(ModelSettings, FAQ_SERVABLE=servable, DEVICE=device)
 
 
 def _store_settings(collection: str | None):
-    from app.core.config import StoreSettings
+    from app.config import StoreSettings
 
     return settings_with(StoreSettings, FAQ_COLLECTION=collection)
 
 
 def _data_path(data: Path | None) -> Path:
-    from app.core.data import DataError
-    from app.core.data_source import resolve_data_path
+    from app.domain.data_source import resolve_data_path
+    from app.domain.entry import DataError
 
     try:
         return resolve_data_path(data)
@@ -233,7 +233,7 @@ def train(
     # unset (None) keep the recipe's value. Taken first, so only the parameters are in it.
     options = dict(locals())
     del options["recipe"], options["no_cache"]
-    from app.core.data import DataError
+    from app.domain.entry import DataError
 
     try:
         from training.config import TrainConfig
@@ -291,8 +291,8 @@ def evaluate(
 ) -> None:
     """Compare the base encoder and a servable on the val split (collection, full_index, in_batch;
     paraphrase and out_of_domain with their files)."""
-    from app.core.data import DataError
-    from app.core.servable import ServableError
+    from app.domain.entry import DataError
+    from app.encoding.servable import ServableError
     from training.evaluate import EvalConfig, report_rows
     from training.evaluate import evaluate as run_evaluation
 
@@ -344,12 +344,14 @@ def index(
     embedded store is held by a running `faq serve`, or --url is given, the job is handed to
     that service (POST /admin/reindex, with ADMIN_API_KEY from the environment).
     """
-    from app.core.config import ClientSettings
-    from app.core.data import DataError, load_faq
-    from app.core.search import FaqSearch
-    from app.core.servable import Servable, ServableError
-    from app.core.store import FaqStore, StoreError, StoreUnavailable
-    from app.indexer import index_dataset
+    from app.config import ClientSettings
+    from app.domain.entry import DataError
+    from app.domain.records import load_faq
+    from app.encoding.servable import Servable, ServableError
+    from app.search.faq_search import FaqSearch
+    from app.store.base import StoreError, StoreUnavailable
+    from app.store.client_engine import FaqStore
+    from app.writes.index_job import index_dataset
     from cli import remote
 
     data_path = _data_path(data)
@@ -420,7 +422,7 @@ def serve(
 
     import uvicorn
 
-    from app.core.config import ServiceSettings
+    from app.config import ServiceSettings
     from app.main import create_app
 
     settings = settings_with(ServiceSettings)
@@ -456,8 +458,8 @@ def bench(ctx: typer.Context) -> None:
 def export_onnx(servable: ServableOption = None) -> None:
     """Export a servable's encoders to ONNX (into <servable>/onnx), checked against PyTorch;
     the service then encodes with ONNX Runtime (FAQ_RUNTIME=auto, the default)."""
-    from app.core.onnx_encoder import OnnxExportError
-    from app.core.servable import Servable, ServableError
+    from app.encoding.onnx_runtime import OnnxExportError
+    from app.encoding.servable import Servable, ServableError
 
     model = _model_settings(servable, "cpu")
     try:
@@ -482,7 +484,7 @@ def ask(
 ) -> None:
     """Answer a question: through a running service (--url, or one found at $FAQ_URL),
     otherwise directly against the store and the servable."""
-    from app.core.config import ClientSettings
+    from app.config import ClientSettings
     from cli import remote
 
     if not question.strip():
@@ -511,9 +513,10 @@ def ask(
 def _ask_locally(question: str, top_k: int, source: str | None, model, collection: str | None) -> dict:
     from dataclasses import asdict
 
-    from app.core.search import FaqSearch
-    from app.core.servable import Servable, ServableError
-    from app.core.store import FaqStore, StoreError
+    from app.encoding.servable import Servable, ServableError
+    from app.search.faq_search import FaqSearch
+    from app.store.base import StoreError
+    from app.store.client_engine import FaqStore
 
     settings = _store_settings(collection)
     try:

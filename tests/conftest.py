@@ -35,7 +35,7 @@ def mini_config(root: Path, recipe: str = "finetune", **overrides):
 def base_servable():
     """The untrained all-MiniLM-L6-v2 behind the servable interface: a small real encoder for
     tests that need real embeddings but not a trained model (loads in about a second)."""
-    from app.core.servable import Servable
+    from app.encoding.servable import Servable
 
     return Servable.from_base_model(device="cpu")
 
@@ -51,10 +51,11 @@ def trained_servable(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def base_search(base_servable):
     """The base encoder over an in-memory store holding the mini FAQ, searched both ways."""
-    from app.core.data import load_faq
-    from app.core.search import FaqSearch, SearchSettings
-    from app.core.store import FaqStore
-    from app.indexer import index_dataset
+    from app.domain.records import load_faq
+    from app.search.faq_search import FaqSearch
+    from app.search.settings import SearchSettings
+    from app.store.client_engine import FaqStore
+    from app.writes.index_job import index_dataset
 
     search = FaqSearch(base_servable, FaqStore.in_memory(), "faq", SearchSettings(mode="fused", fusion="max"))
     index_dataset(load_faq(MINI_FAQ), search, progress=False)

@@ -66,7 +66,7 @@ def test_commands_are_valid_cli_calls(service):
 
 
 def test_the_cluster_profile_is_three_qdrant_nodes_two_api_replicas_and_a_proxy():
-    from app.core.config import ServiceSettings
+    from app.config import ServiceSettings
 
     nodes = [SERVICES[f"qdrant-node{n}"] for n in (1, 2, 3)]
     for number, node in enumerate(nodes, start=1):

@@ -28,11 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from app.core.data import FaqDataset, FaqEntry
-from app.core.search import FaqSearch, SearchSettings
-from app.core.servable import Servable
-from app.core.store import FaqStore
-from app.indexer import index_dataset
+from app.domain.entry import FaqEntry
+from app.domain.records import FaqDataset
+from app.encoding.servable import Servable
+from app.search.faq_search import FaqSearch
+from app.search.settings import SearchSettings
+from app.store.client_engine import FaqStore
+from app.writes.index_job import index_dataset
 from training.evaluate import OutOfDomainQuery, load_out_of_domain
 
 logger = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from app.core.config import DEFAULT_CACHE_DIR, DEFAULT_SERVABLE
-from app.core.search import SearchSettings
+from app.config import DEFAULT_CACHE_DIR, DEFAULT_SERVABLE
+from app.search.settings import SearchSettings
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class TrainConfig:
     search: SearchSettings = field(default_factory=SearchSettings)
     calibrate: bool = True
     out_of_domain: Path | None = None
-    # Export the encoders to ONNX into the servable (app.core.onnx_encoder).
+    # Export the encoders to ONNX into the servable (app.encoding.onnx_runtime).
     onnx: bool = True
     # Where from and where to; not part of a recipe.
     data: Path | None = None

@@ -21,11 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from app.core.data import FaqDataset, FaqEntry, load_faq, read_records, string_field
-from app.core.search import FaqSearch, SearchSettings, answer_text
-from app.core.servable import Servable
-from app.core.store import FaqStore
-from app.indexer import index_dataset
+from app.domain.entry import FaqEntry, string_field
+from app.domain.records import FaqDataset, load_faq, read_records
+from app.encoding.servable import Servable
+from app.search.faq_search import FaqSearch
+from app.search.settings import SearchSettings, answer_text
+from app.store.client_engine import FaqStore
+from app.writes.index_job import index_dataset
 from training.metrics import RetrievalScores, in_batch_scores, retrieval_scores, scores_from_ranks
 from training.split import split_entries
 

@@ -16,10 +16,11 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from app.core.data import load_faq
-from app.core.data_source import resolve_data_path
-from app.core.search import FaqSearch, SearchSettings
-from app.core.servable import Servable
+from app.domain.data_source import resolve_data_path
+from app.domain.records import load_faq
+from app.encoding.servable import Servable
+from app.search.faq_search import FaqSearch
+from app.search.settings import SearchSettings
 from training.evaluate import index_in_memory, load_paraphrases, paraphrase_scores
 
 SETTINGS = {

@@ -18,10 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from app.core.data import FaqDataset, FaqEntry, load_faq
-from app.core.data_source import resolve_data_path
-from app.core.search import FaqSearch, SearchSettings
-from app.core.servable import Servable
+from app.domain.data_source import resolve_data_path
+from app.domain.entry import FaqEntry
+from app.domain.records import FaqDataset, load_faq
+from app.encoding.servable import Servable
+from app.search.faq_search import FaqSearch
+from app.search.settings import SearchSettings
 from training.evaluate import PARAPHRASE_DEPTH, index_in_memory
 from training.metrics import scores_from_ranks
 from training.split import split_entries

@@ -20,7 +20,7 @@ from sentence_transformers import SentenceTransformer
 from torch import Tensor
 from transformers.masking_utils import create_bidirectional_mask
 
-from app.core.encoder import SentenceEncoder
+from app.encoding.sentence_encoder import SentenceEncoder
 
 BOTTOM_BATCH = 64
 

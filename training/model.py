@@ -10,8 +10,8 @@ from quaterion_models import SimilarityModel
 from quaterion_models.heads import EncoderHead, SkipConnectionHead
 from torch.utils.data import Dataset
 
-from app.core.data import FaqEntry
-from app.core.encoder import SentenceEncoder, load_sentence_transformer
+from app.domain.entry import FaqEntry
+from app.encoding.sentence_encoder import SentenceEncoder, load_sentence_transformer
 from training.compat import import_quaterion
 from training.config import TrainConfig
 from training.layer_cache import LayerCachedEncoder

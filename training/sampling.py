@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 
 from torch.utils.data import Sampler
 
-from app.core.data import FaqEntry
+from app.domain.entry import FaqEntry
 
 
 class SamePageSampler(Sampler[int]):

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.core.data import DataError, FaqEntry
+from app.domain.entry import DataError, FaqEntry
 
 logger = logging.getLogger(__name__)
 

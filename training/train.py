@@ -20,11 +20,18 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 
-from app.core.data import DataError, FaqEntry, load_faq
-from app.core.device import resolve_device
-from app.core.encoder import default_model_path
-from app.core.onnx_encoder import OnnxExportError
-from app.core.servable import QUESTION_MODEL_DIR, SERVABLE_META, Servable, ServableMeta, base_question_model
+from app.domain.entry import DataError, FaqEntry
+from app.domain.records import load_faq
+from app.encoding.device import resolve_device
+from app.encoding.onnx_runtime import OnnxExportError
+from app.encoding.sentence_encoder import default_model_path
+from app.encoding.servable import (
+    QUESTION_MODEL_DIR,
+    SERVABLE_META,
+    Servable,
+    ServableMeta,
+    base_question_model,
+)
 from training.calibration import calibrate
 from training.callbacks import EpochMetricsRecorder, LoggingProgress
 from training.compat import import_quaterion

@@ -7,14 +7,14 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
 
-from app.batcher import MicroBatcher
-from app.core.config import ServiceSettings
-from app.core.search import FaqSearch
-from app.feedback import FeedbackLog
-from app.live_entries import LiveEntries
-from app.reindex_jobs import ReindexJobs
-from app.services import Services
-from app.unanswered import UnansweredLog
+from app.config import ServiceSettings
+from app.search.faq_search import FaqSearch
+from app.serving.batcher import MicroBatcher
+from app.serving.services import Services
+from app.usage.feedback import FeedbackLog
+from app.usage.unanswered import UnansweredLog
+from app.writes.live_entries import LiveEntries
+from app.writes.reindex_jobs import ReindexJobs
 
 
 def get_settings(request: Request) -> ServiceSettings:

@@ -12,7 +12,7 @@ import time
 import uuid
 
 from app.api.body_limit import ASGIApp, Message, Receive, Scope, Send
-from app.metrics import Metrics
+from app.serving.metrics import Metrics
 
 REQUEST_ID_HEADER = b"x-request-id"
 _SANE_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")

@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 
-from app.core.data import load_faq
+from app.domain.records import load_faq
 from tests.cli.conftest import start_service, stop_service
 from tests.cli.test_main import run_faq
 from tests.conftest import MINI_FAQ, mini_config

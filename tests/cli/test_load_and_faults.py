@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.core.config import StoreSettings
-from app.core.store import FaqStore
+from app.config import StoreSettings
+from app.store.client_engine import FaqStore
 from tests.app.api.conftest import ADMIN_KEY, index_into
 from tests.cli.conftest import Service, free_port, start_service, stop_service
 from tests.conftest import MINI_FAQ, MINI_PARAPHRASES, PARAPHRASES, REAL_FAQ, REPO_ROOT, bigger_faq
@@ -159,10 +159,10 @@ def test_load_on_the_real_data_set(tmp_path):
     if not (servable / "config.json").is_file() or not REAL_FAQ.is_file():
         pytest.skip(f"needs a servable trained on the real data at {servable} (make train) and {REAL_FAQ}")
     qdrant = tmp_path / "qdrant"
-    from app.core.data import load_faq
-    from app.core.search import FaqSearch
-    from app.core.servable import Servable
-    from app.indexer import index_dataset
+    from app.domain.records import load_faq
+    from app.encoding.servable import Servable
+    from app.search.faq_search import FaqSearch
+    from app.writes.index_job import index_dataset
 
     store = FaqStore.open(StoreSettings(QDRANT_PATH=str(qdrant)))
     index_dataset(

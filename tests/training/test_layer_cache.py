@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from app.core.encoder import SentenceEncoder, load_sentence_transformer
+from app.encoding.sentence_encoder import SentenceEncoder, load_sentence_transformer
 from tests.conftest import mini_config
 from training.layer_cache import LayerCachedEncoder
 from training.train import train
@@ -35,5 +35,5 @@ def test_only_the_top_layers_learn():
 def test_training_with_frozen_layers_saves_a_plain_servable(tmp_path: Path):
     result = train(mini_config(tmp_path, trainable_encoder=True, frozen_layers=4))
     config = json.loads((result.servable / "config.json").read_text())
-    assert config["encoders"][0]["module"] == "app.core.encoder"
+    assert config["encoders"][0]["module"] == "app.encoding.sentence_encoder"
     assert config["encoders"][0]["class"] == "SentenceEncoder"

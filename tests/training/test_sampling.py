@@ -1,6 +1,6 @@
 from itertools import permutations
 
-from app.core.data import FaqEntry
+from app.domain.entry import FaqEntry
 from training.sampling import SamePageSampler
 
 

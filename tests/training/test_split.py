@@ -1,6 +1,7 @@
 import pytest
 
-from app.core.data import DataError, FaqEntry, load_faq
+from app.domain.entry import DataError, FaqEntry
+from app.domain.records import load_faq
 from tests.conftest import REAL_FAQ, requires_real_data
 from training.split import split_entries
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.servable import SERVABLE_META
+from app.encoding.servable import SERVABLE_META
 from tests.conftest import MINI_FAQ, MINI_PARAPHRASES, REAL_FAQ, mini_config, requires_real_data
 from training.config import TrainConfig
 from training.train import CURVES_FILE, METRICS_FILE, train
@@ -75,7 +75,7 @@ def test_training_moves_head_away_from_identity(trained_servable: Path):
     """The trained head must change embeddings: a servable equal to the base would be no training."""
     import numpy as np
 
-    from app.core.servable import Servable
+    from app.encoding.servable import Servable
 
     trained = Servable.load(trained_servable, device="cpu")
     base = Servable.from_base_model(device="cpu")
@@ -102,11 +102,11 @@ def test_unknown_device_is_a_clear_error(tmp_path):
 
 def test_reference_recipe_end_to_end(tmp_path):
     """The frozen-encoder recipe: head only over the embedding cache, answers-only search."""
-    from app.core.data import load_faq
-    from app.core.search import FaqSearch
-    from app.core.servable import Servable
-    from app.core.store import FaqStore
-    from app.indexer import index_dataset
+    from app.domain.records import load_faq
+    from app.encoding.servable import Servable
+    from app.search.faq_search import FaqSearch
+    from app.store.client_engine import FaqStore
+    from app.writes.index_job import index_dataset
 
     result = train(mini_config(tmp_path, "reference", epochs=3, batch_size=16))
     meta = json.loads((result.servable / SERVABLE_META).read_text())
@@ -120,7 +120,7 @@ def test_reference_recipe_end_to_end(tmp_path):
 
 
 def test_recipes_and_overrides():
-    from app.core.search import SearchSettings
+    from app.search.settings import SearchSettings
 
     cfg = TrainConfig.from_recipe("finetune", epochs=2, fusion="max", lr=None)
     assert cfg.epochs == 2 and cfg.lr == 1e-3 and cfg.trainable_encoder
@@ -151,11 +151,11 @@ SANITY_QUESTIONS = {
 @requires_real_data()
 def test_default_training_on_the_real_data_meets_the_targets(tmp_path):
     """The default recipe on the full data set: time, the four views, and the sanity questions."""
-    from app.core.data import load_faq
-    from app.core.search import FaqSearch
-    from app.core.servable import Servable
-    from app.core.store import FaqStore
-    from app.indexer import index_dataset
+    from app.domain.records import load_faq
+    from app.encoding.servable import Servable
+    from app.search.faq_search import FaqSearch
+    from app.store.client_engine import FaqStore
+    from app.writes.index_job import index_dataset
     from tests.conftest import OUT_OF_DOMAIN, PARAPHRASES
     from training.evaluate import EvalConfig, evaluate
 
@@ -201,7 +201,7 @@ def test_evaluate_with_paraphrases_asks_like_the_service(trained_servable: Path)
 
 
 def test_evaluate_rejects_a_bad_paraphrase_file(trained_servable: Path, tmp_path: Path):
-    from app.core.data import DataError
+    from app.domain.entry import DataError
     from training.evaluate import EvalConfig, evaluate
 
     bad = tmp_path / "para.jsonl"
@@ -211,9 +211,10 @@ def test_evaluate_rejects_a_bad_paraphrase_file(trained_servable: Path, tmp_path
 
 
 def test_search_settings_travel_with_the_servable(tmp_path: Path):
-    from app.core.search import FaqSearch, SearchSettings
-    from app.core.servable import Servable
-    from app.core.store import FaqStore
+    from app.encoding.servable import Servable
+    from app.search.faq_search import FaqSearch
+    from app.search.settings import SearchSettings
+    from app.store.client_engine import FaqStore
 
     result = train(mini_config(tmp_path, fusion="max", question_weight=0.4, question_encoder="servable"))
     loaded = Servable.load(result.servable, device="cpu")
@@ -233,7 +234,7 @@ def test_search_settings_travel_with_the_servable(tmp_path: Path):
 def test_default_servable_carries_a_base_question_encoder(trained_servable: Path):
     import numpy as np
 
-    from app.core.servable import QUESTION_MODEL_DIR, Servable
+    from app.encoding.servable import QUESTION_MODEL_DIR, Servable
 
     assert (trained_servable / QUESTION_MODEL_DIR / "config.json").is_file()
     servable = Servable.load(trained_servable, device="cpu")

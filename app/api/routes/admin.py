@@ -10,10 +10,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import AdminDep, FeedbackDep, JobsDep, UnansweredDep
-from app.core.data import DataError, parse_dataset
-from app.reindex_jobs import JobAlreadyRunning, JobState
-from app.schemas import Problem, ReindexJob, UnansweredGroupOut, UnansweredResponse
-from app.unanswered import DEFAULT_MIN_SIMILARITY
+from app.api.schemas import Problem, ReindexJob, UnansweredGroupOut, UnansweredResponse
+from app.domain.entry import DataError
+from app.domain.records import parse_dataset
+from app.usage.unanswered import DEFAULT_MIN_SIMILARITY
+from app.writes.reindex_jobs import JobState
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
 
@@ -52,11 +53,7 @@ async def reindex(request: Request, jobs: JobsDep) -> ReindexJob:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the upload is not UTF-8 text") from None
     except DataError as exc:  # a bad line, or no entries at all
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    try:
-        state = jobs.start(dataset)
-    except JobAlreadyRunning as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    return _job(state)
+    return _job(jobs.start(dataset))  # JobAlreadyRunning: 409 (app.api.errors)
 
 
 @router.get(

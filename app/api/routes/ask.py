@@ -3,13 +3,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, HTTPException, status
+from fastapi import APIRouter, BackgroundTasks
 
 from app.api.deps import BatcherDep, EntriesDep, UnansweredDep
-from app.batcher import Overloaded
-from app.core.search import Question
-from app.core.store import CollectionMissing, StoreError
-from app.schemas import (
+from app.api.schemas import (
     Answer,
     AskRequest,
     AskResponse,
@@ -18,8 +15,7 @@ from app.schemas import (
     SourcesResponse,
     Suggestion,
 )
-
-RETRY_AFTER_SECONDS = "1"
+from app.search.faq_search import Question
 
 router = APIRouter(tags=["ask"])
 
@@ -39,21 +35,10 @@ async def ask(
     enough (under the no-answer threshold), `answered: false` and the closest FAQ questions.
     Unanswered questions are recorded for the FAQ's owners (GET /admin/unanswered) unless
     FAQ_RECORD_QUESTIONS is off. Questions asked at the same time are answered together (see
-    app.batcher); when too many wait, the answer is 503 with Retry-After."""
+    app.serving.batcher); when too many wait, the answer is 503 with Retry-After."""
     started = time.perf_counter()
     question = Question(request.question, request.top_k, request.source, request.score_threshold)
-    try:
-        result = await batcher.ask(question)
-    except Overloaded as exc:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"too many questions at once ({exc}): try again in a second",
-            headers={"Retry-After": RETRY_AFTER_SECONDS},
-        ) from None
-    except CollectionMissing as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
-    except StoreError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"the vector store failed: {exc}") from None
+    result = await batcher.ask(question)  # Overloaded and store errors: app.api.errors
     if unanswered.missed(result):  # recorded after the response is sent
         background.add_task(unanswered.record_missed, request.question, result)
     return AskResponse(

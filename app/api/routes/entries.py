@@ -1,7 +1,7 @@
 """Live FAQ management (admin): add, read, list, edit and delete entries while serving.
 
 Changes are encoded with the loaded servable and written to the collection the alias points
-at, so /ask sees them at once (app.live_entries). Errors: 404 unknown id, 409 while a reindex
+at, so /ask sees them at once (app.writes.live_entries). Errors: 404 unknown id, 409 while a reindex
 runs, 422 invalid entry (nothing written), 503 store unavailable (app.main's handlers).
 """
 
@@ -17,8 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from app.api.deps import AdminDep, EntriesDep
 from app.api.routes.admin import ADMIN_ERRORS
-from app.core.data import FaqEntry
-from app.schemas import (
+from app.api.schemas import (
     MAX_SOURCE_CHARS,
     EntriesCreated,
     EntriesIn,
@@ -28,6 +27,7 @@ from app.schemas import (
     EntryUpdate,
     Problem,
 )
+from app.domain.entry import FaqEntry
 
 router = APIRouter(prefix="/faq/entries", tags=["faq entries"], dependencies=[AdminDep])
 

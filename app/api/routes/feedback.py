@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from app.api.deps import FeedbackDep
-from app.schemas import FeedbackIn, FeedbackOut, Problem
+from app.api.schemas import FeedbackIn, FeedbackOut, Problem
 
 router = APIRouter(tags=["feedback"])
 

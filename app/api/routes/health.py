@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from app.core.store import StoreError
-from app.schemas import HealthResponse, ReadyResponse
+from app.api.schemas import HealthResponse, ReadyResponse
+from app.store.base import StoreError
 
 router = APIRouter(tags=["health"])
 

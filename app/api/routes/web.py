@@ -1,4 +1,4 @@
-"""The web page at `/`: one HTML file and its script and style, all served from app/web/static
+"""The web page at `/`: one HTML file and its script and style, all served from app/api/static
 (no CDN: the page works where the service works, offline included)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-STATIC_DIR = Path(__file__).resolve().parents[2] / "web" / "static"
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 
 router = APIRouter(include_in_schema=False)
 

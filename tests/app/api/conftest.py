@@ -14,13 +14,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.deps import get_search
-from app.core.config import ServiceSettings
-from app.core.data import load_faq
-from app.core.search import FaqSearch
-from app.core.servable import Servable
-from app.core.store import FaqStore
-from app.indexer import index_dataset
+from app.config import ServiceSettings
+from app.domain.records import load_faq
+from app.encoding.servable import Servable
 from app.main import create_app
+from app.search.faq_search import FaqSearch
+from app.store.client_engine import FaqStore
+from app.writes.index_job import index_dataset
 from tests.conftest import MINI_FAQ
 
 ADMIN_KEY = "test-admin-key"

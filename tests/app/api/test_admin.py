@@ -4,10 +4,10 @@ import time
 from fastapi.testclient import TestClient
 
 from app.api.deps import get_jobs
-from app.core.search import FaqSearch
-from app.core.store import FaqStore
 from app.main import create_app
-from app.reindex_jobs import ReindexJobs
+from app.search.faq_search import FaqSearch
+from app.store.client_engine import FaqStore
+from app.writes.reindex_jobs import ReindexJobs
 from tests.app.api.conftest import ADMIN_KEY, settings_for
 from tests.conftest import MINI_FAQ, bigger_faq
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from app.core.data import parse_dataset
+from app.domain.records import parse_dataset
 from tests.app.api.conftest import ADMIN_KEY
 from tests.conftest import bigger_faq
 

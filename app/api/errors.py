@@ -1,0 +1,75 @@
+"""One map from the domain's exceptions to HTTP answers, so that the routes stay thin: a route
+lets `EntryNotFound` or `StoreError` propagate and the client gets the status below with the
+exception's message as `detail`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from app.serving.batcher import Overloaded
+from app.store.base import CollectionMissing, StoreError
+from app.writes.live_entries import EntryNotFound
+from app.writes.reindex_jobs import JobAlreadyRunning, ReindexRunning
+
+RETRY_AFTER_SECONDS = "1"
+
+# Most specific first: a CollectionMissing is a StoreError too.
+STATUS_OF: list[tuple[type[Exception], int, str]] = [
+    (EntryNotFound, status.HTTP_404_NOT_FOUND, "{}"),
+    (ReindexRunning, status.HTTP_409_CONFLICT, "{}"),
+    (JobAlreadyRunning, status.HTTP_409_CONFLICT, "{}"),
+    (
+        Overloaded,
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        "too many questions at once ({}): try again in a second",
+    ),
+    (CollectionMissing, status.HTTP_503_SERVICE_UNAVAILABLE, "{}"),
+    (StoreError, status.HTTP_503_SERVICE_UNAVAILABLE, "the vector store failed: {}"),
+]
+# Headers that go with a status: an overloaded service says when to come back.
+HEADERS_OF: dict[type[Exception], dict[str, str]] = {Overloaded: {"Retry-After": RETRY_AFTER_SECONDS}}
+
+
+def problem(code: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=code, content={"detail": detail}, headers=headers)
+
+
+def answer_for(exc: Exception) -> JSONResponse:
+    for kind, code, template in STATUS_OF:
+        if isinstance(exc, kind):
+            return problem(code, template.format(exc), HEADERS_OF.get(kind))
+    raise exc  # not ours to map
+
+
+def validation_problem(exc: RequestValidationError) -> JSONResponse:
+    """A 422 with a readable `detail` ("question: question must not be empty") and the errors."""
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        problems.append(f"{where}: {message}" if where else message)
+    return JSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        content={
+            "detail": "; ".join(problems) or "invalid request",
+            "errors": [
+                {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+                for e in exc.errors()
+            ],
+        },
+    )
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    async def mapped(request: Request, exc: Exception) -> JSONResponse:
+        return answer_for(exc)
+
+    async def invalid(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return validation_problem(exc)
+
+    for kind, _, _ in STATUS_OF:
+        app.add_exception_handler(kind, mapped)
+    app.add_exception_handler(RequestValidationError, invalid)

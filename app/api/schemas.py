@@ -1,0 +1,309 @@
+"""Request and response models of the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    field_validator,
+    model_validator,
+)
+
+from app.config import MAX_QUESTION_CHARS
+from app.domain.entry import check_text
+
+MAX_SOURCE_CHARS = 200
+
+
+def strict_body(*examples: dict) -> ConfigDict:
+    """A request body's model config. Strict: a number where the question belongs is a client
+    bug, not something to coerce; unknown fields are refused, not ignored."""
+    return ConfigDict(strict=True, extra="forbid", json_schema_extra={"examples": list(examples)})
+
+
+class AskRequest(BaseModel):
+    model_config = strict_body(
+        {"question": "can i run a cluster or job for a long time?", "top_k": 3},
+        {"question": "how is aws lambda billed?", "top_k": 5, "source": "aws", "score_threshold": 0.3},
+    )
+
+    question: str = Field(description=f"The user's question, 1 to {MAX_QUESTION_CHARS} characters.")
+    top_k: int = Field(default=5, ge=1, le=50, description="How many answers to return.")
+    source: str | None = Field(
+        default=None,
+        max_length=MAX_SOURCE_CHARS,
+        description="Only answers from this FAQ source (aws, gcp, ...).",
+    )
+    score_threshold: float | None = Field(
+        default=None,
+        ge=-1.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="Answer only with entries scoring at least this (the scores of `answers`); "
+        "default: the servable's calibrated no-answer threshold.",
+    )
+
+    @field_validator("question")
+    @classmethod
+    def _question_has_text(cls, value: str) -> str:
+        # The limit reads the text as sent: 10 MB of spaces around one word is not a question.
+        if len(value) > MAX_QUESTION_CHARS:
+            raise ValueError(f"question is {len(value)} characters long; the limit is {MAX_QUESTION_CHARS}")
+        text = check_text(value, "question").strip()
+        if not text:
+            raise ValueError("question must not be empty")
+        # NULs, zero-width and other invisible characters alone carry nothing to match.
+        if not any(c.isalnum() for c in text):
+            raise ValueError("question must contain at least one letter or digit")
+        return text
+
+    @field_validator("source")
+    @classmethod
+    def _source_is_text(cls, value: str | None) -> str | None:
+        return None if value is None else check_text(value, "source")
+
+
+class Answer(BaseModel):
+    id: str
+    answer: str
+    question: str = Field(description="The FAQ question this answer belongs to.")
+    source: str
+    score: float
+
+
+class Suggestion(BaseModel):
+    id: str
+    question: str = Field(description="An FAQ question close to the one asked.")
+    score: float
+
+
+class AskResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "question": "can i run a cluster or job for a long time?",
+                    "answers": [
+                        {
+                            "id": "0b0f8d1e-8f4e-5d43-9d7c-2f9b6a3c1e11",
+                            "answer": "yes, cloud dataproc clusters can run for as long as you need",
+                            "question": "can i run a cluster or job for a long time?",
+                            "source": "gcp",
+                            "score": 0.83,
+                        }
+                    ],
+                    "answered": True,
+                    "suggestions": [],
+                    "threshold": 0.62,
+                    "took_ms": 21.4,
+                }
+            ]
+        }
+    )
+
+    question: str
+    answers: list[Answer] = Field(description="Best first; empty when no entry scored above the threshold.")
+    answered: bool = Field(description="False when the service declines: nothing in the FAQ is close enough.")
+    suggestions: list[Suggestion] = Field(
+        description="When not answered: the closest FAQ questions, for a 'did you mean' prompt."
+    )
+    threshold: float | None = Field(description="The no-answer threshold applied (null: none).")
+    took_ms: float
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class ValidationProblem(BaseModel):
+    """A request that does not validate: `detail` says what is wrong in words, `errors` where."""
+
+    detail: str
+    errors: list[dict] = []
+
+
+class HealthResponse(BaseModel):
+    status: str
+
+
+class ReadyResponse(BaseModel):
+    status: str
+    servable: str | None = None
+    device: str | None = None
+    store: str | None = None
+    collection: str | None = None
+    alias: str | None = None
+    points: int | None = None
+    problems: list[str] = []
+    unfinished_versions: list[str] = Field(
+        default=[],
+        description="Collection versions left by an interrupted index job (dropped by the next one).",
+    )
+
+
+class ReindexJob(BaseModel):
+    id: str
+    status: str = Field(description="running, succeeded or failed")
+    done: int = 0
+    total: int = 0
+    report: dict | None = None
+    error: str | None = None
+
+
+# ---- live FAQ entries -------------------------------------------------------------------------
+MAX_ANSWER_CHARS = 20_000
+
+
+def _entry_text(name: str, limit: int) -> AfterValidator:
+    """The data file's rules for a required text field, plus a length limit."""
+
+    def check(value: str) -> str:
+        if len(value) > limit:
+            raise ValueError(f"{name} is {len(value)} characters long; the limit is {limit}")
+        check_text(value, name)
+        if not value.strip():
+            raise ValueError(f"{name} must not be empty")
+        return value.strip()
+
+    return AfterValidator(check)
+
+
+def _optional_text(name: str) -> AfterValidator:
+    return AfterValidator(lambda value: check_text(value, name).strip())
+
+
+QuestionText = Annotated[
+    str,
+    _entry_text("question", MAX_QUESTION_CHARS),
+    Field(description=f"1 to {MAX_QUESTION_CHARS} characters."),
+]
+AnswerText = Annotated[
+    str, _entry_text("answer", MAX_ANSWER_CHARS), Field(description=f"1 to {MAX_ANSWER_CHARS} characters.")
+]
+SourceText = Annotated[str, _optional_text("source"), Field(max_length=MAX_SOURCE_CHARS)]
+PageText = Annotated[str, _optional_text("filename"), Field(max_length=MAX_SOURCE_CHARS)]
+# The entry's page: the data file calls it `filename`; `page` is accepted too.
+PAGE_NAMES = AliasChoices("filename", "page")
+
+
+class EntryIn(BaseModel):
+    """A FAQ entry as in the data file: `question` and `answer` required; `source` (the FAQ it
+    belongs to, for the source filter) and `filename` (its page, also accepted as `page`)."""
+
+    model_config = strict_body(
+        {
+            "question": "how do i rotate my api keys?",
+            "answer": "open settings, choose api keys and click rotate; the old key works for a day",
+            "source": "acme",
+            "filename": "security_faqs",
+        }
+    ) | ConfigDict(populate_by_name=True)
+
+    question: QuestionText
+    answer: AnswerText
+    source: SourceText = ""
+    filename: PageText = Field(default="", validation_alias=PAGE_NAMES)
+
+
+class EntriesIn(RootModel[list[EntryIn]]):
+    """One entry (an object) or several (an array of them)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"description": "An entry object, or an array of entry objects."}
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_is_a_list_of_one(cls, value: object) -> object:
+        return [value] if isinstance(value, dict) else value
+
+
+class EntryUpdate(BaseModel):
+    """The fields to change; the others keep their values. The entry keeps its id."""
+
+    model_config = strict_body() | ConfigDict(populate_by_name=True)
+
+    question: QuestionText | None = None
+    answer: AnswerText | None = None
+    source: SourceText | None = None
+    filename: PageText | None = Field(default=None, validation_alias=PAGE_NAMES)
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> EntryUpdate:
+        if not self.model_fields_set:
+            raise ValueError("nothing to change: give at least one of question, answer, source, filename")
+        return self
+
+
+class EntryOut(BaseModel):
+    id: str = Field(description="The entry's id: the `id` of its answers in /ask.")
+    question: str
+    answer: str
+    source: str
+    filename: str
+
+
+class EntriesCreated(BaseModel):
+    ids: list[str] = Field(description="The ids of the entries, in the order sent.")
+
+
+class EntryPage(BaseModel):
+    entries: list[EntryOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+
+
+class SourceCount(BaseModel):
+    source: str
+    entries: int
+
+
+class SourcesResponse(BaseModel):
+    sources: list[SourceCount]
+
+
+# ---- feedback and unanswered questions --------------------------------------------------------
+MAX_COMMENT_CHARS = 2000
+
+
+class FeedbackIn(BaseModel):
+    model_config = strict_body(
+        {
+            "question": "can i run a cluster for a long time?",
+            "entry_id": "0b0f8d1e-8f4e-5d43-9d7c-2f9b6a3c1e11",
+            "helpful": True,
+        }
+    )
+
+    question: QuestionText = Field(description="The question that was asked.")
+    entry_id: UUID = Field(description="The `id` of the answer, as /ask returned it.", strict=False)
+    helpful: bool
+    comment: Annotated[str, _optional_text("comment"), Field(max_length=MAX_COMMENT_CHARS)] = ""
+
+
+class FeedbackOut(BaseModel):
+    id: str
+    entry_id: str
+    helpful: bool
+    at: str
+
+
+class UnansweredGroupOut(BaseModel):
+    representative: str = Field(description="The wording nearest the group's centre.")
+    count: int = Field(description="How many recorded questions are in the group.")
+    best_score: float | None = Field(description="The best score any of them reached.")
+    first_asked: str
+    last_asked: str
+    examples: list[str]
+
+
+class UnansweredResponse(BaseModel):
+    recording: bool = Field(description="False when FAQ_RECORD_QUESTIONS is off.")
+    questions: int = Field(description="Recorded questions in all groups.")
+    groups: list[UnansweredGroupOut]

@@ -1,0 +1,243 @@
+"""Loading a Quaterion servable and encoding texts with it (needs quaterion_models only)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from quaterion_models.heads import EmptyHead
+from quaterion_models.model import MetricModel
+
+from app.encoding.device import resolve_device
+from app.encoding.onnx_runtime import ONNX_DIR, OnnxEncoder, export_onnx
+from app.encoding.sentence_encoder import SentenceEncoder, default_model_path, load_sentence_transformer
+
+logger = logging.getLogger(__name__)
+
+SERVABLE_META = "faq_servable.json"
+# A second MetricModel inside the servable directory, for the question side of fused search
+# (search setting question_encoder "base"): the untrained sentence-similarity encoder.
+QUESTION_MODEL_DIR = "question_encoder"
+
+
+# Servables name their encoder class by module path in config.json, and MetricModel.load imports
+# it by that path. Those written before the code moved name the old module: it is aliased to the
+# new one, so a servable trained by an earlier release still loads.
+LEGACY_MODULES = {"app.core.encoder": "app.encoding.sentence_encoder"}
+
+
+def _alias_legacy_modules() -> None:
+    for old, new in LEGACY_MODULES.items():
+        sys.modules.setdefault(old, importlib.import_module(new))
+
+
+class ServableError(RuntimeError):
+    """A servable that is missing or cannot be loaded."""
+
+
+@dataclass
+class ServableMeta:
+    """What `faq train` knew when it saved the servable, stored beside Quaterion's own files."""
+
+    base_model: str = ""
+    embedding_size: int = 0
+    trained_on: str = ""
+    train_pairs: int = 0
+    val_pairs: int = 0
+    # Extra training pairs (faq train --extra-pairs): how many were added and left out.
+    extra_pairs: dict | None = None
+    training_seconds: float = 0.0
+    settings: dict = field(default_factory=dict)
+    # How the service matches questions with this servable (app.search.settings.SearchSettings);
+    # training records it so that evaluation, the index and the service all search alike.
+    search: dict = field(default_factory=dict)
+    # How the no-answer threshold in `search` was chosen (training.calibration).
+    calibration: dict = field(default_factory=dict)
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def read(cls, path: Path) -> ServableMeta:
+        if not path.is_file():
+            return cls()
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise ServableError(f"cannot read {path}: {exc}") from None
+        if not isinstance(record, dict):
+            raise ServableError(f"cannot read {path}: expected a JSON object")
+        # Keys written by a newer version are ignored (logged), so an old service still starts.
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(record) - known)
+        if unknown:
+            logger.warning("%s: ignoring unknown keys %s", path, ", ".join(unknown))
+        meta = cls(**{k: v for k, v in record.items() if k in known})
+        if not isinstance(meta.search, dict) or not isinstance(meta.settings, dict):
+            raise ServableError(f"cannot read {path}: 'search' and 'settings' must be JSON objects")
+        return meta
+
+
+class Servable:
+    """A loaded MetricModel on one device, encoding batches of texts into float32 vectors."""
+
+    def __init__(
+        self,
+        model: MetricModel,
+        path: Path,
+        device: str,
+        meta: ServableMeta,
+        question_model: MetricModel | None = None,
+    ):
+        self.model = model
+        self.path = path
+        self.device = device
+        self.meta = meta
+        # Encodes stored FAQ questions and the user's question for the question side of fused
+        # search; the servable's own model when the servable has no separate one.
+        self.question_model = question_model or model
+        # ONNX Runtime sessions per side ("answer", "question") when the servable has them and
+        # the runtime setting allows: see `use_runtime`.
+        self.onnx: dict[str, OnnxEncoder] = {}
+
+    @property
+    def runtime(self) -> str:
+        return "onnx" if self.onnx else "torch"
+
+    def use_runtime(self, runtime: str) -> str:
+        """Encode with ONNX Runtime (`onnx`; `auto`: when exported) or PyTorch (`torch`). PyTorch
+        is the fallback: for a GPU, a servable without ONNX files, or no onnxruntime."""
+        self.onnx = {}
+        if runtime == "torch":
+            return self.runtime
+        folder = self.path / ONNX_DIR
+        sides = (
+            {"answer": self.model, "question": self.question_model}
+            if self.has_question_model
+            else {"answer": self.model}
+        )
+        reason = None
+        if self.device != "cpu":
+            reason = f"the device is {self.device}"
+        elif not all((folder / f"{side}.onnx").is_file() for side in sides):
+            reason = f"no ONNX export in {folder} (run `faq export-onnx`)"
+        if reason is None:
+            try:
+                self.onnx = {
+                    side: OnnxEncoder(folder / f"{side}.onnx", model, torch.get_num_threads())
+                    for side, model in sides.items()
+                }
+            except Exception as exc:  # a missing onnxruntime, a corrupt file: PyTorch still works
+                reason = f"{type(exc).__name__}: {exc}"
+        if reason is not None:
+            log = logger.warning if runtime == "onnx" else logger.info
+            log("encoding with PyTorch: %s", reason)
+        logger.info("servable %s encodes with %s", self.path, self.runtime)
+        return self.runtime
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], device: str = "auto", runtime: str = "torch") -> Servable:
+        servable_path = Path(path)
+        if not (servable_path / "config.json").is_file():
+            raise ServableError(
+                f"no servable at {servable_path}: train one with `faq train --output {servable_path}`"
+            )
+        resolved = resolve_device(device)
+        _alias_legacy_modules()
+        try:
+            model = MetricModel.load(str(servable_path))
+        except Exception as exc:  # any failure here means the directory is not a usable servable
+            raise ServableError(f"cannot load the servable at {servable_path}: {exc}") from exc
+        meta = ServableMeta.read(servable_path / SERVABLE_META)
+        question_model = None
+        question_dir = servable_path / QUESTION_MODEL_DIR
+        if meta.search.get("question_encoder") == "base" or question_dir.exists():
+            try:
+                question_model = MetricModel.load(str(question_dir))
+            except Exception as exc:
+                raise ServableError(f"cannot load the question encoder at {question_dir}: {exc}") from exc
+            question_model.to(resolved)
+            question_model.eval()
+        model.to(resolved)
+        model.eval()
+        logger.info("servable %s loaded on %s", servable_path, resolved)
+        servable = cls(model, servable_path, resolved, meta, question_model)
+        servable.use_runtime(runtime)
+        return servable
+
+    def export_onnx(self) -> dict:
+        """Export this servable's encoders to ONNX into its directory (checked against PyTorch)."""
+        return export_onnx(self.path, self._sides(), threads=torch.get_num_threads())
+
+    def _sides(self) -> dict[str, MetricModel]:
+        """The models by side: the answer side, and the question side when it has its own."""
+        if self.has_question_model:
+            return {"answer": self.model, "question": self.question_model}
+        return {"answer": self.model}
+
+    @classmethod
+    def from_base_model(
+        cls, model_path: str | os.PathLike[str] | None = None, device: str = "auto"
+    ) -> Servable:
+        """The untrained encoder behind the same interface (an identity head), for comparisons."""
+        model = base_question_model(model_path)
+        encoder_size = model.head.output_size
+        resolved = resolve_device(device)
+        model.to(resolved)
+        model.eval()
+        path = Path(model_path) if model_path else default_model_path()
+        return cls(model, path, resolved, ServableMeta(base_model=str(path), embedding_size=encoder_size))
+
+    @property
+    def has_question_model(self) -> bool:
+        """Whether the servable carries its own encoder for the question side."""
+        return self.question_model is not self.model
+
+    @property
+    def tokenizer(self):
+        """The WordPiece tokenizer of the servable's encoder (for the lexical side of search)."""
+        encoder = next(iter(self.model.encoders.values()))
+        return encoder.model.tokenizer
+
+    @property
+    def embedding_size(self) -> int:
+        return int(self.model.head.output_size)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        """Embeddings of `texts` (answers, and the user's question matched against answers) as a
+        (len(texts), embedding_size) float32 array."""
+        if "answer" in self.onnx:
+            return self.onnx["answer"].encode(texts, self.embedding_size)
+        return _encode(self.model, texts, batch_size, self.embedding_size)
+
+    def encode_question_side(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        """Embeddings for the question side of fused search: stored FAQ questions, and the
+        user's question matched against them."""
+        if not self.has_question_model:
+            return self.encode(texts, batch_size)
+        if "question" in self.onnx:
+            return self.onnx["question"].encode(texts, self.embedding_size)
+        return _encode(self.question_model, texts, batch_size, self.embedding_size)
+
+
+def _encode(model: MetricModel, texts: Sequence[str], batch_size: int, size: int) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, size), dtype=np.float32)
+    with torch.inference_mode():
+        vectors = model.encode(list(texts), batch_size=batch_size, to_numpy=True)
+    return np.asarray(vectors, dtype=np.float32)
+
+
+def base_question_model(model_path: str | os.PathLike[str] | None = None) -> MetricModel:
+    """The base sentence encoder as a MetricModel (identity head), saved into servables whose
+    question side uses it."""
+    encoder = SentenceEncoder(load_sentence_transformer(model_path))
+    return MetricModel(encoders=encoder, head=EmptyHead(encoder.embedding_size))

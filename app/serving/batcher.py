@@ -1,0 +1,140 @@
+"""The micro-batcher: questions that arrive together are answered together.
+
+Encoding dominates an answer's cost, and a transformer encodes sixteen short questions in not
+much more time than one. So `/ask` does not encode its question itself: it queues it, and one
+worker thread takes whatever is queued (waiting at most `max_wait_ms` for company, up to
+`max_batch` questions), answers them with `FaqSearch.ask_many` (one forward per encoder, one
+store call per side) and hands each request its answer. The queue is bounded: when it is full
+the request is refused at once (Overloaded, a 503 with Retry-After) instead of waiting behind
+an ever longer line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+from app.config import ServingSettings
+from app.search.faq_search import Answers, FaqSearch, Question
+from app.serving.metrics import Metrics
+
+logger = logging.getLogger(__name__)
+
+
+class Overloaded(RuntimeError):
+    """The queue is full: try again shortly."""
+
+
+@dataclass
+class _Pending:
+    question: Question
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Answers]
+
+
+_STOP = object()
+
+
+class MicroBatcher:
+    def __init__(
+        self,
+        search: FaqSearch,
+        *,
+        max_batch: int,
+        max_wait_ms: float,
+        queue_size: int,
+        metrics: Metrics | None = None,
+    ):
+        self.search = search
+        self.max_batch = max_batch
+        self.max_wait = max_wait_ms / 1000
+        self.metrics = metrics
+        self._queue: queue.Queue[_Pending | object] = queue.Queue(maxsize=queue_size)
+        self._thread = threading.Thread(target=self._run, name="ask-batcher", daemon=True)
+        self._thread.start()
+        if metrics is not None:
+            metrics.queue_depth.set_function(self._queue.qsize)
+
+    @classmethod
+    def from_settings(
+        cls, search: FaqSearch, settings: ServingSettings, metrics: Metrics | None
+    ) -> MicroBatcher:
+        return cls(
+            search,
+            max_batch=settings.batch_max_size,
+            max_wait_ms=settings.batch_max_wait_ms,
+            queue_size=settings.batch_queue_size,
+            metrics=metrics,
+        )
+
+    async def ask(self, question: Question) -> Answers:
+        loop = asyncio.get_running_loop()
+        pending = _Pending(question, loop, loop.create_future())
+        try:
+            self._queue.put_nowait(pending)
+        except queue.Full:
+            if self.metrics is not None:
+                self.metrics.overloaded.inc()
+            raise Overloaded(f"{self._queue.maxsize} questions are already waiting") from None
+        return await pending.future
+
+    def close(self, timeout: float = 10) -> None:
+        try:
+            self._queue.put(_STOP, timeout=timeout)
+        except queue.Full:
+            logger.warning("the batch queue did not drain; stopping without it")
+        self._thread.join(timeout)
+
+    def _take_batch(self, first: _Pending) -> tuple[list[_Pending], bool]:
+        """`first` and what else is queued (or arrives within max_wait), up to max_batch."""
+        batch = [first]
+        deadline = time.monotonic() + self.max_wait
+        while len(batch) < self.max_batch:
+            remaining = deadline - time.monotonic()
+            try:
+                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                return batch, True
+            assert isinstance(item, _Pending)
+            batch.append(item)
+        return batch, False
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            assert isinstance(first, _Pending)
+            batch, stop = self._take_batch(first)
+            if self.metrics is not None:
+                self.metrics.batch_size.observe(len(batch))
+            try:
+                answers = self.search.ask_many([pending.question for pending in batch])
+            except Exception as exc:  # every request of the batch gets the error, the worker lives on
+                for pending in batch:
+                    _settle(pending, error=exc)
+                continue
+            for pending, answer in zip(batch, answers, strict=True):
+                _settle(pending, result=answer)
+
+
+def _settle(pending: _Pending, result: Answers | None = None, error: BaseException | None = None) -> None:
+    def apply() -> None:
+        if pending.future.done():  # the request went away (client disconnected)
+            return
+        if error is not None:
+            pending.future.set_exception(error)
+        else:
+            pending.future.set_result(result)  # type: ignore[arg-type]
+
+    try:
+        pending.loop.call_soon_threadsafe(apply)
+    except RuntimeError:  # the event loop has closed (shutdown)
+        pass

@@ -1,0 +1,43 @@
+"""What the service builds on one `FaqSearch`: reindex jobs, live entries, the feedback and
+unanswered-question logs, and the /ask micro-batcher. Built in one place, for the lifespan
+and for a dependency override that swaps the search (app.api.deps)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.config import ServiceSettings
+from app.search.faq_search import FaqSearch
+from app.serving.batcher import MicroBatcher
+from app.serving.metrics import Metrics
+from app.usage.feedback import FeedbackLog
+from app.usage.unanswered import UnansweredLog
+from app.writes.live_entries import LiveEntries
+from app.writes.reindex_jobs import ReindexJobs
+
+
+@dataclass(frozen=True)
+class Services:
+    search: FaqSearch
+    jobs: ReindexJobs
+    entries: LiveEntries
+    feedback: FeedbackLog
+    unanswered: UnansweredLog
+    batcher: MicroBatcher
+
+    @classmethod
+    def build(cls, search: FaqSearch, settings: ServiceSettings, metrics: Metrics | None) -> Services:
+        jobs = ReindexJobs(search)
+        entries = LiveEntries(search, jobs)
+        return cls(
+            search=search,
+            jobs=jobs,
+            entries=entries,
+            feedback=FeedbackLog(search, entries),
+            unanswered=UnansweredLog(search, settings),
+            batcher=MicroBatcher.from_settings(search, settings, metrics),
+        )
+
+    def close(self) -> None:
+        self.batcher.close()
+        self.jobs.wait(timeout=60)

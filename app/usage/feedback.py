@@ -1,0 +1,95 @@
+"""Users' feedback on answers ("this helped" / "this did not"), kept in a Qdrant collection of
+its own beside the FAQ (`<alias>_feedback`), so that every API replica in front of one Qdrant
+server writes to and reads from the same place. Each record holds the question's embedding.
+
+Helpful feedback is training data: `pairs()` turns it into (user question, FAQ answer) pairs in
+the data-file format, which `faq train --extra-pairs` adds to the training split.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from app.domain.entry import FaqEntry, unique_entries
+from app.search.faq_search import FaqSearch
+from app.store.base import entry_from_payload
+from app.writes.live_entries import LiveEntries
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Feedback:
+    id: str
+    question: str
+    entry_id: str
+    helpful: bool
+    comment: str
+    at: str
+    entry: FaqEntry
+
+
+class FeedbackLog:
+    def __init__(self, search: FaqSearch, entries: LiveEntries):
+        self.search = search
+        self.entries = entries
+        self.store = search.store
+        self.name = f"{search.alias}_feedback"
+
+    def record(self, question: str, entry_id: str, helpful: bool, comment: str = "") -> Feedback:
+        """Store one piece of feedback on the answer `entry_id` gave to `question`. The entry's
+        text is kept with it: the pair stays usable after the entry is edited or deleted."""
+        entry = self.entries.get(entry_id)  # EntryNotFound for an id /ask never returned
+        feedback = Feedback(
+            id=str(uuid.uuid4()),
+            question=question,
+            entry_id=entry_id,
+            helpful=helpful,
+            comment=comment,
+            at=datetime.now(UTC).isoformat(timespec="seconds"),
+            entry=entry,
+        )
+        payload = {
+            "question": question,
+            "entry_id": entry_id,
+            "helpful": helpful,
+            "comment": comment,
+            "at": feedback.at,
+            "entry": feedback.entry.to_record(),
+        }
+        self.store.add_record(self.name, feedback.id, self.search.embed_question(question), payload)
+        logger.info("feedback %s on %s: %s", feedback.id, entry_id, "helpful" if helpful else "not helpful")
+        return feedback
+
+    def all(self) -> list[Feedback]:
+        return [
+            Feedback(
+                id=record_id,
+                question=str(payload.get("question", "")),
+                entry_id=str(payload.get("entry_id", "")),
+                helpful=bool(payload.get("helpful")),
+                comment=str(payload.get("comment", "")),
+                at=str(payload.get("at", "")),
+                entry=entry_from_payload(payload.get("entry")),
+            )
+            for record_id, payload, _ in self.store.records(self.name)
+        ]
+
+    def pairs(self) -> list[FaqEntry]:
+        """Helpful feedback as training pairs: the user's question with the answer that helped,
+        on that answer's page; each distinct pair once."""
+        return unique_entries(
+            [
+                FaqEntry(
+                    question=item.question,
+                    answer=item.entry.answer,
+                    source=item.entry.source,
+                    filename=item.entry.filename,
+                )
+                for item in self.all()
+                if item.helpful and item.entry.answer
+            ]
+        )

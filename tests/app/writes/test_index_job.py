@@ -1,0 +1,86 @@
+import pytest
+
+from app.domain.entry import unique_entries
+from app.domain.records import load_faq
+from app.encoding.servable import Servable
+from app.search.faq_search import FaqSearch
+from app.search.settings import ANSWER_VECTOR, QUESTION_VECTOR, SearchSettings
+from app.store.client_engine import FaqStore
+from app.writes.index_job import index_dataset
+from tests.conftest import MINI_FAQ
+
+
+@pytest.fixture(scope="module")
+def servable(trained_servable) -> Servable:
+    return Servable.load(trained_servable, device="cpu")
+
+
+def stored_points(store: FaqStore, alias: str) -> dict[str, list[float]]:
+    points, _ = store.client.scroll(alias, limit=1000, with_vectors=[ANSWER_VECTOR])
+    return {str(p.id): p.vector[ANSWER_VECTOR] for p in points}
+
+
+def test_index_report_and_idempotent_reindex(servable):
+    search = FaqSearch(servable, FaqStore.in_memory(), "faq")
+    dataset = load_faq(MINI_FAQ)
+    first = index_dataset(dataset, search, batch_size=16, progress=False)
+    assert (first.rows_read, first.indexed, first.skipped, first.duplicates) == (40, 40, 0, 0)
+    assert first.previous is None and first.entries_per_second > 0
+    points_first = stored_points(search.store, "faq")
+    second = index_dataset(dataset, search, batch_size=7, progress=False)
+    assert second.previous == first.collection and second.collection != first.collection
+    assert search.store.versions("faq") == [second.collection], "the replaced version is dropped"
+    points_second = stored_points(search.store, "faq")
+    # the same ids (uuid5 of the entry) and the same vectors, whatever the batch size
+    assert set(points_second) == set(points_first) == {e.id for e in dataset.entries}
+    for pid, vector in points_first.items():
+        assert points_second[pid] == pytest.approx(vector, abs=1e-5)
+
+
+def test_duplicates_and_skipped_lines_are_reported(servable, tmp_path):
+    lines = MINI_FAQ.read_text().splitlines()
+    data = tmp_path / "faq.jsonl"
+    data.write_text("\n".join([*lines[:5], lines[0], "{broken", lines[1]]) + "\n")
+    dataset = load_faq(data, skip_invalid=True)
+    report = index_dataset(dataset, FaqSearch(servable, FaqStore.in_memory(), "faq"), progress=False)
+    assert (report.rows_read, report.indexed, report.skipped, report.duplicates) == (8, 5, 1, 2)
+    assert len(unique_entries(dataset.entries)) == 5
+
+
+class ExplodingServable:
+    """Encodes one batch, then fails: a reindex that dies half-way."""
+
+    def __init__(self, real: Servable):
+        self.real, self.calls = real, 0
+
+    def __getattr__(self, name):  # everything else as the real servable
+        return getattr(self.real, name)
+
+    def encode(self, texts, batch_size=256):
+        self.calls += 1
+        if self.calls > 1:
+            raise RuntimeError("simulated crash while encoding")
+        return self.real.encode(texts, batch_size)
+
+
+def test_failed_reindex_leaves_the_previous_version_serving(servable):
+    search = FaqSearch(servable, FaqStore.in_memory(), "faq")
+    dataset = load_faq(MINI_FAQ)
+    good = index_dataset(dataset, search, progress=False)
+    exploding = FaqSearch(ExplodingServable(servable), search.store, "faq")  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        index_dataset(dataset, exploding, batch_size=8, progress=False)
+    assert search.store.resolve_alias("faq") == good.collection
+    assert search.store.versions("faq") == [good.collection], "the unfinished version is dropped"
+    hits = search.search("how do i register a domain name?", top_k=1)
+    assert hits[0].question == "how do i register a domain name?"
+
+
+def test_the_servable_settings_decide_the_stored_vectors(servable):
+    fused = FaqSearch(servable, FaqStore.in_memory(), "faq")  # the default recipe searches fused
+    assert fused.settings.mode == "fused"
+    index_dataset(load_faq(MINI_FAQ), fused, progress=False)
+    assert fused.store.collection_info("faq").vectors == (ANSWER_VECTOR, QUESTION_VECTOR)
+    answers_only = FaqSearch(servable, FaqStore.in_memory(), "faq", SearchSettings(mode="answer"))
+    index_dataset(load_faq(MINI_FAQ), answers_only, progress=False)
+    assert answers_only.store.collection_info("faq").vectors == (ANSWER_VECTOR,)
