@@ -55,7 +55,18 @@ def add(
     source: Annotated[str, typer.Option(help="The FAQ it belongs to (for the source filter).")] = "",
     filename: Annotated[str, typer.Option(help="Its page (e.g. billing_faqs).")] = "",
     file: Annotated[
-        Path | None, typer.Option("--file", help="Add every entry of this JSONL file instead.")
+        Path | None,
+        typer.Option(
+            "--file",
+            help="Add every entry of this file instead (CSV, TSV, .xlsx, JSON, JSONL, HTML or "
+            "Markdown, by extension or --format).",
+        ),
+    ] = None,
+    data_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="The file's format when its extension does not say.", show_default=False
+        ),
     ] = None,
     url: UrlOption = None,
 ) -> None:
@@ -67,7 +78,7 @@ def add(
         if question or answer:
             raise fail("give either --file or --question/--answer, not both")
         try:
-            records = [entry.to_record() for entry in load_faq(file).entries]
+            records = [entry.to_record() for entry in load_faq(file, fmt=data_format).entries]
         except DataError as exc:
             raise fail(str(exc)) from None
     elif question and answer:

@@ -38,8 +38,19 @@ DataOption = Annotated[
     Path | None,
     typer.Option(
         "--data",
-        help="FAQ JSONL file (fields question, answer, optional source, filename). "
-        "Default: $FAQ_DATA, else the public cloud FAQ data set, downloaded once.",
+        help="FAQ file: CSV, TSV, Excel .xlsx, JSON, JSONL, an HTML FAQ page or Markdown, by its "
+        "extension or --format (columns or fields question, answer, optional source or category, "
+        "filename, page or url). Default: $FAQ_DATA, else the public cloud FAQ data set, "
+        "downloaded once.",
+        show_default=False,
+    ),
+]
+FormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="The data file's format when its extension does not say: jsonl, json, csv, tsv, "
+        "xlsx, html or markdown.",
         show_default=False,
     ),
 ]
@@ -148,12 +159,12 @@ LEXICAL_WEIGHT = (
     "score when ranking; 0 (the default) leaves it out. See docs/experiments.md."
 )
 CALIBRATE = (
-    "Choose the no-answer threshold from data after training (default on): the score under which "
-    "the service declines to answer."
+    "Fit the decision rule (answer, ask back, decline) to the FAQ and record it in the servable "
+    "(default on; the index job fits one to the FAQ it indexes either way)."
 )
 OUT_OF_DOMAIN = (
-    "Calibrate with these unanswerable questions ({query, kind: far|near} JSONL) instead of the "
-    "project's own set in training/data/out_of_domain.jsonl."
+    "Questions the FAQ cannot answer ({query, kind: far|near}, any data format): a check of the "
+    "fitted rule (how many it answers confidently is recorded), never an input to it."
 )
 EXTRA_PAIRS = (
     "More (question, answer) pairs in the data-file format, e.g. from `faq feedback export`: "
@@ -226,9 +237,21 @@ def train(
     out_of_domain: Annotated[Path | None, _override("--out-of-domain", help=OUT_OF_DOMAIN)] = None,
     extra_pairs: Annotated[Path | None, _override("--extra-pairs", help=EXTRA_PAIRS)] = None,
     onnx: Annotated[bool | None, _switch("onnx", "no-onnx", ONNX)] = None,
+    encoder: Annotated[
+        str | None,
+        _override(
+            "--encoder",
+            help="auto (the default): fine-tune, and keep the result only if it beats the base "
+            "encoder on held-out entries (a FAQ too small to hold enough out is served with the "
+            "base encoder); finetune: always; base: serve the base encoder, untrained.",
+        ),
+    ] = None,
     skip_invalid: SkipInvalidOption = False,
+    data_format: FormatOption = None,
 ) -> None:
-    """Fine-tune the encoder with Quaterion and save a servable (plus metrics.json and curves)."""
+    """Make a servable for a FAQ: fine-tune the encoder with Quaterion where that measurably
+    helps (else keep the base encoder), and fit the decision rule (answer, ask back, decline)
+    to the FAQ itself. Writes the servable, metrics.json and, after training, the curves."""
     # Every option is named after the TrainConfig / SearchSettings field it sets; those left
     # unset (None) keep the recipe's value. Taken first, so only the parameters are in it.
     options = dict(locals())
@@ -253,11 +276,24 @@ def train(
     except (DataError, ValueError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
     final = result.final_val
-    console.print(
-        f"servable saved to [bold]{result.servable}[/] in {result.seconds:.0f} s; "
-        f"val in-batch precision@1 {final.get('precision_at_1', float('nan')):.3f}, "
-        f"MRR {final.get('mrr', float('nan')):.3f} (batches of {cfg.batch_size})"
-    )
+    choice = result.choice or {}
+    console.print(f"encoder: {choice.get('encoder', 'finetune')}: {choice.get('reason', '')}")
+    if final:
+        console.print(
+            f"val in-batch precision@1 {final.get('precision_at_1', float('nan')):.3f}, "
+            f"MRR {final.get('mrr', float('nan')):.3f} (batches of {cfg.batch_size})"
+        )
+    _print_rule(result.servable)
+    console.print(f"servable saved to [bold]{result.servable}[/] in {result.seconds:.0f} s")
+
+
+def _print_rule(servable: Path) -> None:
+    from app.encoding.servable import SERVABLE_META, ServableMeta
+    from app.search.decision import DecisionRule, describe
+
+    rule = DecisionRule.from_record(ServableMeta.read(servable / SERVABLE_META).decision)
+    if rule is not None:
+        console.print(f"decision rule: {describe(rule)}")
 
 
 @app.command()
@@ -288,6 +324,7 @@ def evaluate(
     ] = None,
     device: DeviceOption = None,
     skip_invalid: SkipInvalidOption = False,
+    data_format: FormatOption = None,
 ) -> None:
     """Compare the base encoder and a servable on the val split (collection, full_index, in_batch;
     paraphrase and out_of_domain with their files)."""
@@ -305,6 +342,7 @@ def evaluate(
         base_model=base_model,
         device=model.device,
         skip_invalid=skip_invalid,
+        data_format=data_format,
     )
     try:
         report = run_evaluation(cfg)
@@ -326,6 +364,11 @@ def _print_index_report(report: dict) -> None:
     for key in ("rows_read", "indexed", "skipped", "duplicates", "seconds", "entries_per_second", "previous"):
         table.add_row(key.replace("_", " "), str(report.get(key)))
     console.print(table)
+    from app.search.decision import DecisionRule, describe
+
+    rule = DecisionRule.from_record(report.get("decision"))
+    if rule is not None:
+        console.print(f"decision rule fitted to this FAQ: {describe(rule)}")
 
 
 @app.command()
@@ -337,6 +380,7 @@ def index(
     batch_size: Annotated[int, typer.Option(min=1, help="Entries encoded and written per batch.")] = 256,
     device: DeviceOption = None,
     skip_invalid: SkipInvalidOption = False,
+    data_format: FormatOption = None,
 ) -> None:
     """Encode every FAQ entry into a new collection version and point the alias at it.
 
@@ -346,6 +390,7 @@ def index(
     """
     from app.config import ClientSettings
     from app.domain.entry import DataError
+    from app.domain.formats import format_of_path
     from app.domain.records import load_faq
     from app.encoding.servable import Servable, ServableError
     from app.search.faq_search import FaqSearch
@@ -356,7 +401,7 @@ def index(
 
     data_path = _data_path(data)
     try:
-        dataset = load_faq(data_path, skip_invalid=skip_invalid)
+        dataset = load_faq(data_path, skip_invalid=skip_invalid, fmt=data_format)
     except DataError as exc:
         raise fail(str(exc)) from None
     logger.info("data: %s", dataset.summary())
@@ -376,7 +421,9 @@ def index(
     if handoff_url is not None:
         key = client.admin_api_key.get_secret_value() if client.admin_api_key else None
         try:
-            report = remote.reindex(handoff_url, data_path, api_key=key)
+            report = remote.reindex(
+                handoff_url, data_path, api_key=key, fmt=format_of_path(data_path, data_format)
+            )
         except remote.RemoteError as exc:
             raise fail(str(exc)) from None
         _print_index_report(report)
@@ -497,10 +544,18 @@ def ask(
             raise fail(str(exc)) from None
     else:
         result = _ask_locally(question.strip(), top_k, source, _model_settings(servable, device), collection)
-    if not result["answered"]:
-        console.print(f"No confident answer (threshold {result['threshold']:.3f}). Did you mean:")
+    status = result.get("status") or ("answered" if result["answered"] else "clarify")
+    if status == "clarify":
+        console.print("Not sure which entry answers that. Did you mean:")
         for suggestion in result["suggestions"]:
             console.print(f"  - {suggestion['question']} ({suggestion['score']:.3f})")
+        return
+    if status == "no_answer":
+        console.print("No answer: nothing in this FAQ answers that question.")
+        if result["suggestions"]:
+            console.print("Related questions in the FAQ:")
+            for suggestion in result["suggestions"]:
+                console.print(f"  - {suggestion['question']} ({suggestion['score']:.3f})")
         return
     table = Table(title=question)
     for column in ("#", "score", "source", "answer"):
@@ -537,10 +592,52 @@ def _ask_locally(question: str, top_k: int, source: str | None, model, collectio
     # The same shape as the service's answer, so both paths print alike.
     return {
         "answered": result.answered,
+        "status": result.status,
         "answers": [asdict(hit) for hit in result.answers],
         "suggestions": [asdict(hit) for hit in result.suggestions],
         "threshold": result.threshold,
     }
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[
+        Path, typer.Argument(help="The FAQ file: CSV, TSV, .xlsx, JSON, JSONL, HTML or Markdown.")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The JSONL file to write.")],
+    data_format: FormatOption = None,
+) -> None:
+    """Convert a FAQ file in any format the data readers take to the project's JSONL, and report
+    what was read, skipped and why (bad rows are skipped here, not fatal)."""
+    from app.domain.entry import DataError, unique_entries
+    from app.domain.formats import format_of_path
+    from app.domain.records import load_faq
+
+    try:
+        fmt = format_of_path(file, data_format)
+        dataset = load_faq(file, skip_invalid=True, fmt=fmt)
+    except DataError as exc:
+        raise fail(str(exc)) from None
+    entries = unique_entries(dataset.entries)  # an exact duplicate would be the same entry
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(f".{output.name}.partial")
+    with partial.open("w", encoding="utf-8") as sink:
+        for entry in entries:
+            sink.write(json.dumps(entry.to_record(), ensure_ascii=False) + "\n")
+    partial.replace(output)  # a failed write leaves no half file behind
+    dropped = len(dataset.entries) - len(entries)
+    console.print(
+        f"read {dataset.rows_read} rows from {file} ({fmt}): wrote "
+        f"{_count(len(entries), 'entry', 'entries')} to {output}, skipped {len(dataset.invalid)}"
+        + (f", dropped {_count(dropped, 'exact duplicate')}" if dropped else ""),
+        markup=False,
+    )
+    for row in dataset.invalid:
+        console.print(f"  skipped {row.where}: {row.problem}", markup=False)
 
 
 app.add_typer(live.entries_app, name="entries")

@@ -37,9 +37,16 @@ def ask(url: str, question: str, *, top_k: int, source: str | None, timeout: flo
 
 
 def reindex(
-    url: str, data: Path, *, api_key: str | None, poll_seconds: float = 1.0, timeout: float = 3600
+    url: str,
+    data: Path,
+    *,
+    api_key: str | None,
+    fmt: str = "jsonl",
+    poll_seconds: float = 1.0,
+    timeout: float = 3600,
 ) -> dict:
-    """Upload `data` to POST /admin/reindex and wait for the job; returns its report."""
+    """Upload `data` (a file in format `fmt`) to POST /admin/reindex and wait for the job;
+    returns its report."""
     job = call(
         "POST",
         url,
@@ -47,7 +54,7 @@ def reindex(
         api_key=api_key,
         expected=(202,),
         content=data.read_bytes(),
-        headers={"Content-Type": "application/x-ndjson"},
+        params={"format": fmt},
     ).json()
     deadline = time.monotonic() + timeout
     while job["status"] == "running":

@@ -27,7 +27,14 @@ def mini_config(root: Path, recipe: str = "finetune", **overrides):
     """A short CPU training run of `recipe` on the mini data set, writing under `root`."""
     from training.config import TrainConfig
 
-    settings = {"epochs": 1, "batch_size": 8, "device": "cpu", "cache_dir": root / "cache", **overrides}
+    settings = {
+        "epochs": 1,
+        "batch_size": 8,
+        "device": "cpu",
+        "cache_dir": root / "cache",
+        "encoder": "finetune",  # the mini FAQ is too small for `auto` to train at all
+        **overrides,
+    }
     return TrainConfig.from_recipe(recipe, data=MINI_FAQ, output=root / "servable", **settings)
 
 

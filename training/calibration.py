@@ -1,119 +1,96 @@
-"""The no-answer threshold of a servable, chosen from data when it is trained.
+"""Calibrating a servable on the FAQ it is trained with: its decision rule (answer, ask back or
+decline; `app.search.decision`), fitted to that FAQ alone.
 
-The service declines to answer when the best entry's score is under the threshold. The score
-is the dense fused score (weighted sum of cosine similarities): comparable from one question
-to the next, which a rank-based score (RRF) is not. Every servable scores differently, so each
-gets its own threshold:
+Nothing project-specific goes in: the rule reads the FAQ's own questions (each asked with its
+entry left out, and with its page left out) and the small general far-off set that ships with
+the project (`app/search/data/far_questions.jsonl`). A team's `faq train --data faq.csv` thus
+gets a rule for its own domain, not for the cloud FAQ this project started from. The index job
+fits the rule again to whatever FAQ it indexes (and live changes refit it), so the servable's
+rule is the fallback for a collection indexed before rules existed.
 
-1. the whole data file is indexed with the new servable, by the index job, as the service
-   will hold it;
-2. questions the FAQ cannot answer (`training/data/out_of_domain.jsonl`: the team's own set of
-   70 far-off and 49 near-domain questions, distinct from any file the service is judged on)
-   are asked through the service's own search, and the threshold is set at the 95th percentile
-   of the near-domain questions' best scores (far-off ones score lower still);
-3. a sample of val questions is asked too, as a check that the threshold does not decline
-   the FAQ's own questions (reported, not tuned on).
-
-Only the data file and what ships in the repository are used, so `faq train --data FILE`
-alone produces a calibrated servable.
+Questions the FAQ cannot answer (`--out-of-domain`) are a check, not an input: how the fitted
+rule treats them is recorded beside it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.domain.entry import FaqEntry
-from app.domain.records import FaqDataset
+from app.domain.entry import FaqEntry, unique_entries
 from app.encoding.servable import Servable
+from app.search.decision import ANSWERED, DecisionRule, best_and_margin, dense_scores
 from app.search.faq_search import FaqSearch
 from app.search.settings import SearchSettings
 from app.store.client_engine import FaqStore
-from app.writes.index_job import index_dataset
-from training.evaluate import OutOfDomainQuery, load_out_of_domain
+from training.evaluate import OutOfDomainQuery
 
 logger = logging.getLogger(__name__)
 
-TEAM_OUT_OF_DOMAIN = Path(__file__).parent / "data" / "out_of_domain.jsonl"
-NEAR_QUANTILE = 0.95
-VAL_SAMPLE = 300
-METHOD = (
-    f"{NEAR_QUANTILE:.0%} quantile of the best dense scores of the near-domain questions in "
-    "training/data/out_of_domain.jsonl, asked against the whole data file indexed with this servable"
-)
 
-
-@dataclass(frozen=True)
+@dataclass
 class Calibration:
-    threshold: float
-    method: str
-    near_questions: int
-    far_questions: int
-    declined_near: float
-    declined_far: float
-    val_questions: int
-    val_declined: float
+    rule: DecisionRule
     seconds: float
+    # With --out-of-domain: the share of each kind the rule answers confidently (a check).
+    out_of_domain: dict[str, float] = field(default_factory=dict)
 
     def as_record(self) -> dict:
-        return asdict(self)
-
-
-def best_scores(search: FaqSearch, questions: Sequence[str]) -> np.ndarray:
-    """The score of the best entry for each question (0 when nothing is found)."""
-    scores = []
-    for question in questions:
-        hits = search.search(question, top_k=1)
-        scores.append(hits[0].score if hits else 0.0)
-    return np.array(scores, dtype=np.float64)
+        return {
+            "method": self.rule.fitted.get("method", ""),
+            "seconds": self.seconds,
+            "out_of_domain_answered": self.out_of_domain,
+        }
 
 
 def calibrate(
     servable: Servable,
-    dataset: FaqDataset,
-    val: Sequence[FaqEntry],
+    entries: Sequence[FaqEntry],
     settings: SearchSettings,
-    out_of_domain: Sequence[OutOfDomainQuery] | None = None,
+    out_of_domain: Sequence[OutOfDomainQuery] = (),
+    stored: Mapping[str, np.ndarray] | None = None,
 ) -> Calibration:
+    """Fit the decision rule of `servable` searching `entries` with `settings`."""
     started = time.perf_counter()
-    negatives = list(out_of_domain) if out_of_domain is not None else load_out_of_domain(TEAM_OUT_OF_DOMAIN)
-    search = FaqSearch(
-        servable, FaqStore.in_memory(), "calibration", replace(settings, no_answer_threshold=None)
-    )
+    unique = unique_entries(entries)
+    store = FaqStore.in_memory()
     try:
-        logger.info("calibrating the no-answer threshold: indexing %d entries", len(dataset.entries))
-        index_dataset(dataset, search, progress=False)
-        near = best_scores(search, [q.query for q in negatives if q.kind == "near"])
-        far = best_scores(search, [q.query for q in negatives if q.kind == "far"])
-        if not len(near):
-            raise ValueError("calibration needs near-domain questions (kind 'near')")
-        threshold = float(np.quantile(near, NEAR_QUANTILE))
-        step = max(1, len(val) // VAL_SAMPLE)
-        own = best_scores(search, [entry.question for entry in list(val)[::step][:VAL_SAMPLE]])
+        search = FaqSearch(servable, store, "calibration", settings)
+        if stored is None:
+            stored = {k: v for k, v in search.vectors_for(unique).items() if isinstance(v, np.ndarray)}
+        rule = search.fit_rule(unique, stored)
+        checked: dict[str, float] = {}
+        for kind in ("far", "near"):
+            queries = [q.query for q in out_of_domain if q.kind == kind]
+            if queries:
+                checked[kind] = round(answered_share(search, rule, stored, unique, queries), 4)
     finally:
-        search.store.close()
-    result = Calibration(
-        threshold=round(threshold, 4),
-        method=METHOD,
-        near_questions=len(near),
-        far_questions=len(far),
-        declined_near=float(np.mean(near < threshold)),
-        declined_far=float(np.mean(far < threshold)) if len(far) else float("nan"),
-        val_questions=len(own),
-        val_declined=float(np.mean(own < threshold)) if len(own) else float("nan"),
-        seconds=round(time.perf_counter() - started, 1),
-    )
-    logger.info(
-        "no-answer threshold %.3f: declines %.0f%% of near and %.0f%% of far calibration questions, "
-        "%.1f%% of val questions",
-        result.threshold,
-        100 * result.declined_near,
-        100 * result.declined_far,
-        100 * result.val_declined,
-    )
+        store.close()
+    result = Calibration(rule=rule, seconds=round(time.perf_counter() - started, 1), out_of_domain=checked)
+    if checked:
+        logger.info("the rule answers %s of the given unanswerable questions confidently", checked)
     return result
+
+
+def answered_share(
+    search: FaqSearch,
+    rule: DecisionRule,
+    stored: Mapping[str, np.ndarray],
+    entries: Sequence[FaqEntry],
+    queries: Sequence[str],
+) -> float:
+    """The share of `queries` the rule would answer confidently, scored in memory."""
+    answer_queries, question_queries = search.query_vectors(queries)
+    scores = dense_scores(
+        search.settings, answer_queries, question_queries, stored["answer"], stored.get("question")
+    )
+    keys: dict[str, int] = {}
+    answer_ids = np.array([keys.setdefault(e.answer, len(keys)) for e in entries])
+    best, margins = best_and_margin(scores, answer_ids)
+    return float(
+        np.mean([rule.status(float(b), float(m)) == ANSWERED for b, m in zip(best, margins, strict=True)])
+    )

@@ -42,8 +42,12 @@ class TrainConfig:
     out_of_domain: Path | None = None
     # Export the encoders to ONNX into the servable (app.encoding.onnx_runtime).
     onnx: bool = True
+    # Fine-tune (finetune), serve the base encoder (base), or decide by measurement (auto: see
+    # training.choice).
+    encoder: str = "auto"
     # Where from and where to; not part of a recipe.
     data: Path | None = None
+    data_format: str | None = None
     # More (question, answer) pairs for the training split only, e.g. `faq feedback export`.
     extra_pairs: Path | None = None
     output: Path = DEFAULT_SERVABLE
@@ -57,6 +61,8 @@ class TrainConfig:
             raise ValueError("epochs must be at least 1 and batch_size at least 2")
         if self.frozen_layers and not self.trainable_encoder:
             raise ValueError("frozen_layers needs a trainable encoder")
+        if self.encoder not in ("auto", "finetune", "base"):
+            raise ValueError(f"unknown encoder choice '{self.encoder}': use auto, finetune or base")
 
     @classmethod
     def from_recipe(cls, name: str, **overrides: Any) -> TrainConfig:

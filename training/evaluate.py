@@ -8,7 +8,11 @@ the same answer):
 - paraphrase (with --paraphrases): realistic user wordings of val questions, asked exactly as the
   service answers them: every entry of the data set indexed (answer and question vectors) in
   an in-process Qdrant, queried through the service's own answering code with the servable's
-  search settings; paraphrase_answers_only is the same against the answer vectors alone.
+  search settings; paraphrase_answers_only is the same against the answer vectors alone;
+- outcomes (with --paraphrases and/or --out-of-domain): what users get from the service with the
+  decision rule fitted to this FAQ: confident right / confident wrong / right entry shown for
+  the wordings, confidently answered and asked back for unanswerable questions, per kind;
+  decision_rule: that rule's numbers.
 """
 
 from __future__ import annotations
@@ -24,16 +28,19 @@ import numpy as np
 from app.domain.entry import FaqEntry, string_field
 from app.domain.records import FaqDataset, load_faq, read_records
 from app.encoding.servable import Servable
+from app.search.decision import CLARIFY, NO_ANSWER
 from app.search.faq_search import FaqSearch
 from app.search.settings import SearchSettings, answer_text
 from app.store.client_engine import FaqStore
 from app.writes.index_job import index_dataset
+from training.choice import BASE_SEARCH
 from training.metrics import RetrievalScores, in_batch_scores, retrieval_scores, scores_from_ranks
 from training.split import split_entries
 
 logger = logging.getLogger(__name__)
 
-NO_ANSWER_VIEW = "out_of_domain"
+OUTCOMES_VIEW = "outcomes"
+RULE_VIEW = "decision_rule"
 IN_BATCH_SIZE = 1024
 EVAL_ALIAS = "eval"
 # Paraphrase queries look this deep; a right answer ranked lower counts as not found (RR 0).
@@ -79,29 +86,48 @@ def load_out_of_domain(path: Path) -> list[OutOfDomainQuery]:
     return read_records(path, OutOfDomainQuery.from_record, what="out-of-domain questions")
 
 
-def no_answer_scores(
+def outcome_scores(
     search: FaqSearch, paraphrases: Sequence[Paraphrase], out_of_domain: Sequence[OutOfDomainQuery]
 ) -> dict[str, float]:
-    """The no-answer decision, asked through the service's own `ask` with its threshold: the
-    fraction of out-of-domain questions declined, per kind; for the in-domain paraphrases, the
-    fraction answered with the right entry first (a right answer held back counts as a miss)
-    and the fraction wrongly declined."""
+    """What a user gets, asked through the service's own `ask` with the FAQ's fitted decision
+    rule: for real wordings, the share answered confidently and right, confidently and wrong,
+    and with the right entry shown at all (the answer, or among the suggestions when asking
+    back or declining); for unanswerable questions, the share answered confidently and asked
+    back, per kind."""
     result: dict[str, float] = {}
+    if paraphrases:
+        asked = [(search.ask(item.query, top_k=1), item) for item in paraphrases]
+        right = [a.answered and a.answers[0].answer == item.answer for a, item in asked]
+        shown = [
+            r or any(h.answer == item.answer for h in a.suggestions)
+            for r, (a, item) in zip(right, asked, strict=True)
+        ]
+        result["confident_right"] = float(np.mean(right))
+        result["confident_wrong"] = float(np.mean([a.answered for a, _ in asked]) - np.mean(right))
+        result["right_shown"] = float(np.mean(shown))
+        result["asked_back"] = float(np.mean([a.status == CLARIFY for a, _ in asked]))
+        result["declined"] = float(np.mean([a.status == NO_ANSWER for a, _ in asked]))
     for kind in OUT_OF_DOMAIN_KINDS:
         queries = [item.query for item in out_of_domain if item.kind == kind]
         if queries:
-            result[f"declined_{kind}"] = float(
-                np.mean([not search.ask(q, top_k=1).answered for q in queries])
-            )
-    if paraphrases:
-        asked = [(search.ask(item.query, top_k=1), item) for item in paraphrases]
-        result["paraphrase_precision_at_1"] = float(
-            np.mean([a.answered and a.answers[0].answer == item.answer for a, item in asked])
-        )
-        result["paraphrase_declined"] = float(np.mean([not a.answered for a, _ in asked]))
-    threshold = search.settings.no_answer_threshold
-    result["threshold"] = float("nan") if threshold is None else threshold
+            answers = [search.ask(q, top_k=1) for q in queries]
+            result[f"{kind}_answered"] = float(np.mean([a.answered for a in answers]))
+            result[f"{kind}_asked_back"] = float(np.mean([a.status == CLARIFY for a in answers]))
     return result
+
+
+def rule_numbers(search: FaqSearch) -> dict[str, float]:
+    """The decision rule the index job fitted to the FAQ, as numbers for the report."""
+    rule = search.decision_rule()
+    if rule is None:
+        return {}
+    return {
+        "answer_score": rule.answer_score,
+        "answer_margin": rule.answer_margin,
+        "clarify_score": rule.clarify_score,
+        "related_score": rule.related_score,
+        "encoder_accuracy": float(rule.fitted.get("encoder_accuracy", float("nan"))),
+    }
 
 
 @dataclass
@@ -136,6 +162,7 @@ class EvalConfig:
     device: str = "auto"
     skip_invalid: bool = False
     batch_size: int = 256
+    data_format: str | None = None
 
 
 def evaluate_servable(
@@ -145,6 +172,7 @@ def evaluate_servable(
     paraphrases: Sequence[Paraphrase] = (),
     out_of_domain: Sequence[OutOfDomainQuery] = (),
     search: SearchSettings | None = None,
+    outcome_search: SearchSettings | None = None,
     batch_size: int = 256,
 ) -> dict[str, dict[str, float]]:
     started = time.perf_counter()
@@ -164,16 +192,22 @@ def evaluate_servable(
     results = {view: value.as_dict() for view, value in scores.items()}
     if paraphrases or out_of_domain:
         served = index_in_memory(model, eval_set.dataset, search)
+        outcome_settings = outcome_search or served.settings
+        # The outcomes ask what this model would serve: the same index when the settings agree.
+        same = outcome_settings == served.settings
+        outcomes = served if same else index_in_memory(model, eval_set.dataset, outcome_settings)
         try:
             if paraphrases:
                 results["paraphrase"] = paraphrase_scores(served, paraphrases).as_dict()
                 answers = replace(served.settings, mode="answer", lexical_weight=0.0)
                 answers_only = FaqSearch(model, served.store, served.alias, answers)
                 results["paraphrase_answers_only"] = paraphrase_scores(answers_only, paraphrases).as_dict()
-            if out_of_domain:
-                results[NO_ANSWER_VIEW] = no_answer_scores(served, paraphrases, out_of_domain)
+            results[OUTCOMES_VIEW] = outcome_scores(outcomes, paraphrases, out_of_domain)
+            results[RULE_VIEW] = rule_numbers(outcomes)
         finally:
             served.store.close()
+            if not same:
+                outcomes.store.close()
     logger.info("evaluated %s in %.0f s", model.path, time.perf_counter() - started)
     return results
 
@@ -196,7 +230,7 @@ def paraphrase_scores(search: FaqSearch, paraphrases: Sequence[Paraphrase]) -> R
 
 
 def evaluate(cfg: EvalConfig) -> dict[str, dict[str, dict[str, float]]]:
-    dataset = load_faq(cfg.data, skip_invalid=cfg.skip_invalid)
+    dataset = load_faq(cfg.data, skip_invalid=cfg.skip_invalid, fmt=cfg.data_format)
     split = split_entries(dataset.entries)
     eval_set = EvalSet.build(dataset, split.val)
     logger.info(
@@ -214,15 +248,16 @@ def evaluate(cfg: EvalConfig) -> dict[str, dict[str, dict[str, float]]]:
     report = {}
     settings = SearchSettings.from_record(servable.meta.search)
     for name, model in (("base", base), ("servable", servable)):
-        # Both models search with the servable's settings, so the comparison is like for like;
-        # the no-answer threshold is calibrated for the servable's scores, so only it is asked
-        # the out-of-domain questions.
+        # The retrieval views search both models with the servable's settings (like for like).
+        # The outcomes are what each would serve: the base encoder with the settings `faq
+        # train` gives it, each with a decision rule fitted to this FAQ by the index job.
         report[name] = evaluate_servable(
             model,
             eval_set,
             paraphrases=paraphrases,
-            out_of_domain=out_of_domain if name == "servable" else (),
+            out_of_domain=out_of_domain,
             search=settings,
+            outcome_search=BASE_SEARCH if name == "base" else settings,
             batch_size=cfg.batch_size,
         )
     return report

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from app.config import MAX_QUESTION_CHARS
-from app.domain.entry import check_text
+from app.domain.entry import check_text, normalise_text
 
 MAX_SOURCE_CHARS = 200
 
@@ -46,8 +46,8 @@ class AskRequest(BaseModel):
         ge=-1.0,
         le=1.0,
         allow_inf_nan=False,
-        description="Answer only with entries scoring at least this (the scores of `answers`); "
-        "default: the servable's calibrated no-answer threshold.",
+        description="Answer (status answered) exactly when the best entry scores at least this (the "
+        "scores of `answers`), overriding the FAQ's fitted decision rule.",
     )
 
     @field_validator("question")
@@ -100,6 +100,7 @@ class AskResponse(BaseModel):
                         }
                     ],
                     "answered": True,
+                    "status": "answered",
                     "suggestions": [],
                     "threshold": 0.62,
                     "took_ms": 21.4,
@@ -109,12 +110,20 @@ class AskResponse(BaseModel):
     )
 
     question: str
-    answers: list[Answer] = Field(description="Best first; empty when no entry scored above the threshold.")
-    answered: bool = Field(description="False when the service declines: nothing in the FAQ is close enough.")
-    suggestions: list[Suggestion] = Field(
-        description="When not answered: the closest FAQ questions, for a 'did you mean' prompt."
+    answers: list[Answer] = Field(description="Best first; empty unless status is answered.")
+    answered: bool = Field(description="True exactly when status is answered.")
+    status: Literal["answered", "clarify", "no_answer"] = Field(
+        description="answered: a confident answer; clarify: not sure, `suggestions` holds the "
+        "closest entries (up to 3, best first) to ask back 'did you mean'; no_answer: nothing in "
+        "the FAQ answers it, `suggestions` holds only entries close enough to offer (often none)."
     )
-    threshold: float | None = Field(description="The no-answer threshold applied (null: none).")
+    suggestions: list[Suggestion] = Field(
+        description="When not answered: FAQ questions to offer (see status), best first."
+    )
+    threshold: float | None = Field(
+        description="The score an answer must reach (the rule's answer_score, or score_threshold; "
+        "null: none)."
+    )
     took_ms: float
 
 
@@ -167,16 +176,13 @@ def _entry_text(name: str, limit: int) -> AfterValidator:
     def check(value: str) -> str:
         if len(value) > limit:
             raise ValueError(f"{name} is {len(value)} characters long; the limit is {limit}")
-        check_text(value, name)
-        if not value.strip():
-            raise ValueError(f"{name} must not be empty")
-        return value.strip()
+        return normalise_text(value, name, required=True)
 
     return AfterValidator(check)
 
 
 def _optional_text(name: str) -> AfterValidator:
-    return AfterValidator(lambda value: check_text(value, name).strip())
+    return AfterValidator(lambda value: normalise_text(value, name, required=False))
 
 
 QuestionText = Annotated[

@@ -25,8 +25,18 @@ def check_text(value: str, what: str) -> str:
     return value
 
 
+def normalise_text(value: str, what: str, *, required: bool) -> str:
+    """The one normaliser of an entry's text, for data files and the API alike: surrounding
+    whitespace goes (a spreadsheet cell's trailing space must not give the same entry a second
+    id), required text must remain."""
+    text = check_text(value, what).strip()
+    if required and not text:
+        raise ValueError(f"{what} must not be empty")
+    return text
+
+
 def string_field(record: dict, name: str, *, required: bool) -> str:
-    """A string field of a JSON record: required ones must be non-blank."""
+    """A string field of a record, normalised: required ones must be non-blank."""
     value = record.get(name)
     if value is None:
         if required:
@@ -34,9 +44,7 @@ def string_field(record: dict, name: str, *, required: bool) -> str:
         return ""
     if not isinstance(value, str):
         raise ValueError(f"field '{name}' must be a string, got {type(value).__name__}")
-    if required and not value.strip():
-        raise ValueError(f"field '{name}' is empty")
-    return check_text(value, f"field '{name}'")
+    return normalise_text(value, f"field '{name}'", required=required)
 
 
 @dataclass(frozen=True)

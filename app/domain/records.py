@@ -1,9 +1,8 @@
-"""Reading JSONL files of records (one JSON object a line) with errors that name the file, the
-line and the problem; the FAQ data set read from them."""
+"""Records read from data files in any format (`app.domain.formats`) with errors that name the
+file, the row or line, and the problem; the FAQ data set read from them."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable, Iterable
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from app.domain.entry import DataError, FaqEntry, count_duplicates
+from app.domain.formats import Row, format_of_path, read_rows
 
 logger = logging.getLogger(__name__)
 
@@ -19,58 +19,47 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class InvalidLine:
-    line_number: int
+class InvalidRow:
+    """A row that was skipped, where it is in its file ("line 3", "row 7") and why."""
+
+    where: str
     problem: str
 
 
-def load_object(text: str) -> dict:
-    """One JSONL line as a JSON object, or ValueError saying what is wrong with it."""
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"invalid JSON ({exc.msg} at column {exc.colno})") from None
-    except RecursionError:
-        raise ValueError("invalid JSON (nested too deeply)") from None
-    if not isinstance(record, dict):
-        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
-    return record
-
-
-def parse_records(
-    lines: Iterable[str], parse: Callable[[dict], T], *, origin: str, skip_invalid: bool = False
-) -> tuple[list[T], list[InvalidLine]]:
-    """Each non-blank line through `parse`; a bad line raises DataError naming it, or with
+def records_from_rows(
+    rows: Iterable[Row], parse: Callable[[dict], T], *, origin: str, skip_invalid: bool = False
+) -> tuple[list[T], list[InvalidRow]]:
+    """Each row through `parse`; a bad row raises DataError naming the file and the row, or with
     `skip_invalid` is collected and skipped."""
     items: list[T] = []
-    invalid: list[InvalidLine] = []
-    for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue  # blank lines (a trailing newline, say) carry no record
+    invalid: list[InvalidRow] = []
+    for row in rows:
         try:
-            items.append(parse(load_object(text)))
+            if row.problem:
+                raise ValueError(row.problem)
+            items.append(parse(row.record))
         except ValueError as exc:
             if not skip_invalid:
-                raise DataError(f"{origin}, line {number}: {exc}") from None
-            invalid.append(InvalidLine(number, str(exc)))
+                raise DataError(f"{origin}, {row.where}: {exc}") from None
+            invalid.append(InvalidRow(row.where, str(exc)))
     return items, invalid
 
 
-def read_lines(path: str | os.PathLike[str], consume: Callable[[Iterable[str], Path], T]) -> T:
-    """`consume(lines, path)` over a UTF-8 text file; a missing or non-UTF-8 file is a DataError."""
+def read_file(path: str | os.PathLike[str]) -> bytes:
+    """A data file's bytes; a missing one is a DataError."""
     file_path = Path(path)
     if not file_path.is_file():
         raise DataError(f"{file_path}: no such file")
-    try:
-        with file_path.open(encoding="utf-8") as handle:
-            return consume(handle, file_path)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{file_path}: not UTF-8 text ({exc.reason})") from None
+    return file_path.read_bytes()
 
 
-def read_records(path: str | os.PathLike[str], parse: Callable[[dict], T], *, what: str) -> list[T]:
-    """Every record of a JSONL file (strict: the first bad line stops with its number)."""
-    items, _ = read_lines(path, lambda lines, origin: parse_records(lines, parse, origin=str(origin)))
+def read_records(
+    path: str | os.PathLike[str], parse: Callable[[dict], T], *, what: str, fmt: str | None = None
+) -> list[T]:
+    """Every record of a data file in any format (strict: the first bad row stops with where it
+    is)."""
+    rows = read_rows(read_file(path), format_of_path(path, fmt), str(path))
+    items, _ = records_from_rows(rows, parse, origin=str(path))
     if not items:
         raise DataError(f"{path}: no {what}")
     return items
@@ -80,7 +69,7 @@ def read_records(path: str | os.PathLike[str], parse: Callable[[dict], T], *, wh
 class FaqDataset:
     path: Path
     entries: list[FaqEntry]
-    invalid: list[InvalidLine] = field(default_factory=list)
+    invalid: list[InvalidRow] = field(default_factory=list)
     duplicates: int = 0
 
     @property
@@ -90,29 +79,39 @@ class FaqDataset:
     def summary(self) -> str:
         parts = [f"{len(self.entries)} entries from {self.path}"]
         if self.invalid:
-            parts.append(f"{len(self.invalid)} invalid lines skipped")
+            parts.append(f"{len(self.invalid)} invalid rows skipped")
         if self.duplicates:
             parts.append(f"{self.duplicates} exact duplicate pairs")
         return ", ".join(parts)
 
 
-def load_faq(path: str | os.PathLike[str], *, skip_invalid: bool = False) -> FaqDataset:
-    """Read a JSONL FAQ file; every problem is reported with the file and line number."""
-    return read_lines(
-        path, lambda lines, origin: parse_dataset(lines, origin=origin, skip_invalid=skip_invalid)
-    )
+def load_faq(
+    path: str | os.PathLike[str], *, skip_invalid: bool = False, fmt: str | None = None
+) -> FaqDataset:
+    """Read a FAQ file in any format (`fmt`, else by its extension); every problem is reported
+    with the file and the row or line."""
+    data = read_file(path)
+    return parse_dataset(data, origin=Path(path), fmt=format_of_path(path, fmt), skip_invalid=skip_invalid)
 
 
-def parse_dataset(lines: Iterable[str], *, origin: Path, skip_invalid: bool = False) -> FaqDataset:
-    """JSONL lines (a file, or an upload) as a data set; `origin` names them in messages."""
-    entries, invalid = parse_records(
-        lines, FaqEntry.from_record, origin=str(origin), skip_invalid=skip_invalid
+def parse_dataset(
+    data: bytes | str | Iterable[str], *, origin: Path | str, fmt: str = "jsonl", skip_invalid: bool = False
+) -> FaqDataset:
+    """A file's content (bytes; or JSONL text or lines) as a data set; `origin` names it in
+    messages."""
+    if isinstance(data, bytes):
+        raw = data
+    else:
+        raw = (data if isinstance(data, str) else "\n".join(data)).encode("utf-8")
+    rows = read_rows(raw, fmt, str(origin))
+    entries, invalid = records_from_rows(
+        rows, FaqEntry.from_record, origin=str(origin), skip_invalid=skip_invalid
     )
     if not entries:
         raise DataError(f"{origin}: no valid FAQ entries")
-    dataset = FaqDataset(origin, entries, invalid, count_duplicates(entries))
-    for line in invalid:
-        logger.warning("%s, line %d skipped: %s", origin, line.line_number, line.problem)
+    dataset = FaqDataset(Path(origin), entries, invalid, count_duplicates(entries))
+    for row in invalid:
+        logger.warning("%s, %s skipped: %s", origin, row.where, row.problem)
     if dataset.duplicates:
         logger.warning("%s: %d exact duplicate question/answer pairs", origin, dataset.duplicates)
     return dataset

@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,9 @@ from app.encoding.sentence_encoder import SentenceEncoder, default_model_path, l
 logger = logging.getLogger(__name__)
 
 SERVABLE_META = "faq_servable.json"
+# Ids of the entries the encoder was trained on, one a line (the rule's accuracy estimate
+# leaves them out: a trained entry flatters the encoder).
+TRAINED_ENTRIES = "trained_entries.txt"
 # A second MetricModel inside the servable directory, for the question side of fused search
 # (search setting question_encoder "base"): the untrained sentence-similarity encoder.
 QUESTION_MODEL_DIR = "question_encoder"
@@ -61,6 +65,14 @@ class ServableMeta:
     search: dict = field(default_factory=dict)
     # How the no-answer threshold in `search` was chosen (training.calibration).
     calibration: dict = field(default_factory=dict)
+    # The decision rule (answer / ask back / decline, app.search.decision) fitted to the FAQ the
+    # servable was trained on; the index job fits one to the FAQ it indexes.
+    decision: dict = field(default_factory=dict)
+    # The encoder's precision@1 of questions to answers on entries held out of training (pools
+    # of 64): the rule's estimate of how often a top entry is right. None: not measured.
+    encoder_accuracy: float | None = None
+    # Whether `faq train` fine-tuned the encoder or kept the base one, and why (measured).
+    choice: dict = field(default_factory=dict)
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2))
@@ -169,6 +181,15 @@ class Servable:
         model.to(resolved)
         model.eval()
         logger.info("servable %s loaded on %s", servable_path, resolved)
+        if not meta.decision:
+            # A servable of an older release (no `choice` either) is worth a warning; one
+            # trained with --no-calibrate (or being written by `faq train`) is not.
+            log = logger.info if meta.choice else logger.warning
+            log(
+                "servable %s has no decision rule: `faq index` fits one to the FAQ it indexes "
+                "(retrain with `faq train` to record one in the servable)",
+                servable_path,
+            )
         servable = cls(model, servable_path, resolved, meta, question_model)
         servable.use_runtime(runtime)
         return servable
@@ -195,6 +216,16 @@ class Servable:
         model.eval()
         path = Path(model_path) if model_path else default_model_path()
         return cls(model, path, resolved, ServableMeta(base_model=str(path), embedding_size=encoder_size))
+
+    @cached_property
+    def trained_ids(self) -> frozenset[str]:
+        """Ids of the entries this servable's encoder was trained on (none for a base one)."""
+        path = self.path / TRAINED_ENTRIES
+        if not path.is_file():
+            return frozenset()
+        return frozenset(
+            line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+        )
 
     @property
     def has_question_model(self) -> bool:

@@ -6,15 +6,31 @@ the benchmark). What is matched and how is decided in `app.search.settings` and
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import re
+import threading
+import time
+import weakref
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
 from app.domain.entry import FaqEntry
 from app.encoding.servable import Servable
 from app.search.cache import EmbeddingCache
+from app.search.decision import (
+    ANSWERED,
+    CLARIFY,
+    FIT_QUERIES,
+    NO_ANSWER,
+    DecisionRule,
+    FitInput,
+    encoder_accuracy,
+    far_questions,
+    fit,
+)
 from app.search.fusion import blend_lexical, fuse
 from app.search.lexical import LexicalEncoder
 from app.search.settings import (
@@ -26,7 +42,7 @@ from app.search.settings import (
     lexical_text,
     question_text,
 )
-from app.store.base import MissingVector, QueryVector, ScoredPoint, VectorBatch
+from app.store.base import CollectionMissing, MissingVector, QueryVector, ScoredPoint, VectorBatch
 from app.store.client_engine import FaqStore
 
 logger = logging.getLogger(__name__)
@@ -48,8 +64,9 @@ class Hit:
 
 @dataclass(frozen=True)
 class Answers:
-    """What the service says to a question: the answers that passed the threshold, or, when
-    none did, no answers and the closest FAQ entries as suggestions ("did you mean ...")."""
+    """What the service says to a question (`status`, see app.search.decision): answered (the
+    answers), clarify (no answers; the closest entries as suggestions, "did you mean ...") or
+    no_answer (no answers; suggestions only the entries close enough to offer, often none)."""
 
     answers: list[Hit]
     suggestions: list[Hit]
@@ -58,13 +75,21 @@ class Answers:
     # `FaqSearch.embed_question` makes it, for logging what was asked without encoding twice.
     best_score: float | None = None
     embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
+    status: str = ANSWERED
+    # How far the best entry is ahead of the best entry with a different answer.
+    margin: float | None = None
 
     @property
     def answered(self) -> bool:
-        return bool(self.answers)
+        return self.status == ANSWERED
 
 
 SUGGESTIONS = 3
+# Entries looked at to find the best one with a different answer (the margin).
+DECISION_DEPTH = 10
+# How long the rule stored with the collection version is trusted before it is read again
+# (another process may have reindexed; this process forgets it at once when it does).
+RULE_TTL_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -104,6 +129,8 @@ class FaqSearch:
         self.cache = EmbeddingCache(cache_size)
         # An uncased tokenizer lowercases anyway: "How" and "how" are one cache entry.
         self._lowercase = bool(getattr(servable.tokenizer, "do_lower_case", False))
+        self._rule: tuple[float, str | None, DecisionRule | None] | None = None
+        self._rule_lock = threading.Lock()
 
     @cached_property
     def lexical(self) -> LexicalEncoder:
@@ -176,27 +203,150 @@ class FaqSearch:
     def ask_many(self, questions: Sequence[Question]) -> list[Answers]:
         """`ask` for several questions at once: one forward per encoder and one store call per
         side for all of them (the service's micro-batches)."""
-        searched = self._search_many([replace(q, top_k=max(q.top_k, SUGGESTIONS)) for q in questions])
+        searched = self._search_many(
+            [replace(q, top_k=max(q.top_k, SUGGESTIONS, DECISION_DEPTH)) for q in questions]
+        )
+        rule = self.decision_rule()
         return [
-            self._decide(q, hits, embedding) for q, (hits, embedding) in zip(questions, searched, strict=True)
+            self._decide(q, hits, embedding, rule)
+            for q, (hits, embedding) in zip(questions, searched, strict=True)
         ]
 
-    def _decide(self, question: Question, hits: list[Hit], embedding: np.ndarray) -> Answers:
-        threshold = (
-            question.score_threshold
-            if question.score_threshold is not None
-            else self.settings.no_answer_threshold
-        )
-        top_k = question.top_k
+    def _decide(
+        self, question: Question, hits: list[Hit], embedding: np.ndarray, rule: DecisionRule | None
+    ) -> Answers:
         best = hits[0].score if hits else None
-        if threshold is None:
-            return Answers(hits[:top_k], [], None, best, embedding)
-        # The decision reads the best-ranked entry: when it is under the threshold, nothing in
-        # the FAQ answers the question; otherwise the answers are the entries that pass.
-        if best is None or best < threshold:
-            return Answers([], hits[:SUGGESTIONS], threshold, best, embedding)
-        passed = [hit for hit in hits[:top_k] if hit.score >= threshold]
-        return Answers(passed, [], threshold, best, embedding)
+        margin = _margin(hits)
+        threshold: float | None
+        if question.score_threshold is not None:  # the caller's threshold overrides the rule
+            threshold = question.score_threshold
+            if best is not None and best >= question.score_threshold:
+                status = ANSWERED
+            else:
+                status = (
+                    CLARIFY
+                    if rule is None or (best is not None and best >= rule.clarify_score)
+                    else NO_ANSWER
+                )
+        elif rule is not None:
+            threshold = rule.answer_score
+            status = rule.status(best, margin if margin is not None else 0.0)
+            if status != ANSWERED and hits and _same_words(question.text, hits[0].question):
+                # One of the FAQ's own questions, word for word: its entry is the answer, even
+                # when a twin entry ("start" / "stop a virtual machine") keeps the margin small.
+                status = ANSWERED
+        else:  # a collection and servable from before decision rules: the single threshold
+            threshold = self.settings.no_answer_threshold
+            status = ANSWERED if best is not None and (threshold is None or best >= threshold) else CLARIFY
+            if best is None:
+                status = NO_ANSWER
+        if status == ANSWERED:
+            # The best entry, and any other that clears the bar on its own.
+            floor = threshold if threshold is not None else -np.inf
+            answers = [hits[0], *(h for h in hits[1 : question.top_k] if h.score >= floor)]
+            return Answers(answers, [], threshold, best, embedding, status, margin)
+        if status == CLARIFY:
+            return Answers([], hits[:SUGGESTIONS], threshold, best, embedding, status, margin)
+        related = rule.related_score if rule is not None else np.inf
+        offered = [h for h in hits[:SUGGESTIONS] if h.score >= related]
+        return Answers([], offered, threshold, best, embedding, status, margin)
+
+    # ---- the decision rule ------------------------------------------------------------------
+    def decision_rule(self) -> DecisionRule | None:
+        """The rule fitted to the FAQ that is served: the one stored with the collection version
+        (the index job fits it, live changes refit it), else the servable's (fitted by `faq
+        train` to the FAQ it was trained on), else None (the servable's single threshold)."""
+        now = time.monotonic()
+        with self._rule_lock:
+            cached = self._rule
+        if cached is not None and now - cached[0] < RULE_TTL_SECONDS:
+            return cached[2]
+        collection = None
+        rule = None
+        try:
+            collection = self.store.resolve_alias(self.alias)
+            if collection is not None:
+                rule = DecisionRule.from_record(self.store.metadata(collection).get("decision"))
+        except (CollectionMissing, ValueError):
+            collection = None
+        if rule is None:
+            rule = DecisionRule.from_record(self.servable.meta.decision)
+        with self._rule_lock:
+            self._rule = (now, collection, rule)
+        return rule
+
+    def forget_rule(self) -> None:
+        """Read the collection's rule again at the next question (after a switch or a refit)."""
+        with self._rule_lock:
+            self._rule = None
+
+    def query_vectors(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Unit query vectors of `texts` for both sides, not through the cache (for fitting)."""
+        answer_side = unit_rows(self.servable.encode(list(texts)))
+        if self._question_side_model:
+            return answer_side, unit_rows(self.servable.encode_question_side(list(texts)))
+        return answer_side, answer_side
+
+    def fit_rule(
+        self,
+        entries: Sequence[FaqEntry],
+        stored: Mapping[str, np.ndarray] | None = None,
+        *,
+        seed: int = 0,
+        **targets: Any,
+    ) -> DecisionRule:
+        """The decision rule for `entries` searched this way; `stored`: their stored dense
+        vectors (by name) when the caller has them, else they are encoded here. `targets`:
+        `epsilon` and `near_rate` other than the defaults (for studies)."""
+        return fit(self.settings, self.fit_input(entries, stored, seed=seed), **targets)
+
+    def _far_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """The far-off set's query vectors: the same for every fit with this servable and
+        question side, so encoded once."""
+        key = (self._question_side_model, tuple(far_questions()))
+        cached = _FAR_VECTORS.setdefault(self.servable, {})
+        if key not in cached:
+            cached[key] = self.query_vectors(far_questions())
+        return cached[key]
+
+    def fit_input(
+        self, entries: Sequence[FaqEntry], stored: Mapping[str, np.ndarray] | None = None, *, seed: int = 0
+    ) -> FitInput:
+        """What a rule for `entries` is fitted from (see app.search.decision.FitInput)."""
+        if stored is None:
+            stored = {k: v for k, v in self.vectors_for(entries).items() if isinstance(v, np.ndarray)}
+        answers = np.asarray(stored[ANSWER_VECTOR], dtype=np.float32)
+        questions = stored.get(QUESTION_VECTOR) if self.settings.mode == "fused" else None
+        rng = np.random.default_rng(seed)
+        n = len(entries)
+        sample = np.arange(n) if n <= FIT_QUERIES else np.sort(rng.choice(n, FIT_QUERIES, replace=False))
+        answer_queries, question_queries = self.query_vectors([entries[i].question for i in sample])
+        far_answer, far_question = self._far_vectors()
+        # The encoder's accuracy on entries it was not trained on: trained ones flatter it.
+        trained = self.servable.trained_ids
+        fresh = [k for k, i in enumerate(sample) if entries[i].id not in trained]
+        if len(fresh) >= 20 or (fresh and self.servable.meta.encoder_accuracy is None):
+            accuracy = encoder_accuracy(answer_queries[fresh], answers[sample[fresh]], rng)
+            accuracy_from = f"{len(fresh)} FAQ questions the encoder was not trained on, pools of 64"
+        elif self.servable.meta.encoder_accuracy is not None:
+            accuracy = float(self.servable.meta.encoder_accuracy)
+            accuracy_from = "measured by `faq train` on its held-out entries"
+        else:
+            accuracy = encoder_accuracy(answer_queries, answers[sample], rng)
+            accuracy_from = f"{len(sample)} FAQ questions, pools of 64 (all trained on: optimistic)"
+        return FitInput(
+            entries=entries,
+            answers=answers,
+            questions=None if questions is None else np.asarray(questions, dtype=np.float32),
+            sample=sample,
+            answer_queries=answer_queries,
+            question_queries=question_queries,
+            far_answer_queries=far_answer,
+            far_question_queries=far_question,
+            accuracy=accuracy,
+            accuracy_from=accuracy_from,
+            fine_tuned=bool(trained) or self.servable.meta.train_pairs > 0,
+        )
 
     def search(self, question: str, *, top_k: int = 5, source: str | None = None) -> list[Hit]:
         """The `top_k` best entries for `question`, best first, whatever their scores."""
@@ -258,6 +408,28 @@ class FaqSearch:
         except MissingVector:
             logger.warning("collection '%s' has no %s vectors: searching without them", self.alias, using)
             return [[] for _ in queries]
+
+
+# Per servable (dropped with it): its far-off set's query vectors.
+_FAR_VECTORS: weakref.WeakKeyDictionary[Servable, dict] = weakref.WeakKeyDictionary()
+
+
+def _same_words(a: str, b: str) -> bool:
+    """Whether two texts are the same words, ignoring case, punctuation and spacing."""
+    return _words(a) == _words(b) != ""
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.casefold()))
+
+
+def _margin(hits: Sequence[Hit]) -> float | None:
+    """The best hit's lead over the best hit with a different answer (None: no hits; 1.0 when
+    every hit found has the same answer)."""
+    if not hits:
+        return None
+    other = next((h.score for h in hits[1:] if h.answer != hits[0].answer), None)
+    return 1.0 if other is None else hits[0].score - other
 
 
 def _hit(pid: str, entry: FaqEntry, score: float) -> Hit:

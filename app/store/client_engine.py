@@ -307,6 +307,43 @@ class FaqStore:
         following = None if next_offset is None else str(next_offset)
         return [(str(p.id), entry_from_payload(p.payload)) for p in points], following
 
+    def stored_vectors(
+        self, collection: str, names: Sequence[str], page: int = 1000
+    ) -> tuple[list[FaqEntry], dict[str, np.ndarray]]:
+        """Every entry of a collection with its named dense vectors (for refitting the decision
+        rule after live changes, without encoding the FAQ again)."""
+        entries: list[FaqEntry] = []
+        columns: dict[str, list[np.ndarray]] = {name: [] for name in names}
+        offset = None
+        while True:
+            with self._locked():
+                points, offset = self.client.scroll(
+                    collection, limit=page, offset=offset, with_payload=True, with_vectors=list(names)
+                )
+            for p in points:
+                vectors = p.vector if isinstance(p.vector, dict) else {}
+                if not all(name in vectors for name in names):
+                    continue
+                entries.append(entry_from_payload(p.payload))
+                for name in names:
+                    columns[name].append(np.asarray(vectors[name], dtype=np.float32))
+            if offset is None:
+                break
+        return entries, {
+            name: np.stack(rows) if rows else np.zeros((0, 0), np.float32) for name, rows in columns.items()
+        }
+
+    def metadata(self, collection: str) -> dict:
+        """The collection's metadata (what the index job stored with this version)."""
+        with self._locked():
+            info = self.client.get_collection(collection)
+        return dict(info.config.metadata or {})
+
+    def set_metadata(self, collection: str, values: Mapping[str, object]) -> None:
+        """Store `values` with the collection version (merged into its metadata)."""
+        with self._locked():
+            self.client.update_collection(collection, metadata=dict(values))
+
     def delete_points(self, collection: str, ids: Sequence[str]) -> None:
         with self._locked():
             self.client.delete(collection, points_selector=models.PointIdsList(points=list(ids)), wait=True)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from app.config import RecordingSettings
+from app.search.decision import ANSWERED, NO_ANSWER
 from app.search.faq_search import Answers, FaqSearch
 from app.store.base import StoreError
 
@@ -57,10 +58,17 @@ class UnansweredLog:
         return self.settings.record_questions
 
     def missed(self, answers: Answers) -> bool:
-        """Whether `answers` are a miss to record: the best entry scored under the servable's own
-        threshold, whatever the request asked for (a missing topic is missing for every user)."""
+        """Whether `answers` are a miss to record: the FAQ's own decision rule (or, before rules,
+        the servable's threshold) would not answer it confidently, whatever the request asked
+        for (a missing topic is missing for every user). Asked back or declined: both count."""
+        if not self.enabled or answers.embedding is None:
+            return False
+        rule = self.search.decision_rule()
+        if rule is not None:
+            margin = answers.margin if answers.margin is not None else 0.0
+            return rule.status(answers.best_score, margin) != ANSWERED
         threshold = self.search.settings.no_answer_threshold
-        if not self.enabled or answers.embedding is None or threshold is None:
+        if threshold is None:
             return False
         return answers.best_score is None or answers.best_score < threshold
 
@@ -68,14 +76,16 @@ class UnansweredLog:
         """`record` for a miss, after its answer was sent: a store failure is only logged."""
         assert answers.embedding is not None  # as `missed` checked
         try:
-            self.record(question, answers.best_score, answers.embedding)
+            self.record(question, answers.best_score, answers.embedding, answers.status)
         except StoreError as exc:
             logger.warning("could not record an unanswered question: %s", exc)
 
-    def record(self, question: str, best_score: float | None, embedding: np.ndarray) -> None:
+    def record(
+        self, question: str, best_score: float | None, embedding: np.ndarray, status: str = NO_ANSWER
+    ) -> None:
         if not self.enabled:
             return
-        payload = {"question": question, "best_score": best_score, "asked_at": time.time()}
+        payload = {"question": question, "best_score": best_score, "asked_at": time.time(), "status": status}
         self.store.add_record(self.name, str(uuid.uuid4()), embedding, payload)
         with self._lock:
             self._since_prune += 1

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
+import numpy as np
 from tqdm import tqdm
 
 from app.domain.entry import unique_entries
@@ -39,6 +40,8 @@ class IndexReport:
     skipped: int
     duplicates: int
     seconds: float
+    # The decision rule fitted to the indexed FAQ, stored with the collection version.
+    decision: dict | None = None
 
     @property
     def entries_per_second(self) -> float:
@@ -70,9 +73,12 @@ def index_dataset(
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="qdrant-writer") as writer,
         ):
             pending: Future[None] | None = None
+            dense: dict[str, list[np.ndarray]] = {name: [] for name in search.vector_sizes()}
             for start in range(0, len(entries), batch_size):
                 batch = entries[start : start + batch_size]
                 vectors = search.vectors_for(batch, batch_size)
+                for name, rows in dense.items():
+                    rows.append(np.asarray(vectors[name]))
                 if pending is not None:
                     pending.result()
                 pending = writer.submit(store.upsert, collection, batch, vectors)
@@ -84,7 +90,12 @@ def index_dataset(
         stored = store.count(collection)
         if stored != len(entries):
             raise IndexJobError(f"{collection} holds {stored} points, expected {len(entries)}")
+        # The rule is fitted to this FAQ and kept with its version: it switches with it.
+        logger.info("fitting the decision rule to the %d entries", len(entries))
+        rule = search.fit_rule(entries, {name: np.concatenate(rows) for name, rows in dense.items()})
+        store.set_metadata(collection, {"decision": rule.to_record()})
         previous = store.point_alias_to(alias, collection)
+        search.forget_rule()
     except BaseException as exc:  # KeyboardInterrupt too: never leave a half-built version behind
         logger.error("indexing failed (%s); '%s' still serves the previous version", exc, alias)
         try:
@@ -106,6 +117,7 @@ def index_dataset(
         skipped=len(dataset.invalid),
         duplicates=dataset.duplicates,
         seconds=round(seconds, 2),
+        decision=rule.to_record(),
     )
     logger.info(
         "indexed %d entries in %.1f s (%.0f entries/s)", report.indexed, seconds, report.entries_per_second

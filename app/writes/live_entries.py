@@ -83,6 +83,7 @@ class LiveEntries:
         with self._writing() as collection:
             self.store.upsert(collection, unique, self.search.vectors_for(unique))
         logger.info("added %d FAQ entries to %s", len(unique), collection)
+        self._refit_if_changed(collection)
         return [entry.id for entry in entries]
 
     def update(self, entry_id: str, changes: dict[str, str]) -> FaqEntry:
@@ -98,7 +99,28 @@ class LiveEntries:
             entry = self.get(entry_id)
             self.store.delete_points(collection, [entry_id])
         logger.info("deleted FAQ entry %s from %s", entry_id, collection)
+        self._refit_if_changed(collection)
         return entry
+
+    def _refit_if_changed(self, collection: str) -> None:
+        """Fit the decision rule again when the FAQ has grown or shrunk enough since it was
+        fitted (DecisionRule.needs_refit), from the stored vectors: the rule must fit the FAQ
+        that is served, not the one first indexed. A failure keeps the old rule (logged): the
+        write itself has succeeded."""
+        try:
+            count = self.store.count(collection)
+            rule = self.search.decision_rule()
+            if rule is not None and not rule.needs_refit(count):
+                return
+            entries, vectors = self.store.stored_vectors(collection, list(self.search.vector_sizes()))
+            if not entries:
+                return
+            fitted = self.search.fit_rule(entries, vectors)
+            self.store.set_metadata(collection, {"decision": fitted.to_record()})
+            self.search.forget_rule()
+            logger.info("decision rule refitted to the %d entries of %s", len(entries), collection)
+        except Exception:  # the rule is an optimisation of answers; the write must stand
+            logger.exception("could not refit the decision rule of %s; the previous one stays", collection)
 
     @contextmanager
     def _writing(self) -> Iterator[str]:

@@ -33,7 +33,17 @@ def test_help_lists_the_commands_and_options():
     for command in ("train", "evaluate", "index", "serve", "ask"):
         assert command in out.stdout
     train_help = invoke("train", "--help").stdout
-    for option in ("--data", "--output", "--epochs", "--lr", "--batch-size", "--seed", "--device"):
+    for option in (
+        "--data",
+        "--output",
+        "--epochs",
+        "--lr",
+        "--batch-size",
+        "--seed",
+        "--device",
+        "--encoder",
+        "--format",
+    ):
         assert option in train_help
     assert "--json" in invoke("evaluate", "--help").stdout
 
@@ -57,6 +67,10 @@ def test_train_then_evaluate_end_to_end(tmp_path: Path):
     )
     assert out.returncode == 0, out.stderr
     assert "servable saved to" in out.stdout
+    # 40 entries: too few to hold out and measure fine-tuning, so the base encoder is served,
+    # with a decision rule fitted to these entries
+    assert "encoder: base: the FAQ is too small" in " ".join(out.stdout.split())
+    assert "decision rule: answer when score >=" in " ".join(out.stdout.split())
     assert (servable / "config.json").is_file()
 
     out = run_faq(
@@ -74,16 +88,29 @@ def test_train_then_evaluate_end_to_end(tmp_path: Path):
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert "paraphrase" in report["servable"] and "paraphrase_answers_only" in report["base"]
-    no_answer = report["servable"]["out_of_domain"]
-    assert set(no_answer) == {
-        "declined_far",
-        "declined_near",
-        "paraphrase_precision_at_1",
-        "paraphrase_declined",
-        "threshold",
-    }
-    assert no_answer["declined_far"] >= 0.75 and no_answer["paraphrase_declined"] <= 0.5
-    assert "out_of_domain" not in report["base"]  # the threshold is the servable's
+    for name in ("base", "servable"):
+        outcomes = report[name]["outcomes"]
+        assert set(outcomes) == {
+            "confident_right",
+            "confident_wrong",
+            "right_shown",
+            "asked_back",
+            "declined",
+            "far_answered",
+            "far_asked_back",
+            "near_answered",
+            "near_asked_back",
+        }
+        assert outcomes["far_answered"] == 0.0 and outcomes["confident_wrong"] <= 0.2
+        assert outcomes["right_shown"] >= 0.7
+        rule = report[name]["decision_rule"]
+        assert set(rule) == {
+            "answer_score",
+            "answer_margin",
+            "clarify_score",
+            "related_score",
+            "encoder_accuracy",
+        }
     assert set(report) == {"base", "servable"}
     for name in ("base", "servable"):
         assert set(report[name]) >= {"collection", "full_index", "in_batch"}
@@ -107,7 +134,8 @@ def test_train_then_evaluate_end_to_end(tmp_path: Path):
     assert "open a ticket from the help center" in out.stdout
     out = invoke("ask", "who wrote war and peace?", "--servable", str(servable), env=env)
     assert out.returncode == 0, out.stderr
-    assert "No confident answer" in out.stdout and "Did you mean" in out.stdout
+    assert "No answer: nothing in this FAQ answers that question." in out.stdout
+    assert "Did you mean" not in out.stdout  # far from everything: nothing to ask back about
 
 
 def test_bad_data_fails_with_file_and_line(tmp_path: Path):
@@ -130,7 +158,7 @@ def test_index_with_bad_data_and_a_locked_store_fail_clearly(tmp_path: Path):
     bad.write_text('{"question": "q", "answer": ""}\n')
     out = invoke("index", "--data", str(bad), env={"QDRANT_PATH": str(tmp_path / "q")})
     assert out.returncode == 2
-    assert "line 1: field 'answer' is empty" in out.stderr
+    assert "line 1: field 'answer' must not be empty" in out.stderr
     out = invoke(
         "index",
         "--data",
@@ -160,3 +188,35 @@ def test_serve_workers_need_a_qdrant_server(tmp_path):
     out = invoke("serve", "--workers", "2", env={"QDRANT_PATH": str(tmp_path / "q"), "QDRANT_URL": ""})
     assert out.returncode == 2
     assert "--workers 2 needs a Qdrant server (set QDRANT_URL)" in out.stderr
+
+
+def test_import_converts_any_format_and_reports_what_it_skipped(tmp_path: Path):
+    sheet = tmp_path / "faq.tsv"
+    sheet.write_text(
+        "Question\tAnswer\tCategory\n"
+        "How do I join? \tBring an ID.\tmembership\n"
+        "What does it cost?\t\tfees\n"
+        "How do I join? \tBring an ID.\tmembership\n",
+        encoding="utf-8",
+    )
+    output = tmp_path / "out" / "faq.jsonl"
+    out = invoke("import", str(sheet), "--output", str(output))
+    assert out.returncode == 0, out.stderr
+    report = " ".join(out.stdout.split())
+    assert "read 3 rows" in report and "wrote 1 entry to" in report and "skipped 1" in report
+    assert "dropped 1 exact duplicate" in report
+    assert "skipped row 3: field 'answer' must not be empty" in report
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    assert records[0] == {
+        "question": "How do I join?",
+        "answer": "Bring an ID.",
+        "source": "membership",
+        "filename": "",
+    }
+    # the written file is the project's JSONL: it reads back as the same entries
+    again = invoke("import", str(output), "--output", str(tmp_path / "again.jsonl"))
+    assert again.returncode == 0 and (tmp_path / "again.jsonl").read_text() == output.read_text()
+    missing = invoke("import", str(tmp_path / "nope.csv"), "--output", str(output))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+    odd = invoke("import", str(sheet), "--output", str(output), "--format", "yaml")
+    assert odd.returncode == 2 and "unknown format 'yaml'" in odd.stderr

@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from app.api.deps import AdminDep, FeedbackDep, JobsDep, UnansweredDep
 from app.api.schemas import Problem, ReindexJob, UnansweredGroupOut, UnansweredResponse
 from app.domain.entry import DataError
+from app.domain.formats import FORMATS, format_of_content_type
 from app.domain.records import parse_dataset
 from app.usage.unanswered import DEFAULT_MIN_SIMILARITY
 from app.writes.reindex_jobs import JobState
@@ -19,6 +20,15 @@ from app.writes.reindex_jobs import JobState
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
 
 UPLOAD_ORIGIN = Path("uploaded data")
+UPLOAD_MEDIA_TYPES = (
+    "application/x-ndjson",
+    "application/json",
+    "text/csv",
+    "text/tab-separated-values",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "text/html",
+    "text/markdown",
+)
 ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "no X-API-Key header"},
     403: {"model": Problem, "description": "wrong key, or admin endpoints disabled (no ADMIN_API_KEY)"},
@@ -35,23 +45,34 @@ def _job(state: JobState) -> ReindexJob:
     response_model=ReindexJob,
     responses={**ADMIN_ERRORS, 409: {"model": Problem}, 413: {"model": Problem}, 422: {"model": Problem}},
     openapi_extra={
-        "requestBody": {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}, "required": True}
+        "requestBody": {
+            "content": {media_type: {"schema": {"type": "string"}} for media_type in UPLOAD_MEDIA_TYPES},
+            "required": True,
+        }
     },
 )
-async def reindex(request: Request, jobs: JobsDep) -> ReindexJob:
-    """Re-index the FAQ from a JSONL body (one {"question", "answer", ...} object a line).
+async def reindex(
+    request: Request,
+    jobs: JobsDep,
+    format: Annotated[
+        str | None,
+        Query(description=f"The body's format ({', '.join(FORMATS)}) when its Content-Type does not say."),
+    ] = None,
+) -> ReindexJob:
+    """Re-index the FAQ from the file in the body: JSONL (one {"question", "answer", ...} object
+    a line), JSON, CSV, TSV, Excel .xlsx, an HTML FAQ page or Markdown, by Content-Type or
+    `?format=`.
 
-    The data is validated before anything changes (422 names the bad line); the job then runs
-    in the service and swaps the collection alias when complete. Poll GET /admin/reindex/{id}.
+    The data is validated before anything changes (422 names the bad row); the job then runs
+    in the service and switches to the new index version when complete. Poll
+    GET /admin/reindex/{id}.
     """
     body = await request.body()  # its size is limited by the app's BodySizeLimit
     try:
-        text = body.decode("utf-8")
+        fmt = format_of_content_type(request.headers.get("content-type"), format)
         # Parsing a big upload takes a moment: keep it off the event loop.
-        dataset = await run_in_threadpool(parse_dataset, text.splitlines(), origin=UPLOAD_ORIGIN)
-    except UnicodeDecodeError:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the upload is not UTF-8 text") from None
-    except DataError as exc:  # a bad line, or no entries at all
+        dataset = await run_in_threadpool(parse_dataset, body, origin=UPLOAD_ORIGIN, fmt=fmt)
+    except DataError as exc:  # an unknown format, a bad row, not UTF-8, or no entries at all
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     return _job(jobs.start(dataset))  # JobAlreadyRunning: 409 (app.api.errors)
 

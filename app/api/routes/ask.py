@@ -31,11 +31,13 @@ async def ask(
     unanswered: UnansweredDep,
     background: BackgroundTasks,
 ) -> AskResponse:
-    """The best FAQ answers for a question, best first; or, when nothing in the FAQ is close
-    enough (under the no-answer threshold), `answered: false` and the closest FAQ questions.
-    Unanswered questions are recorded for the FAQ's owners (GET /admin/unanswered) unless
-    FAQ_RECORD_QUESTIONS is off. Questions asked at the same time are answered together (see
-    app.serving.batcher); when too many wait, the answer is 503 with Retry-After."""
+    """Answer, ask back, or decline (`status`): the best FAQ answers when the FAQ's decision
+    rule is confident (`answered`); else the closest FAQ questions to ask back "did you mean"
+    (`clarify`); or, when nothing in the FAQ is about it, `no_answer` (suggestions only when
+    close enough to offer). Questions not answered confidently are recorded for the FAQ's
+    owners (GET /admin/unanswered) unless FAQ_RECORD_QUESTIONS is off. Questions asked at the
+    same time are answered together (see app.serving.batcher); when too many wait, the answer
+    is 503 with Retry-After."""
     started = time.perf_counter()
     question = Question(request.question, request.top_k, request.source, request.score_threshold)
     result = await batcher.ask(question)  # Overloaded and store errors: app.api.errors
@@ -48,6 +50,7 @@ async def ask(
             for h in result.answers
         ],
         answered=result.answered,
+        status=result.status,  # type: ignore[arg-type]  # one of STATUSES, by construction
         suggestions=[Suggestion(id=h.id, question=h.question, score=h.score) for h in result.suggestions],
         threshold=result.threshold,
         took_ms=round((time.perf_counter() - started) * 1000, 2),

@@ -51,7 +51,10 @@ async function loadSources() {
 function clearResults() {
   $("answers").replaceChildren();
   $("suggestions").replaceChildren();
+  $("related").replaceChildren();
+  show($("clarify"), false);
   show($("no-answer"), false);
+  show($("related-block"), false);
   show($("message"), false);
 }
 
@@ -136,10 +139,16 @@ async function ask() {
       if (response.status === 503) checkReady();
       return;
     }
-    if (body.answered) {
+    // Three outcomes: an answer; "did you mean" (asking back) only when the service is
+    // unsure between close entries; "no answer" (with related entries, if any) otherwise.
+    if (body.status === "answered") {
       $("answers").replaceChildren(...body.answers.map((answer) => renderAnswer(question, answer)));
-    } else {
+    } else if (body.status === "clarify") {
       $("suggestions").replaceChildren(...body.suggestions.map(renderSuggestion));
+      show($("clarify"), true);
+    } else {
+      $("related").replaceChildren(...body.suggestions.map(renderSuggestion));
+      show($("related-block"), body.suggestions.length > 0);
       show($("no-answer"), true);
     }
   } catch (error) {

@@ -6,6 +6,7 @@ a phone-width layout. Skipped, saying why, where no browser is installed (`.ci/r
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -16,6 +17,7 @@ import pytest
 
 from tests.app.api.conftest import ADMIN_KEY, index_into
 from tests.cli.conftest import Service, start_service, stop_service
+from tests.conftest import MINI_PARAPHRASES
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -92,6 +94,7 @@ def _ask(driver, question: str) -> None:
         lambda d: (
             d.find_elements(By.CSS_SELECTOR, "#answers .answer")
             or d.find_element(By.ID, "no-answer").is_displayed()
+            or d.find_element(By.ID, "clarify").is_displayed()
             or d.find_element(By.ID, "message").is_displayed()
         ),
     )
@@ -142,10 +145,23 @@ def test_ask_filter_no_answer_and_feedback_in_the_browser(browser, page_service,
     assert sources == {"nimbus"}
     Select(browser.find_element(By.ID, "source")).select_by_value("")
 
-    # the no-answer state, with suggestions that ask on a click
-    _ask(browser, "how long should i boil an egg?")
+    # far from the FAQ: "no answer", and no "did you mean" offering unrelated entries
+    _ask(browser, "what's the capital of australia?")
     assert browser.find_element(By.ID, "no-answer").is_displayed()
+    assert not browser.find_element(By.ID, "clarify").is_displayed()
     assert not browser.find_elements(By.CSS_SELECTOR, "#answers .answer")
+    assert not browser.find_elements(By.CSS_SELECTOR, "#suggestions button")
+
+    # unsure between entries: "did you mean", with suggestions that ask on a click
+    unsure = next(
+        item["query"]
+        for item in map(json.loads, MINI_PARAPHRASES.read_text().splitlines())
+        if httpx.post(f"{page_service.url}/ask", json={"question": item["query"]}).json()["status"]
+        == "clarify"
+    )
+    _ask(browser, unsure)
+    assert browser.find_element(By.ID, "clarify").is_displayed()
+    assert not browser.find_element(By.ID, "no-answer").is_displayed()
     suggestions = browser.find_elements(By.CSS_SELECTOR, "#suggestions button")
     assert len(suggestions) == 3
     suggested = _text(suggestions[0])

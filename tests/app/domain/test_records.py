@@ -22,7 +22,7 @@ GOOD = json.dumps({"question": "q?", "answer": "a.", "source": "s", "filename": 
         ('["a list"]', "expected a JSON object, got list"),
         ('{"answer": "a"}', "missing field 'question'"),
         ('{"question": "q"}', "missing field 'answer'"),
-        ('{"question": "  ", "answer": "a"}', "field 'question' is empty"),
+        ('{"question": "  ", "answer": "a"}', "field 'question' must not be empty"),
         ('{"question": "q", "answer": 3}', "field 'answer' must be a string, got int"),
         ('{"question": "q", "answer": "a", "source": 1}', "field 'source' must be a string"),
         ('{"question": "q", "answer": "a", "filename": "f\\ud800"}', "field 'filename' contains an invalid"),
@@ -44,9 +44,9 @@ def test_skip_invalid_skips_and_counts(tmp_path):
     path = write_lines(tmp_path / "faq.jsonl", [GOOD, "{oops", '{"question": "q"}', GOOD, ""])
     dataset = load_faq(path, skip_invalid=True)
     assert len(dataset.entries) == 2
-    assert [line.line_number for line in dataset.invalid] == [2, 3]
+    assert [row.where for row in dataset.invalid] == ["line 2", "line 3"]
     assert dataset.rows_read == 4
-    assert "2 invalid lines skipped" in dataset.summary()
+    assert "2 invalid rows skipped" in dataset.summary()
 
 
 def test_duplicates_are_reported(tmp_path):

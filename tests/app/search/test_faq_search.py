@@ -121,22 +121,26 @@ def test_source_filter_and_threshold(base_servable):
     # the closest entries come back as suggestions, best first
     assert [h.question for h in declined.suggestions][0] == "how do i reset my password?"
     assert len(declined.suggestions) == 3
-    everything = search.ask("how do i reset my password?", top_k=2)
-    assert everything.answered and len(everything.answers) == 2 and everything.threshold is None
+    everything = search.ask("how do i reset my password?", top_k=2, score_threshold=-1.0)
+    assert everything.answered and len(everything.answers) == 2 and everything.threshold == -1.0
 
 
-def test_the_calibrated_threshold_applies_unless_the_request_sets_one(base_servable):
+def test_without_a_fitted_rule_the_servable_threshold_applies(base_servable):
+    """A collection indexed before decision rules, with a servable that has none: the single
+    threshold of the servable's settings decides, as it did then."""
     stored = indexed(base_servable, SearchSettings(mode="fused", fusion="max"))
+    stored.store.set_metadata(stored.store.resolve_alias("faq"), {"decision": None})
     strict = FaqSearch(
         base_servable,
         stored.store,
         "faq",
         SearchSettings(mode="fused", fusion="max", no_answer_threshold=0.9),
     )
+    assert strict.decision_rule() is None
     far = strict.ask("what is the capital of australia?")
-    assert not far.answered and far.threshold == 0.9 and far.suggestions
-    assert strict.ask("what is the capital of australia?", score_threshold=-1.0).answered
+    assert far.status == "clarify" and far.threshold == 0.9 and len(far.suggestions) == 3
     assert strict.ask("how do i reset my password?").answered
+    assert strict.ask("what is the capital of australia?", score_threshold=-1.0).answered
 
 
 def test_lexical_side_is_stored_and_finds_exact_words(base_servable):

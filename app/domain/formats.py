@@ -1,0 +1,447 @@
+"""The files teams keep their FAQ in, read as rows of records: CSV and TSV, Excel (.xlsx),
+JSON, JSONL, HTML pages and Markdown.
+
+Every reader turns its file into `Row`s (where the row is, in the file's own terms, and either a
+record or the problem that made it unreadable); `app.domain.records` then turns the records
+into entries with one set of field checks, so a CSV row and a JSON line are held to the same
+rules and their errors read alike ("faq.csv, row 7: field 'answer' must not be empty").
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from app.domain.entry import DataError
+
+FORMATS = ("jsonl", "json", "csv", "tsv", "xlsx", "html", "markdown")
+
+_EXTENSIONS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".xlsx": "xlsx",
+    ".html": "html",
+    ".htm": "html",
+    ".md": "markdown",
+    ".markdown": "markdown",
+}
+_CONTENT_TYPES = {
+    "application/x-ndjson": "jsonl",
+    "application/jsonl": "jsonl",
+    "application/x-jsonlines": "jsonl",
+    "application/json": "json",
+    "text/csv": "csv",
+    "text/tab-separated-values": "tsv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "text/html": "html",
+    "text/markdown": "markdown",
+    "text/x-markdown": "markdown",
+}
+# Column names a spreadsheet may use for each field (compared case-insensitively).
+_COLUMN_ALIASES = {
+    "question": "question",
+    "answer": "answer",
+    "source": "source",
+    "category": "source",
+    "filename": "filename",
+    "page": "filename",
+    "url": "filename",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One record of a file: `where` is "line 3", "row 7", "entry 2"...; `problem` is set when
+    the row could not be read as a record at all (invalid JSON, say)."""
+
+    where: str
+    record: dict
+    problem: str = ""
+
+
+def normalise_format(name: str) -> str:
+    """A format name as given by a user (`--format CSV`, `?format=md`), or DataError."""
+    key = name.strip().lower()
+    key = {"md": "markdown", "htm": "html", "ndjson": "jsonl", "excel": "xlsx", "tab": "tsv"}.get(key, key)
+    if key not in FORMATS:
+        raise DataError(f"unknown format '{name}': use one of {', '.join(FORMATS)}")
+    return key
+
+
+def format_of_path(path: str | os.PathLike[str], explicit: str | None = None) -> str:
+    """The format of a file: `explicit` when given, else its extension; JSONL (the project's
+    own format) when the extension says nothing."""
+    if explicit:
+        return normalise_format(explicit)
+    return _EXTENSIONS.get(PurePath(path).suffix.lower(), "jsonl")
+
+
+def format_of_content_type(content_type: str | None, explicit: str | None = None) -> str:
+    """The format of an upload: `explicit` (`?format=`) when given, else its Content-Type;
+    JSONL when the type says nothing (text/plain, application/octet-stream, none)."""
+    if explicit:
+        return normalise_format(explicit)
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    return _CONTENT_TYPES.get(media_type, "jsonl")
+
+
+def read_rows(data: bytes, fmt: str, origin: str) -> list[Row]:
+    """The rows of a file's bytes in format `fmt`; a file that cannot be read at all (not
+    UTF-8, not a workbook, no header) is a DataError naming `origin`."""
+    if fmt == "xlsx":
+        return list(_xlsx_rows(data, origin))
+    text = _decode(data, origin)
+    if fmt == "jsonl":
+        return list(_jsonl_rows(text))
+    if fmt == "json":
+        return list(_json_rows(text, origin))
+    if fmt in ("csv", "tsv"):
+        return list(_csv_rows(text, origin, delimiter="\t" if fmt == "tsv" else None))
+    if fmt == "html":
+        return _html_rows(text, origin)
+    if fmt == "markdown":
+        return _markdown_rows(text, origin)
+    raise DataError(f"{origin}: unknown format '{fmt}'")
+
+
+def _decode(data: bytes, origin: str) -> str:
+    try:
+        # utf-8-sig: spreadsheet programs put a byte-order mark in front of the CSV they save.
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{origin}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def parse_json_object(text: str) -> dict:
+    """One JSON object, or ValueError saying what is wrong with the text."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise ValueError("invalid JSON (nested too deeply)") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+    return record
+
+
+def _jsonl_rows(text: str) -> Iterator[Row]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue  # blank lines (a trailing newline, say) carry no record
+        try:
+            yield Row(f"line {number}", parse_json_object(line))
+        except ValueError as exc:
+            yield Row(f"line {number}", {}, str(exc))
+
+
+def _json_rows(text: str, origin: str) -> Iterator[Row]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"{origin}, line {exc.lineno}: invalid JSON ({exc.msg} at column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise DataError(f"{origin}: invalid JSON (nested too deeply)") from None
+    if isinstance(document, dict) and isinstance(document.get("entries"), list):
+        document = document["entries"]
+    if not isinstance(document, list):
+        raise DataError(f'{origin}: expected a JSON array of entries or {{"entries": [...]}}')
+    for number, item in enumerate(document, start=1):
+        if isinstance(item, dict):
+            yield Row(f"entry {number}", item)
+        else:
+            yield Row(f"entry {number}", {}, f"expected a JSON object, got {type(item).__name__}")
+
+
+def _columns(header: list[str], origin: str) -> dict[int, str]:
+    """Column index -> field name for a header row; question and answer are required."""
+    columns: dict[int, str] = {}
+    for index, name in enumerate(header):
+        field = _COLUMN_ALIASES.get(str(name or "").strip().lower())
+        if field and field not in columns.values():  # the first of two aliases wins
+            columns[index] = field
+    missing = [name for name in ("question", "answer") if name not in columns.values()]
+    if missing:
+        found = ", ".join(repr(str(h).strip()) for h in header if str(h or "").strip()) or "none"
+        raise DataError(
+            f"{origin}, row 1: the header has no {' or '.join(repr(m) for m in missing)} column "
+            f"(columns found: {found}; expected question, answer and optionally source or "
+            "category, filename, page or url)"
+        )
+    return columns
+
+
+def _record(cells: list, columns: dict[int, str]) -> dict:
+    return {field: _cell_text(cells[index]) if index < len(cells) else "" for index, field in columns.items()}
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a spreadsheet's 3 is 3.0 once read: show it as the owner typed it
+    return str(value)
+
+
+def _csv_rows(text: str, origin: str, *, delimiter: str | None) -> Iterator[Row]:
+    if delimiter is None:
+        first_line = text.split("\n", 1)[0]
+        try:
+            delimiter = csv.Sniffer().sniff(first_line, delimiters=",;\t|").delimiter
+        except csv.Error:
+            delimiter = ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise DataError(f"{origin}: empty file (expected a header row: question, answer, ...)")
+        columns = _columns(header, origin)
+        # Rows are numbered as a spreadsheet shows them: the header is row 1.
+        for number, cells in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in cells):
+                continue
+            yield Row(f"row {number}", _record(cells, columns))
+    except csv.Error as exc:
+        raise DataError(f"{origin}, line {reader.line_num}: not valid CSV ({exc})") from None
+
+
+def _xlsx_rows(data: bytes, origin: str) -> Iterator[Row]:
+    # openpyxl is imported here: only the readers of workbooks pay for it.
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+        raise DataError(f"{origin}: not an Excel .xlsx workbook ({exc})") from None
+    try:
+        if not workbook.worksheets:
+            raise DataError(f"{origin}: the workbook has no sheet")
+        sheet = workbook.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None:
+            raise DataError(f"{origin}: the first sheet is empty (expected a header row)")
+        columns = _columns([_cell_text(v) for v in header], origin)
+        for number, cells in enumerate(rows, start=2):
+            if not any(_cell_text(v).strip() for v in cells):
+                continue
+            yield Row(f"row {number}", _record(list(cells), columns))
+    finally:
+        workbook.close()
+
+
+# ---------------------------------------------------------------------------------- HTML ---
+
+_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+# Page furniture whose text is never an answer.
+_NOT_CONTENT = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form")
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _html_text(fragment: str) -> str:
+    """The visible text of an HTML fragment (JSON-LD answers may carry markup)."""
+    from bs4 import BeautifulSoup
+
+    return _squash(BeautifulSoup(fragment, "html.parser").get_text(" "))
+
+
+def _html_rows(text: str, origin: str) -> list[Row]:
+    """A FAQ page's entries, by the first structure it has: schema.org FAQPage (JSON-LD, then
+    microdata), then <details><summary>, then <dl>, then headings followed by their text."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(text, "html.parser")
+    title = _squash(soup.title.get_text()) if soup.title else ""
+    for reader in (_json_ld_rows, _microdata_rows, _details_rows, _definition_rows):
+        rows = reader(soup)
+        if rows:
+            return [_with_default(row, "source", title) for row in rows]
+    for tag in soup.find_all(_NOT_CONTENT):
+        tag.decompose()
+    sections: list[tuple[int, str, list[str]]] = []  # (level, heading text, text under it)
+    from bs4 import NavigableString, Tag
+
+    for node in soup.descendants:
+        if isinstance(node, Tag) and node.name in _HEADINGS:
+            sections.append((int(node.name[1]), _squash(node.get_text(" ")), []))
+        elif isinstance(node, NavigableString) and sections:
+            if node.find_parent(_HEADINGS) is not None or type(node) is not NavigableString:
+                continue  # heading text is counted above; comments and doctypes are not text
+            sections[-1][2].append(str(node))
+    rows = _heading_rows(
+        [(level, heading, _squash(" ".join(parts)), "") for level, heading, parts in sections]
+    )
+    if not rows:
+        raise DataError(
+            f"{origin}: no FAQ found (looked for schema.org FAQPage, <details><summary>, <dl> "
+            "and headings followed by text)"
+        )
+    return [_with_default(row, "source", title) for row in rows]
+
+
+def _with_default(row: Row, name: str, value: str) -> Row:
+    if not value or row.record.get(name):
+        return row
+    return Row(row.where, {**row.record, name: value}, row.problem)
+
+
+def _json_ld_rows(soup) -> list[Row]:
+    rows: list[Row] = []
+    for script in soup.find_all("script", attrs={"type": "application/ld+json"}):
+        try:
+            document = json.loads(script.string or "")
+        except (json.JSONDecodeError, RecursionError):
+            continue  # a page's other structured data may be broken; the FAQ may be elsewhere
+        for page in _json_ld_nodes(document):
+            if "FAQPage" not in _types(page):
+                continue
+            questions = page.get("mainEntity") or []
+            for item in questions if isinstance(questions, list) else [questions]:
+                if not isinstance(item, dict):
+                    continue
+                answer = item.get("acceptedAnswer") or item.get("suggestedAnswer") or {}
+                if isinstance(answer, list):
+                    answer = answer[0] if answer else {}
+                answer_text = answer.get("text", "") if isinstance(answer, dict) else ""
+                question = item.get("name") or item.get("text") or ""
+                rows.append(
+                    Row(
+                        f"FAQPage question {len(rows) + 1}",
+                        {"question": _html_text(str(question)), "answer": _html_text(str(answer_text))},
+                    )
+                )
+    return rows
+
+
+def _json_ld_nodes(document: object) -> Iterator[dict]:
+    if isinstance(document, list):
+        for item in document:
+            yield from _json_ld_nodes(item)
+    elif isinstance(document, dict):
+        yield document
+        if isinstance(document.get("@graph"), list):
+            yield from _json_ld_nodes(document["@graph"])
+
+
+def _types(node: dict) -> list[str]:
+    kind = node.get("@type", [])
+    return [str(k) for k in (kind if isinstance(kind, list) else [kind])]
+
+
+def _microdata_rows(soup) -> list[Row]:
+    rows: list[Row] = []
+    for item in soup.find_all(attrs={"itemtype": re.compile(r"schema\.org/Question$")}):
+        name = item.find(attrs={"itemprop": "name"})
+        answer = item.find(attrs={"itemprop": "acceptedAnswer"}) or item.find(
+            attrs={"itemprop": "suggestedAnswer"}
+        )
+        text = answer.find(attrs={"itemprop": "text"}) if answer else None
+        rows.append(
+            Row(
+                f"microdata question {len(rows) + 1}",
+                {
+                    "question": _squash(name.get_text(" ")) if name else "",
+                    "answer": _squash(text.get_text(" ")) if text else "",
+                },
+            )
+        )
+    return rows
+
+
+def _details_rows(soup) -> list[Row]:
+    rows: list[Row] = []
+    for details in soup.find_all("details"):
+        summary = details.find("summary")
+        if summary is None:
+            continue
+        question = _squash(summary.get_text(" "))
+        summary.extract()
+        rows.append(
+            Row(
+                f"<details> {len(rows) + 1}", {"question": question, "answer": _squash(details.get_text(" "))}
+            )
+        )
+    return rows
+
+
+def _definition_rows(soup) -> list[Row]:
+    rows: list[Row] = []
+    for term in soup.find_all("dt"):
+        answers = []
+        for sibling in term.find_next_siblings():
+            if sibling.name != "dd":
+                break
+            answers.append(_squash(sibling.get_text(" ")))
+        rows.append(
+            Row(
+                f"<dt> {len(rows) + 1}",
+                {"question": _squash(term.get_text(" ")), "answer": " ".join(answers)},
+            )
+        )
+    return rows
+
+
+def _heading_rows(sections: list[tuple[int, str, str, str]]) -> list[Row]:
+    """Entries from (level, heading, text under it, where) sections: the deepest heading level
+    that has text under it holds the questions; the nearest heading above one is its source
+    (a page's "Borrowing" section over "How many books can I borrow?")."""
+    with_text = [level for level, _, body, _ in sections if body]
+    if not with_text:
+        return []
+    question_level = max(with_text)
+    rows: list[Row] = []
+    parents: dict[int, str] = {}
+    for index, (level, heading, body, where) in enumerate(sections):
+        if level < question_level:
+            parents = {k: v for k, v in parents.items() if k < level}
+            parents[level] = heading
+            continue
+        if level > question_level:
+            continue
+        source = parents[max(parents)] if parents else ""
+        rows.append(
+            Row(where or f"heading {index + 1}", {"question": heading, "answer": body, "source": source})
+        )
+    return rows
+
+
+# ------------------------------------------------------------------------------ Markdown ---
+
+
+def _markdown_rows(text: str, origin: str) -> list[Row]:
+    from markdown_it import MarkdownIt
+
+    lines = text.splitlines()
+    tokens = MarkdownIt("commonmark").parse(text)
+    headings: list[tuple[int, str, int, int]] = []  # (level, text, first line, line after it)
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open" and token.map:
+            inline = tokens[index + 1]
+            headings.append((int(token.tag[1]), _squash(inline.content), token.map[0], token.map[1]))
+    sections = []
+    for number, (level, heading, start, body_start) in enumerate(headings):
+        body_end = headings[number + 1][2] if number + 1 < len(headings) else len(lines)
+        # The answer is the Markdown under the heading as written: lists and links read fine.
+        body = "\n".join(lines[body_start:body_end]).strip()
+        sections.append((level, heading, body, f"line {start + 1}"))
+    rows = _heading_rows(sections)
+    if not rows:
+        raise DataError(f"{origin}: no FAQ found (expected headings, each followed by its answer)")
+    return rows

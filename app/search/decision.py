@@ -1,0 +1,332 @@
+"""Answer, ask back, or decline: the decision rule, fitted to the FAQ that is served.
+
+A single score threshold cannot separate "the FAQ answers this" from "this is close to the FAQ
+but not in it": on a FAQ of one domain, a real user's wording and a near-domain question the FAQ
+cannot answer reach the same best scores. What does separate them is the **margin**: how far the
+best entry is ahead of the best entry with a *different* answer. A question the FAQ answers
+usually has one clear winner; a question it cannot answer has several entries about equally
+close. So the rule reads two numbers of a question's results, the best score s1 and the margin:
+
+- answered: s1 >= answer_score and margin >= answer_margin (a confident answer);
+- clarify:  otherwise, when s1 >= clarify_score (ask back: "did you mean", the closest entries);
+- no_answer: otherwise; only entries scoring >= related_score are offered (often none).
+
+Every number is fitted to the FAQ itself, so it holds for a shop's FAQ as for a library's, with
+nothing tuned on the questions it is judged on:
+
+- **Leave-one-out** (LOO): each FAQ question is asked with its own entry (and any entry with the
+  same answer) left out. Its best result is, by construction, a wrong entry in the FAQ's own
+  domain: the LOO margins are what a wrong top looks like here. `answer_margin` is their
+  quantile at level L = 1 - epsilon / (1 - p), where p estimates how often the encoder's top is
+  right (FAQ questions matched to their own answers among pools of 64 entries, entries the
+  servable was not trained on), so that about epsilon (5%) of real wordings get a confident
+  wrong answer: (1 - p) of them have a wrong top, and 1 - L of those pass the margin.
+- **Leave-page-out** (LPO): each question asked with its whole page (source and filename) left
+  out looks like a near-domain question the FAQ cannot answer: same domain, no entry about it.
+  `answer_score` is the median of their best scores (and never under `clarify_score`).
+- **A general far-off set** (`app/search/data/far_questions.jsonl`, shipped with the project,
+  about nothing in particular): `clarify_score` is the lower of its 95th percentile and the LOO
+  scores' 5th percentile (a FAQ question of this domain is always at least worth asking back
+  about); `related_score`, its 90th percentile, is what no_answer may still offer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from app.domain.entry import FaqEntry
+from app.search.settings import SearchSettings
+
+logger = logging.getLogger(__name__)
+
+ANSWERED = "answered"
+CLARIFY = "clarify"
+NO_ANSWER = "no_answer"
+STATUSES = (ANSWERED, CLARIFY, NO_ANSWER)
+
+EPSILON = 0.05  # the share of real wordings the rule allows a confident wrong answer
+FIT_QUERIES = 1000  # FAQ questions asked when fitting (a seeded sample of a larger FAQ)
+POOL = 64  # pool size for the encoder-accuracy estimate
+# The share of near-domain questions (estimated by leave-page-out) the rule may answer.
+NEAR_RATE = 0.10
+LEVEL_RANGE = (0.5, 0.95)
+# Pages larger than this share of the FAQ are not left out whole (nothing would remain).
+MAX_PAGE_SHARE = 0.5
+FAR_QUESTIONS = Path(__file__).parent / "data" / "far_questions.jsonl"
+
+
+@cache
+def far_questions() -> tuple[str, ...]:
+    """The project's general far-off questions (written for no FAQ in particular)."""
+    with FAR_QUESTIONS.open(encoding="utf-8") as handle:
+        return tuple(json.loads(line)["query"] for line in handle if line.strip())
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    answer_score: float
+    answer_margin: float
+    clarify_score: float
+    related_score: float
+    entries: int = 0  # how many entries the FAQ had when the rule was fitted
+    fitted: dict = field(default_factory=dict, compare=False)  # how: the numbers behind it
+
+    def status(self, best: float | None, margin: float) -> str:
+        if best is None:
+            return NO_ANSWER
+        if best >= self.answer_score and margin >= self.answer_margin:
+            return ANSWERED
+        return CLARIFY if best >= self.clarify_score else NO_ANSWER
+
+    def to_record(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict | None) -> DecisionRule | None:
+        """A rule as stored (servable, collection); None for a missing or unreadable one."""
+        if not isinstance(record, dict):
+            return None
+        try:
+            return cls(
+                answer_score=float(record["answer_score"]),
+                answer_margin=float(record["answer_margin"]),
+                clarify_score=float(record["clarify_score"]),
+                related_score=float(record["related_score"]),
+                entries=int(record.get("entries", 0)),
+                fitted=dict(record.get("fitted") or {}),
+            )
+        except (KeyError, TypeError, ValueError):
+            logger.warning("ignoring an unreadable decision rule: %r", record)
+            return None
+
+    def needs_refit(self, entries: int) -> bool:
+        """Whether a FAQ of `entries` entries has moved far enough from the one this rule was
+        fitted to (5%, or any change to a FAQ of under 20) to fit it again."""
+        return abs(entries - self.entries) >= max(1, round(0.05 * self.entries))
+
+
+def dense_scores(
+    settings: SearchSettings,
+    answer_queries: np.ndarray,
+    question_queries: np.ndarray,
+    answers: np.ndarray,
+    questions: np.ndarray | None,
+) -> np.ndarray:
+    """The (queries x entries) dense scores the search gives, computed in memory: the answer
+    side's cosine, fused with the question side's as `settings` say (rrf reads "sum", as the
+    search does for its decision)."""
+    by_answer = answer_queries @ answers.T
+    if settings.mode != "fused" or questions is None:
+        return by_answer
+    by_question = question_queries @ questions.T
+    if settings.fusion == "max":
+        return np.maximum(by_answer, by_question)
+    w = settings.question_weight
+    return w * by_question + (1 - w) * by_answer
+
+
+def best_and_margin(scores: np.ndarray, answer_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the best score, and its margin over the best entry with a different answer
+    (-inf scores are left-out entries)."""
+    order = np.argsort(-scores, axis=1)
+    rows = np.arange(len(scores))
+    best = scores[rows, order[:, 0]]
+    top_answer = answer_ids[order[:, 0]]
+    margins = np.empty(len(scores), dtype=np.float64)
+    for row in rows:
+        others = order[row][answer_ids[order[row]] != top_answer[row]]
+        second = scores[row, others[0]] if len(others) else -np.inf
+        margins[row] = best[row] - second if np.isfinite(second) else 1.0
+    return best, margins
+
+
+def answer_level(accuracy: float, epsilon: float = EPSILON) -> float:
+    """The LOO-margin quantile that lets about `epsilon` of real wordings through wrong."""
+    low, high = LEVEL_RANGE
+    return float(np.clip(1 - epsilon / max(1 - accuracy, 1e-9), low, high))
+
+
+@dataclass
+class FitInput:
+    """What a rule is fitted from: the FAQ's entries with their stored vectors, the FAQ's
+    questions and the far-off questions as queries, and the encoder-accuracy estimate."""
+
+    entries: Sequence[FaqEntry]
+    answers: np.ndarray  # stored answer vectors (entries x d)
+    questions: np.ndarray | None  # stored question vectors, when the search has them
+    sample: np.ndarray  # indices of the entries whose questions were asked
+    answer_queries: np.ndarray  # those questions, encoded for the answer side
+    question_queries: np.ndarray  # ... and for the question side
+    far_answer_queries: np.ndarray
+    far_question_queries: np.ndarray
+    accuracy: float
+    accuracy_from: str
+    # Whether the encoder was fine-tuned (on this FAQ or another): see `fit`'s margin_first.
+    fine_tuned: bool = False
+
+
+def fit(
+    settings: SearchSettings,
+    data: FitInput,
+    *,
+    epsilon: float = EPSILON,
+    near_rate: float = NEAR_RATE,
+    margin_first: bool | None = None,
+) -> DecisionRule:
+    """The decision rule for this FAQ (see the module's docstring); `epsilon` and `near_rate`
+    are the shares of wrong answers and of answered near-domain questions it aims at.
+
+    How the near-domain budget is spent (`margin_first`, by default: for an encoder that was not
+    fine-tuned): a base sentence encoder scores by topic, so a near-domain question the FAQ
+    cannot answer scores as high as a real wording; what tells them apart is that nothing is
+    clearly ahead (the margin). A fine-tuned encoder has learnt to score an answer above the
+    topic's other answers, so there the best score itself separates. Margin first: the margin
+    is raised until at most `near_rate` of leave-page-out questions clear it, and the score
+    only needs to clear `clarify_score`; score first: the margin stays at the wrong-answer
+    level and the score is raised. Measured both ways on two FAQs (README, "Your own FAQ")."""
+    if margin_first is None:
+        margin_first = not data.fine_tuned
+    n = len(data.entries)
+    answer_key: dict[str, int] = {}
+    answer_ids = np.array([answer_key.setdefault(e.answer, len(answer_key)) for e in data.entries])
+    page_key: dict[tuple[str, str], int] = {}
+    page_ids = np.array([page_key.setdefault((e.source, e.filename), len(page_key)) for e in data.entries])
+
+    far = dense_scores(
+        settings, data.far_answer_queries, data.far_question_queries, data.answers, data.questions
+    )
+    far_best, _ = best_and_margin(far, answer_ids)
+    asked = dense_scores(settings, data.answer_queries, data.question_queries, data.answers, data.questions)
+    own_answer = answer_ids[data.sample]
+    loo = np.where(answer_ids[None, :] == own_answer[:, None], -np.inf, asked)
+    usable = np.isfinite(loo).any(axis=1)
+    how: dict = {
+        "method": "fitted on the FAQ itself: leave-one-out margins, leave-page-out scores, "
+        "general far-off set",
+        "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "entries": n,
+        "questions_asked": int(len(data.sample)),
+        "far_questions": int(len(far_best)),
+        "epsilon": epsilon,
+        "near_rate": near_rate,
+        "spent_on": "margin" if margin_first else "score",
+        "encoder_accuracy": round(data.accuracy, 4),
+        "encoder_accuracy_from": data.accuracy_from,
+    }
+    far_q90, far_q95 = (float(v) for v in np.quantile(far_best, [0.9, 0.95]))
+    if usable.sum() < 5:
+        # Too few distinct answers to learn what a wrong top looks like: answer only what is
+        # clearly closer than anything far-off, and ask back otherwise.
+        rule = DecisionRule(
+            answer_score=round(float(np.quantile(far_best, 0.99)), 4),
+            answer_margin=0.0,
+            clarify_score=round(far_q95, 4),
+            related_score=round(far_q90, 4),
+            entries=n,
+            fitted={**how, "note": "too few distinct answers for leave-one-out: far-off set only"},
+        )
+        logger.info("decision rule (small FAQ): %s", describe(rule))
+        return rule
+    loo_best, loo_margin = best_and_margin(loo[usable], answer_ids)
+    level = answer_level(data.accuracy, epsilon)
+    answer_margin = float(np.quantile(loo_margin, level))
+    clarify_score = min(far_q95, float(np.quantile(loo_best, 0.05)))
+
+    page_sizes = np.bincount(page_ids)
+    own_page = page_ids[data.sample]
+    lpo_rows = page_sizes[own_page] <= MAX_PAGE_SHARE * n
+    lpo_rows &= page_sizes[own_page] < n
+    if lpo_rows.sum() >= 20:
+        lpo = np.where(page_ids[None, :] == own_page[:, None], -np.inf, asked)[lpo_rows]
+        lpo_best, lpo_margin = best_and_margin(lpo, answer_ids)
+        if margin_first:
+            answer_margin = max(answer_margin, float(np.quantile(lpo_margin, 1 - near_rate)))
+        near_score = lowest_score_passing(lpo_best, lpo_margin, answer_margin, near_rate)
+        near_from = (
+            f"the lowest score at which at most {near_rate:.0%} of leave-page-out questions "
+            f"({int(lpo_rows.sum())}) pass both the score and the margin"
+        )
+    else:
+        # One page (or a few big ones): leaving a page out leaves too little. Leave-one-out
+        # questions stand in (harsher: a sibling entry on the same page is close).
+        near_score = lowest_score_passing(loo_best, loo_margin, answer_margin, near_rate)
+        near_from = (
+            f"the lowest score at which at most {near_rate:.0%} of leave-one-out questions pass both "
+            "the score and the margin (the FAQ has too few pages to leave one out)"
+        )
+    how.update(
+        {
+            "answer_margin_from": f"leave-one-out margins, quantile {level:.3f} "
+            "= clip(1 - epsilon / (1 - accuracy))",
+            "answer_score_from": near_from,
+            "clarify_score_from": "min(far-off best scores q0.95, leave-one-out best scores q0.05)",
+            "related_score_from": "far-off best scores q0.90",
+            "leave_one_out": _quantiles(loo_best, loo_margin),
+            "far_best_q50_q90_q95": [round(float(v), 4) for v in np.quantile(far_best, [0.5, 0.9, 0.95])],
+            "near_score": round(near_score, 4),
+        }
+    )
+    rule = DecisionRule(
+        answer_score=round(max(near_score, clarify_score), 4),
+        answer_margin=round(answer_margin, 4),
+        clarify_score=round(clarify_score, 4),
+        related_score=round(far_q90, 4),
+        entries=n,
+        fitted=how,
+    )
+    logger.info("decision rule: %s", describe(rule))
+    return rule
+
+
+def lowest_score_passing(best: np.ndarray, margin: np.ndarray, min_margin: float, rate: float) -> float:
+    """The lowest score t at which at most `rate` of these questions have best >= t and
+    margin >= min_margin (questions that fail the margin never pass, whatever t)."""
+    candidates = np.sort(best[margin >= min_margin])[::-1]  # the ones t can still let through
+    allowed = int(np.floor(rate * len(best)))
+    if len(candidates) <= allowed:
+        return float(best.min()) if len(best) else 0.0
+    # Let the `allowed` highest through: t sits just above the next one.
+    return float(np.nextafter(candidates[allowed], np.inf))
+
+
+def _quantiles(best: np.ndarray, margin: np.ndarray) -> dict[str, list[float]]:
+    levels = [0.05, 0.25, 0.5, 0.75, 0.95]
+    return {
+        "best_q05_q25_q50_q75_q95": [round(float(v), 4) for v in np.quantile(best, levels)],
+        "margin_q05_q25_q50_q75_q95": [round(float(v), 4) for v in np.quantile(margin, levels)],
+    }
+
+
+def describe(rule: DecisionRule) -> str:
+    return (
+        f"answer when score >= {rule.answer_score:.3f} and margin >= {rule.answer_margin:.3f}; "
+        f"ask back when score >= {rule.clarify_score:.3f}; offer entries >= {rule.related_score:.3f} "
+        f"({rule.entries} entries)"
+    )
+
+
+def encoder_accuracy(answer_queries: np.ndarray, answers: np.ndarray, rng: np.random.Generator) -> float:
+    """How often a FAQ question's answer-side encoding is closest to its own answer among a
+    random pool of POOL entries (its own included): the encoder's precision@1, a proxy for how
+    often a real wording's top entry is right."""
+    n = len(answers)
+    if n < 2:
+        return 1.0
+    order = rng.permutation(n)
+    hits = 0
+    for start in range(0, n, POOL):
+        pool = order[start : start + POOL]
+        if len(pool) < 2:
+            continue
+        scores = answer_queries[pool] @ answers[pool].T
+        hits += int((scores.argmax(axis=1) == np.arange(len(pool))).sum())
+    counted = n if n % POOL != 1 else n - 1
+    return hits / max(counted, 1)
