@@ -20,7 +20,6 @@ DEFAULT_CACHE_DIR = Path("var/cache")
 DEFAULT_DOWNLOAD_PATH = Path("var/data/cloud_faq_dataset.jsonl")
 DEFAULT_COLLECTION = "faq"
 DEFAULT_URL = "http://127.0.0.1:8000"
-MAX_QUESTION_CHARS = 2000
 
 
 class _Settings(BaseSettings):

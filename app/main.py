@@ -125,6 +125,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         default=config.max_request_bytes,
         # A reindex upload is a whole data file; a batch of new entries can be large too.
         by_path=dict.fromkeys((admin.router.prefix, entries.router.prefix), config.max_upload_bytes),
+        admin_key=config.admin_api_key.get_secret_value().encode("utf-8") if config.admin_api_key else None,
     )
     app.add_middleware(RequestContext, metrics=metrics)
     add_error_handlers(app)

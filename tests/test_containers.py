@@ -23,7 +23,15 @@ def parse_cli(argv: list[str]) -> tuple[str, dict]:
     return name, command.make_context(name, list(argv[2:])).params
 
 
-CLUSTER = {"qdrant-node1", "qdrant-node2", "qdrant-node3", "indexer-cluster", "api-cluster", "proxy"}
+CLUSTER = {
+    "qdrant-node1",
+    "qdrant-node2",
+    "qdrant-node3",
+    "qdrant-proxy",
+    "indexer-cluster",
+    "api-cluster",
+    "proxy",
+}
 
 
 def test_services_and_their_roles():
@@ -83,7 +91,15 @@ def test_the_cluster_profile_is_three_qdrant_nodes_two_api_replicas_and_a_proxy(
     assert api["deploy"]["replicas"] == 2 and "ports" not in api
     # the environment the replicas and the indexer read, through the real settings class
     settings = ServiceSettings(**api["environment"])
-    assert settings.qdrant_url == "http://qdrant-node1:6333"
+    # no single node: the replicas reach Qdrant through a proxy in front of all three nodes
+    assert settings.qdrant_url == "http://qdrant-proxy:6333"
+    qdrant_proxy = SERVICES["qdrant-proxy"]
+    assert qdrant_proxy["image"] == SERVICES["proxy"]["image"] and "ports" not in qdrant_proxy
+    mount = next(v for v in qdrant_proxy["volumes"] if v.endswith(":/etc/nginx/nginx.conf:ro"))
+    upstream = (REPO_ROOT / mount.split(":")[0]).read_text()
+    for n in (1, 2, 3):
+        assert f"server qdrant-node{n}:6333" in upstream
+    assert "listen 6333;" in upstream and "proxy_next_upstream error timeout" in upstream
     assert settings.distribution() == {
         "shard_number": 3,
         "replication_factor": 2,

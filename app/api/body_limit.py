@@ -1,6 +1,7 @@
 """Request bodies have a size limit: beyond it the answer is 413, before the app sees a byte.
 
-A question is at most a few kilobytes; an admin upload is a whole data file. The limit is read
+A question is at most a few kilobytes; an admin upload is a whole data file, and only a request
+with the admin key is allowed one (checked here, before the body is read). The limit is read
 from Content-Length when the client sends one, and counted while reading otherwise (chunked
 uploads), so a client that lies about or omits the length cannot push more through.
 """
@@ -8,6 +9,7 @@ uploads), so a client that lies about or omits the length cannot push more throu
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -19,23 +21,44 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, *, default: int, by_path: dict[str, int]):
+    """`by_path`: larger limits for path prefixes (uploads), granted only to requests that
+    carry the admin key (`admin_key`; none configured: never): a client without it gets the
+    default limit, so it cannot make the service read a 200 MB body just to answer 401."""
+
+    def __init__(
+        self, app: ASGIApp, *, default: int, by_path: dict[str, int], admin_key: bytes | None = None
+    ):
         self.app = app
         self.default = default
         self.by_path = by_path
+        self.admin_key = admin_key
 
-    def limit_for(self, path: str) -> int:
+    def limit_for(self, path: str, headers: dict[bytes, bytes] | None = None) -> int:
         for prefix, limit in self.by_path.items():
-            if path.startswith(prefix):
-                return limit
+            # "/admin/reindex" and "/admin" itself, not "/adminXYZ"
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                return limit if self._authorised(headers or {}) else self.default
         return self.default
+
+    def _authorised(self, headers: dict[bytes, bytes]) -> bool:
+        sent = headers.get(b"x-api-key")
+        return (
+            bool(self.admin_key) and sent is not None and secrets.compare_digest(sent, self.admin_key or b"")
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope.get("path", ""))
         headers = dict(scope.get("headers") or [])
+        if b"transfer-encoding" in headers and b"content-length" in headers:
+            # Two framings: the server and a proxy in front of it may split the bytes into
+            # requests differently (request smuggling). RFC 9112: reject, and close.
+            await _reply(
+                send, 400, "a request must not have both Content-Length and Transfer-Encoding", close=True
+            )
+            return
+        limit = self.limit_for(scope.get("path", ""), headers)
         declared = headers.get(b"content-length", b"").strip()
         if declared.isdigit() and int(declared) > limit:
             await _too_large(send, limit)
@@ -69,15 +92,13 @@ class BodySizeLimit:
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    payload = json.dumps({"detail": f"the request body is larger than the limit of {limit} bytes"}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-            ],
-        }
-    )
+    await _reply(send, 413, f"the request body is larger than the limit of {limit} bytes")
+
+
+async def _reply(send: Send, status: int, detail: str, *, close: bool = False) -> None:
+    payload = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

@@ -5,8 +5,10 @@ exception's message as `detail`."""
 from __future__ import annotations
 
 from fastapi import FastAPI, Request, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.serving.batcher import Overloaded
 from app.store.base import CollectionMissing, StoreError
@@ -62,6 +64,19 @@ def validation_problem(exc: RequestValidationError) -> JSONResponse:
     )
 
 
+# What Starlette says when it cannot decode a JSON body at all (invalid UTF-8, nesting deeper
+# than the parser allows): a request that does not validate, so 422 like any other.
+UNPARSABLE_BODY = "There was an error parsing the body"
+
+
+def unparsable_body() -> JSONResponse:
+    message = "the body is not valid JSON (invalid UTF-8, or nested too deeply)"
+    return JSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        content={"detail": message, "errors": [{"loc": ["body"], "msg": message, "type": "json_invalid"}]},
+    )
+
+
 def add_error_handlers(app: FastAPI) -> None:
     async def mapped(request: Request, exc: Exception) -> JSONResponse:
         return answer_for(exc)
@@ -70,6 +85,13 @@ def add_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return validation_problem(exc)
 
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == status.HTTP_400_BAD_REQUEST and exc.detail == UNPARSABLE_BODY:
+            return unparsable_body()
+        return await http_exception_handler(request, exc)
+
     for kind, _, _ in STATUS_OF:
         app.add_exception_handler(kind, mapped)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, http_error)

@@ -15,6 +15,10 @@ from app.api.body_limit import ASGIApp, Message, Receive, Scope, Send
 from app.serving.metrics import Metrics
 
 REQUEST_ID_HEADER = b"x-request-id"
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+# Sent with every response; the page also gets a policy that allows only its own files.
+SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY")]
+PAGE_POLICY = (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'; base-uri 'none'")
 _SANE_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -48,7 +52,10 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (REQUEST_ID_HEADER, rid.encode("ascii"))]
+                extra = [(REQUEST_ID_HEADER, rid.encode("ascii")), *SECURITY_HEADERS]
+                if scope.get("path") == "/" or scope.get("path", "").startswith("/static/"):
+                    extra.append(PAGE_POLICY)
+                message["headers"] = [*message["headers"], *extra]
             await send(message)
 
         try:
@@ -56,7 +63,10 @@ class RequestContext:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
+            # Labels take known values only: a method or status as sent would be a new series
+            # (and memory) per request.
             method = scope.get("method", "")
+            method = method if method in KNOWN_METHODS else "other"
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)
             request_id.reset(token)

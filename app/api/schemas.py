@@ -16,10 +16,13 @@ from pydantic import (
     model_validator,
 )
 
-from app.config import MAX_QUESTION_CHARS
-from app.domain.entry import check_text, normalise_text
-
-MAX_SOURCE_CHARS = 200
+from app.domain.entry import (
+    MAX_ANSWER_CHARS,
+    MAX_QUESTION_CHARS,
+    MAX_SOURCE_CHARS,
+    check_text,
+    normalise_text,
+)
 
 
 def strict_body(*examples: dict) -> ConfigDict:
@@ -167,7 +170,6 @@ class ReindexJob(BaseModel):
 
 
 # ---- live FAQ entries -------------------------------------------------------------------------
-MAX_ANSWER_CHARS = 20_000
 
 
 def _entry_text(name: str, limit: int) -> AfterValidator:
@@ -176,7 +178,11 @@ def _entry_text(name: str, limit: int) -> AfterValidator:
     def check(value: str) -> str:
         if len(value) > limit:
             raise ValueError(f"{name} is {len(value)} characters long; the limit is {limit}")
-        return normalise_text(value, name, required=True)
+        text = normalise_text(value, name, required=True)
+        if name == "question" and not any(c.isalnum() for c in text):
+            # NULs, zero-width and other invisible characters alone carry nothing to match.
+            raise ValueError("question must contain at least one letter or digit")
+        return text
 
     return AfterValidator(check)
 
@@ -245,6 +251,9 @@ class EntryUpdate(BaseModel):
     def _something_to_change(self) -> EntryUpdate:
         if not self.model_fields_set:
             raise ValueError("nothing to change: give at least one of question, answer, source, filename")
+        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
+        if nulls:  # null is not a value: "" clears an optional field
+            raise ValueError(f'{", ".join(nulls)} must not be null (use "" to clear source or filename)')
         return self
 
 

@@ -35,8 +35,22 @@ def normalise_text(value: str, what: str, *, required: bool) -> str:
     return text
 
 
+# The longest texts an entry may hold, the same for data files and the API (a longer source
+# could never be filtered on; a longer question could never be asked).
+MAX_QUESTION_CHARS = 2000
+MAX_ANSWER_CHARS = 20_000
+MAX_SOURCE_CHARS = 200
+FIELD_LIMITS = {
+    "question": MAX_QUESTION_CHARS,
+    "answer": MAX_ANSWER_CHARS,
+    "source": MAX_SOURCE_CHARS,
+    "filename": MAX_SOURCE_CHARS,
+}
+
+
 def string_field(record: dict, name: str, *, required: bool) -> str:
-    """A string field of a record, normalised: required ones must be non-blank."""
+    """A string field of a record, normalised: required ones must be non-blank, and an entry's
+    fields within FIELD_LIMITS."""
     value = record.get(name)
     if value is None:
         if required:
@@ -44,7 +58,11 @@ def string_field(record: dict, name: str, *, required: bool) -> str:
         return ""
     if not isinstance(value, str):
         raise ValueError(f"field '{name}' must be a string, got {type(value).__name__}")
-    return normalise_text(value, f"field '{name}'", required=required)
+    text = normalise_text(value, f"field '{name}'", required=required)
+    limit = FIELD_LIMITS.get(name)
+    if limit is not None and len(text) > limit:
+        raise ValueError(f"field '{name}' is {len(text)} characters long; the limit is {limit}")
+    return text
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,10 @@ class Overloaded(RuntimeError):
     """The queue is full: try again shortly."""
 
 
+class ShuttingDown(Overloaded):
+    """The service is stopping: the question was not taken (a 503, like Overloaded)."""
+
+
 @dataclass
 class _Pending:
     question: Question
@@ -54,6 +58,7 @@ class MicroBatcher:
         self.max_wait = max_wait_ms / 1000
         self.metrics = metrics
         self._queue: queue.Queue[_Pending | object] = queue.Queue(maxsize=queue_size)
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name="ask-batcher", daemon=True)
         self._thread.start()
         if metrics is not None:
@@ -72,6 +77,8 @@ class MicroBatcher:
         )
 
     async def ask(self, question: Question) -> Answers:
+        if self._closed:
+            raise ShuttingDown("the service is shutting down")
         loop = asyncio.get_running_loop()
         pending = _Pending(question, loop, loop.create_future())
         try:
@@ -83,11 +90,27 @@ class MicroBatcher:
         return await pending.future
 
     def close(self, timeout: float = 10) -> None:
+        """Stop taking questions; the worker answers every question queued before the stop
+        marker and after it, then ends. Whatever is still queued after that (the worker did not
+        end in time) is failed with ShuttingDown: no request is left waiting."""
+        self._closed = True
         try:
             self._queue.put(_STOP, timeout=timeout)
         except queue.Full:
             logger.warning("the batch queue did not drain; stopping without it")
         self._thread.join(timeout)
+        for pending in self._drain():
+            _settle(pending, error=ShuttingDown("the service stopped before answering"))
+
+    def _drain(self) -> list[_Pending]:
+        items: list[_Pending] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return items
+            if isinstance(item, _Pending):
+                items.append(item)
 
     def _take_batch(self, first: _Pending) -> tuple[list[_Pending], bool]:
         """`first` and what else is queued (or arrives within max_wait), up to max_batch."""
@@ -110,19 +133,26 @@ class MicroBatcher:
         while not stop:
             first = self._queue.get()
             if first is _STOP:
-                return
+                break
             assert isinstance(first, _Pending)
             batch, stop = self._take_batch(first)
-            if self.metrics is not None:
-                self.metrics.batch_size.observe(len(batch))
-            try:
-                answers = self.search.ask_many([pending.question for pending in batch])
-            except Exception as exc:  # every request of the batch gets the error, the worker lives on
-                for pending in batch:
-                    _settle(pending, error=exc)
-                continue
-            for pending, answer in zip(batch, answers, strict=True):
-                _settle(pending, result=answer)
+            self._answer(batch)
+        # Stopping: what was queued behind the stop marker is answered too, in batches.
+        rest = self._drain()
+        for start in range(0, len(rest), self.max_batch):
+            self._answer(rest[start : start + self.max_batch])
+
+    def _answer(self, batch: list[_Pending]) -> None:
+        if self.metrics is not None:
+            self.metrics.batch_size.observe(len(batch))
+        try:
+            answers = self.search.ask_many([pending.question for pending in batch])
+        except Exception as exc:  # every request of the batch gets the error, the worker lives on
+            for pending in batch:
+                _settle(pending, error=exc)
+            return
+        for pending, answer in zip(batch, answers, strict=True):
+            _settle(pending, result=answer)
 
 
 def _settle(pending: _Pending, result: Answers | None = None, error: BaseException | None = None) -> None:

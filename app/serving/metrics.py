@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
@@ -42,14 +44,8 @@ class Metrics:
             "Questions refused with 503 because the queue was full.",
             registry=self.registry,
         )
-        self.cache_hits = Gauge(
-            "faq_embedding_cache_hits",
-            "Questions whose embeddings came from the cache.",
-            registry=self.registry,
-        )
-        self.cache_misses = Gauge(
-            "faq_embedding_cache_misses", "Questions that were encoded.", registry=self.registry
-        )
+        self._cache = _CacheCounters()
+        self.registry.register(self._cache)
         self.index_points = Gauge(
             "faq_index_entries", "Entries in the collection the alias points at.", registry=self.registry
         )
@@ -59,8 +55,24 @@ class Metrics:
         self.index_points.set_function(count)
 
     def track_cache(self, hits: Callable[[], float], misses: Callable[[], float]) -> None:
-        self.cache_hits.set_function(hits)
-        self.cache_misses.set_function(misses)
+        self._cache.hits, self._cache.misses = hits, misses
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _CacheCounters(Collector):
+    """The embedding cache's hits and misses as counters (they only grow), read from the cache
+    when scraped: the cache keeps the numbers, the metrics do not copy them."""
+
+    def __init__(self) -> None:
+        self.hits: Callable[[], float] = lambda: 0.0
+        self.misses: Callable[[], float] = lambda: 0.0
+
+    def collect(self):
+        yield CounterMetricFamily(
+            "faq_embedding_cache_hits", "Questions whose embeddings came from the cache.", value=self.hits()
+        )
+        yield CounterMetricFamily(
+            "faq_embedding_cache_misses", "Questions that were encoded.", value=self.misses()
+        )

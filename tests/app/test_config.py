@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from app.config import ClientSettings, DataSettings, ModelSettings, ServiceSettings, StoreSettings
@@ -11,19 +13,55 @@ def test_url_and_path_together_are_a_configuration_error():
     assert StoreSettings(QDRANT_URL="  ").embedded_path is not None  # blank is unset
 
 
+# Every variable the settings read, a valid value for it, and where it lands.
+VARIABLES = {
+    "QDRANT_URL": ("http://qdrant:6333", lambda s: s.qdrant_url, "http://qdrant:6333"),
+    "QDRANT_API_KEY": ("secret", lambda s: s.qdrant_api_key.get_secret_value(), "secret"),
+    "FAQ_COLLECTION": ("docs", lambda s: s.collection, "docs"),
+    "FAQ_SHARD_NUMBER": ("3", lambda s: s.shard_number, 3),
+    "FAQ_REPLICATION_FACTOR": ("2", lambda s: s.replication_factor, 2),
+    "FAQ_WRITE_CONSISTENCY_FACTOR": ("2", lambda s: s.write_consistency_factor, 2),
+    "FAQ_SERVABLE": ("/models/sv", lambda s: str(s.servable), "/models/sv"),
+    "DEVICE": ("cpu", lambda s: s.device, "cpu"),
+    "FAQ_RUNTIME": ("torch", lambda s: s.runtime, "torch"),
+    "ADMIN_API_KEY": ("k", lambda s: s.admin_api_key.get_secret_value(), "k"),
+    "FAQ_RECORD_QUESTIONS": ("false", lambda s: s.record_questions, False),
+    "FAQ_UNANSWERED_MAX_RECORDS": ("50", lambda s: s.unanswered_max_records, 50),
+    "FAQ_UNANSWERED_MAX_DAYS": ("7", lambda s: s.unanswered_max_days, 7.0),
+    "FAQ_BATCH_MAX_SIZE": ("8", lambda s: s.batch_max_size, 8),
+    "FAQ_BATCH_MAX_WAIT_MS": ("5", lambda s: s.batch_max_wait_ms, 5.0),
+    "FAQ_BATCH_QUEUE_SIZE": ("16", lambda s: s.batch_queue_size, 16),
+    "FAQ_EMBEDDING_CACHE_SIZE": ("0", lambda s: s.embedding_cache_size, 0),
+    "FAQ_TORCH_THREADS": ("1", lambda s: s.torch_threads, 1),
+    "FAQ_MAX_UPLOAD_BYTES": ("1000", lambda s: s.max_upload_bytes, 1000),
+    "FAQ_MAX_REQUEST_BYTES": ("500", lambda s: s.max_request_bytes, 500),
+}
+
+
+def _aliases(cls) -> set[str]:
+    return {f.validation_alias for f in cls.model_fields.values() if isinstance(f.validation_alias, str)}
+
+
 def test_every_variable_is_read_from_the_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv("FAQ_SERVABLE", str(tmp_path / "sv"))
-    monkeypatch.setenv("DEVICE", "cpu")
-    monkeypatch.setenv("FAQ_COLLECTION", "docs")
-    monkeypatch.setenv("ADMIN_API_KEY", "k")
+    # the list above is every variable of the service's settings, and each is documented
+    assert _aliases(ServiceSettings) == set(VARIABLES) | {"QDRANT_PATH"}  # (checked at the end)
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    for name in _aliases(ServiceSettings) | _aliases(ClientSettings) | _aliases(DataSettings):
+        assert f"`{name}`" in readme, f"{name} is not in the README's configuration table"
+    for name, (value, _, _) in VARIABLES.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("QDRANT_PATH", raising=False)
+    service = ServiceSettings()
+    for name, (_, read, expected) in VARIABLES.items():
+        assert read(service) == expected, name
     monkeypatch.setenv("FAQ_URL", "http://127.0.0.1:9999/")
     monkeypatch.setenv("FAQ_DATA", str(tmp_path / "faq.jsonl"))
-    service = ServiceSettings()
-    assert (service.servable, service.device, service.collection) == (tmp_path / "sv", "cpu", "docs")
-    assert service.admin_api_key is not None and service.admin_api_key.get_secret_value() == "k"
     client = ClientSettings()
     assert client.url == "http://127.0.0.1:9999" and client.admin_api_key is not None
     assert DataSettings().data == tmp_path / "faq.jsonl"
+    monkeypatch.delenv("QDRANT_URL")
+    monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "q"))
+    assert StoreSettings().embedded_path == tmp_path / "q"
 
 
 def test_bad_values_are_refused_with_the_variable_named():

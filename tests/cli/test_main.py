@@ -153,7 +153,7 @@ def test_data_from_environment_and_missing_servable(tmp_path: Path):
     assert "no servable at" in out.stderr
 
 
-def test_index_with_bad_data_and_a_locked_store_fail_clearly(tmp_path: Path):
+def test_index_with_bad_data_or_both_store_settings_fails_clearly(tmp_path: Path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "q", "answer": ""}\n')
     out = invoke("index", "--data", str(bad), env={"QDRANT_PATH": str(tmp_path / "q")})

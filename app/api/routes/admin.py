@@ -74,7 +74,8 @@ async def reindex(
         dataset = await run_in_threadpool(parse_dataset, body, origin=UPLOAD_ORIGIN, fmt=fmt)
     except DataError as exc:  # an unknown format, a bad row, not UTF-8, or no entries at all
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    return _job(jobs.start(dataset))  # JobAlreadyRunning: 409 (app.api.errors)
+    # start() takes the lock a live change holds while it encodes: never on the event loop.
+    return _job(await run_in_threadpool(jobs.start, dataset))  # JobAlreadyRunning: 409
 
 
 @router.get(

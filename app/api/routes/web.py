@@ -13,6 +13,6 @@ STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])
 def page() -> FileResponse:
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html")

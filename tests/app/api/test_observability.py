@@ -31,7 +31,8 @@ def test_metrics_count_requests_batches_cache_and_index(client):
     assert samples[ok] >= 3 and samples[bad] >= 1
     assert samples[("faq_http_request_seconds_count", (("method", "POST"), ("route", "/ask")))] >= 4
     assert samples[("faq_ask_batch_size_count", ())] >= 3
-    assert samples[("faq_embedding_cache_hits", ())] >= 2  # the same question thrice
+    assert samples[("faq_embedding_cache_hits_total", ())] >= 2  # the same question thrice (a counter)
+    assert ("faq_embedding_cache_misses_total", ()) in samples
     assert samples[("faq_index_entries", ())] == client.get("/ready").json()["points"]
     assert ("faq_ask_queue_depth", ()) in samples
     # an unknown path is one series, not one per path

@@ -1,0 +1,148 @@
+"""The hostile pass's cases, each with the exact request that broke the service before."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from tests.app.api.conftest import ADMIN_KEY
+
+KEY = {"X-API-Key": ADMIN_KEY}
+MB = 1024 * 1024
+
+
+def test_a_big_body_without_the_key_is_refused_before_it_is_read(client):
+    # 190 MB declared, no key: 413 at once (before: read in full, then 401)
+    declared = client.post("/admin/reindex", content=b"x" * 100, headers={"Content-Length": str(190_000_000)})
+    assert declared.status_code == 413
+
+    # no declared length (chunked): cut at the public limit, not the upload limit
+    def chunks():
+        for _ in range(4):
+            yield b"x" * MB
+
+    chunked = client.post("/admin/reindex", content=chunks())
+    assert chunked.status_code == 413 and "65536 bytes" in chunked.json()["detail"]
+    # a wrong key is no key; a path that merely starts like an upload route is not one
+    assert client.post("/admin/reindex", content=b"x" * MB, headers={"X-API-Key": "wrong"}).status_code == 413
+    assert client.post("/adminXYZ", content=b"x" * MB, headers=KEY).status_code == 413
+    # with the key, an upload over the public limit is read and validated (bad data: 422)
+    big = client.post("/admin/reindex", content=b"{not json}\n" * 10_000, headers=KEY)
+    assert big.status_code == 422 and "line 1: invalid JSON" in big.json()["detail"]
+    # a small body without the key still gets its 401
+    assert client.post("/admin/reindex", content=b"{}").status_code == 401
+
+
+def test_metric_labels_take_known_values_only(client):
+    before = len(client.get("/metrics").text)
+    for n in range(50):
+        client.request(f"XMETHOD{n}{'Q' * 200}", "/x")
+    text = client.get("/metrics").text
+    assert "XMETHOD" not in text and 'method="other"' in text
+    assert len(text) - before < 5_000  # one series for all of them, not one each
+
+
+def test_an_entry_update_with_null_fields_is_refused_and_writes_nothing(client):
+    entry_id = client.post("/ask", json={"question": "how do i create a storage bucket?"}).json()["answers"][
+        0
+    ]["id"]
+    before = client.get(f"/faq/entries/{entry_id}", headers=KEY).json()
+    for body in ({"source": None}, {"answer": None}, {"question": None}, {"filename": None}, {"page": None}):
+        response = client.put(f"/faq/entries/{entry_id}", json=body, headers=KEY)
+        assert response.status_code == 422, body
+        assert "must not be null" in response.json()["detail"]
+    assert client.get(f"/faq/entries/{entry_id}", headers=KEY).json() == before
+    sources = {s["source"] for s in client.get("/sources").json()["sources"]}
+    assert "None" not in sources
+
+
+def test_a_reindex_upload_keeps_the_api_length_limits(client):
+    row = '{"question": "q?", "answer": "a.", "source": "%s"}\n' % ("s" * 1000)
+    response = client.post("/admin/reindex", content=row.encode(), headers=KEY)
+    assert response.status_code == 422
+    assert "line 1: field 'source' is 1000 characters long; the limit is 200" in response.json()["detail"]
+
+
+def test_the_page_answers_head_and_sends_security_headers(client):
+    assert client.head("/").status_code == 200
+    page = client.get("/")
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert client.get("/health").headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_reindex_request_during_a_live_write_does_not_stall_the_service(client):
+    """The request waits for the live change (in a worker thread), never on the event loop."""
+    jobs = client.app.state.services.jobs
+    held = threading.Event()
+    release = threading.Event()
+
+    def live_write() -> None:  # what a large POST /faq/entries does while it encodes
+        with jobs.idle():
+            held.set()
+            release.wait(30)
+
+    writer = threading.Thread(target=live_write)
+    writer.start()
+    assert held.wait(10)
+    result: dict = {}
+    reindex = threading.Thread(
+        target=lambda: result.update(
+            response=client.post(
+                "/admin/reindex", content=b'{"question": "q?", "answer": "a."}\n', headers=KEY
+            )
+        )
+    )
+    reindex.start()
+    time.sleep(0.5)  # the reindex request is now waiting for the live change
+    try:
+        started = time.perf_counter()
+        assert client.get("/health").status_code == 200
+        asked = client.post("/ask", json={"question": "how do i create a storage bucket?"})
+        assert asked.status_code == 200
+        assert time.perf_counter() - started < 5  # before: every route waited for the write
+        assert reindex.is_alive()
+    finally:
+        release.set()
+        writer.join(10)
+        reindex.join(60)
+    assert result["response"].status_code == 202
+    job = result["response"].json()["id"]
+    deadline = time.monotonic() + 60
+    while client.get(f"/admin/reindex/{job}", headers=KEY).json()["status"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    # back to the FAQ the module's other tests expect
+    from tests.conftest import MINI_FAQ
+
+    restored = client.post("/admin/reindex", content=MINI_FAQ.read_bytes(), headers=KEY).json()["id"]
+    while client.get(f"/admin/reindex/{restored}", headers=KEY).json()["status"] == "running":
+        time.sleep(0.1)
+
+
+def test_bodies_that_are_not_json_get_422_with_errors(client):
+    for body in (b'{"question": "caf\xe9"}', b"[" * 10_000):
+        response = client.post("/ask", content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 422, body[:20]
+        assert "not valid JSON" in response.json()["detail"] and response.json()["errors"]
+
+
+def test_feedback_on_a_question_of_only_invisible_characters_is_refused(client):
+    entry_id = client.post("/ask", json={"question": "how do i create a storage bucket?"}).json()["answers"][
+        0
+    ]["id"]
+    response = client.post(
+        "/feedback", json={"question": "\x00\x00\u200b", "entry_id": entry_id, "helpful": True}
+    )
+    assert response.status_code == 422 and "at least one letter or digit" in response.json()["detail"]
+
+
+def test_content_length_with_chunked_encoding_is_refused(client):
+    """RFC 9112: a request with both framings is a smuggling shape: 400, connection closed."""
+    response = client.post(
+        "/ask",
+        content=b'{"question": "how do i create a storage bucket?"}',
+        headers={"Content-Length": "60", "Transfer-Encoding": "chunked", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400 and response.headers.get("connection") == "close"
