@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.serving.batcher import Overloaded
 from app.store.base import CollectionMissing, StoreError
-from app.writes.live_entries import EntryNotFound
+from app.writes.live_entries import DuplicateEntry, EntryNotFound
 from app.writes.reindex_jobs import JobAlreadyRunning, ReindexRunning
 
 RETRY_AFTER_SECONDS = "1"
@@ -20,6 +20,7 @@ RETRY_AFTER_SECONDS = "1"
 # Most specific first: a CollectionMissing is a StoreError too.
 STATUS_OF: list[tuple[type[Exception], int, str]] = [
     (EntryNotFound, status.HTTP_404_NOT_FOUND, "{}"),
+    (DuplicateEntry, status.HTTP_409_CONFLICT, "{}"),
     (ReindexRunning, status.HTTP_409_CONFLICT, "{}"),
     (JobAlreadyRunning, status.HTTP_409_CONFLICT, "{}"),
     (

@@ -15,6 +15,10 @@ VectorBatch = np.ndarray | list[models.SparseVector]
 QueryVector = np.ndarray | models.SparseVector
 
 
+# The payload field holding an entry's content id (FaqEntry.id of what it holds now).
+CONTENT_ID = "content_id"
+
+
 class StoreError(RuntimeError):
     """The vector store failed; the message says how."""
 

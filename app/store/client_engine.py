@@ -21,6 +21,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 from app.config import StoreSettings
 from app.domain.entry import FaqEntry
 from app.store.base import (
+    CONTENT_ID,
     CollectionInfo,
     CollectionMissing,
     MissingVector,
@@ -195,7 +196,9 @@ class FaqStore:
                 name: values.tolist() if isinstance(values, np.ndarray) else list(values)
                 for name, values in vectors.items()
             },
-            payloads=[entry.to_record() for entry in entries],
+            # `content_id`: the content's id, kept current through edits (an edited entry keeps
+            # its point id), so that "this content is already stored" is one keyword match.
+            payloads=[{**entry.to_record(), CONTENT_ID: entry.id} for entry in entries],
         )
         with self._locked():
             self.client.upsert(collection, points=batch, wait=True)
@@ -343,6 +346,31 @@ class FaqStore:
         """Store `values` with the collection version (merged into its metadata)."""
         with self._locked():
             self.client.update_collection(collection, metadata=dict(values))
+
+    def ids_holding(self, alias: str, entries: Sequence[FaqEntry]) -> dict[str, str]:
+        """For each of `entries` already stored (the same content, under whatever id): content
+        id -> the id of the point that holds it. Never-edited entries are found by their id,
+        edited ones by the content id kept in their payload."""
+        wanted = {entry.id: entry for entry in entries}
+        if not wanted:
+            return {}
+        found: dict[str, str] = {}
+        with self._locked():
+            by_id = self.client.retrieve(alias, ids=list(wanted), with_payload=True, with_vectors=False)
+            edited, _ = self.client.scroll(
+                alias,
+                scroll_filter=models.Filter(
+                    must=[models.FieldCondition(key=CONTENT_ID, match=models.MatchAny(any=list(wanted)))]
+                ),
+                limit=len(wanted) * 2 + 10,
+                with_payload=True,
+                with_vectors=False,
+            )
+        for point in [*by_id, *edited]:
+            stored = entry_from_payload(point.payload)
+            if stored.id in wanted:
+                found.setdefault(stored.id, str(point.id))
+        return found
 
     def delete_points(self, collection: str, ids: Sequence[str]) -> None:
         with self._locked():

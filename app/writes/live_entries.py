@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -24,12 +25,18 @@ from app.writes.reindex_jobs import ReindexJobs, ReindexRunning
 
 logger = logging.getLogger(__name__)
 
+# Entries encoded and written at a time by a live add (the store is locked per chunk).
+WRITE_CHUNK = 64
 # Sources change only with writes; other replicas' writes are seen after this many seconds.
 SOURCES_TTL_SECONDS = 30.0
 
 
 class EntryNotFound(LookupError):
     pass
+
+
+class DuplicateEntry(ValueError):
+    """The change would make an entry identical to another one (a 409 naming it)."""
 
 
 class LiveEntries:
@@ -77,22 +84,45 @@ class LiveEntries:
 
     # ---- writing ----------------------------------------------------------------------------
     def add(self, entries: Sequence[FaqEntry]) -> list[str]:
-        """Encode and store `entries`; their ids (an entry's id is a function of its content, so
-        adding the same entry twice stores it once)."""
+        """Encode and store `entries`; their ids. What an id is: an entry gets the id of its
+        content (uuid5) when created and keeps it through edits. Content that is already stored
+        (under any id) is the same entry: its id is returned and nothing is written. Content
+        whose id is held by an entry that was since edited to other content is a new entry, under
+        a fresh id: the edited one is never overwritten."""
         unique = unique_entries(entries)
         with self._writing() as collection:
-            self.store.upsert(collection, unique, self.search.vectors_for(unique))
-        logger.info("added %d FAQ entries to %s", len(unique), collection)
-        self._refit_if_changed(collection)
-        return [entry.id for entry in entries]
+            held = self.store.ids_holding(collection, unique)
+            taken = set(self._existing_ids(collection, [e.id for e in unique if e.id not in held]))
+            new = [e for e in unique if e.id not in held]
+            ids = {e.id: (f"{uuid.uuid4()}" if e.id in taken else e.id) for e in new}
+            # In bounded chunks: the store is locked for one chunk at a time, so questions are
+            # answered between them while a large batch is written.
+            for start in range(0, len(new), WRITE_CHUNK):
+                chunk = new[start : start + WRITE_CHUNK]
+                self.store.upsert(
+                    collection, chunk, self.search.vectors_for(chunk), ids=[ids[e.id] for e in chunk]
+                )
+        logger.info(
+            "added %d FAQ entries to %s (%d already there)", len(new), collection, len(unique) - len(new)
+        )
+        if new:
+            self._refit_if_changed(collection)
+        return [held.get(entry.id) or ids[entry.id] for entry in entries]
 
     def update(self, entry_id: str, changes: dict[str, str]) -> FaqEntry:
-        """Edit an entry's fields; it keeps its id and is encoded anew."""
+        """Edit an entry's fields; it keeps its id and is encoded anew. An edit that would make
+        it identical to another entry is refused (DuplicateEntry), not stored twice."""
         with self._writing() as collection:
             edited = replace(self.get(entry_id), **changes)
+            holder = self.store.ids_holding(collection, [edited]).get(edited.id)
+            if holder is not None and holder != entry_id:
+                raise DuplicateEntry(f"the edit would make entry {entry_id} identical to entry {holder}")
             self.store.upsert(collection, [edited], self.search.vectors_for([edited]), ids=[entry_id])
         logger.info("edited FAQ entry %s in %s", entry_id, collection)
         return edited
+
+    def _existing_ids(self, collection: str, ids: list[str]) -> list[str]:
+        return list(self.store.entries(collection, ids)) if ids else []
 
     def delete(self, entry_id: str) -> FaqEntry:
         with self._writing() as collection:

@@ -99,11 +99,11 @@ def unanswered(
 ) -> UnansweredResponse:
     """The questions the FAQ could not answer, grouped by similarity, most asked first: what
     to write next. Add an entry for a group (POST /faq/entries) and its questions are answered."""
-    groups = log.groups(min_similarity)
+    groups, questions = log.groups(min_similarity, limit)
     return UnansweredResponse(
         recording=log.enabled,
-        questions=sum(group.count for group in groups),
-        groups=[UnansweredGroupOut(**asdict(group)) for group in groups[:limit]],
+        questions=questions,
+        groups=[UnansweredGroupOut(**asdict(group)) for group in groups],
     )
 
 

@@ -33,7 +33,7 @@ router = APIRouter(prefix="/faq/entries", tags=["faq entries"], dependencies=[Ad
 
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     **ADMIN_ERRORS,
-    409: {"model": Problem, "description": "a reindex is running"},
+    409: {"model": Problem, "description": "a reindex is running, or the edit would duplicate another entry"},
     503: {"model": Problem, "description": "model or store unavailable"},
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "no entry with this id"}}
@@ -51,8 +51,9 @@ def _faq_entry(item: EntryIn) -> FaqEntry:
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=EntriesCreated, responses=WRITE_ERRORS)
 def add_entries(body: EntriesIn, live: EntriesDep) -> EntriesCreated:
     """Add one entry (an object) or many (an array). Each is validated first: one bad entry
-    and nothing is written. An entry's id is a function of its content: adding the same entry
-    again returns the same id and stores it once."""
+    and nothing is written. An entry gets the id of its content when created and keeps it
+    through edits: adding content that is already stored returns that entry's id and stores
+    nothing; an edited entry is never overwritten by its old content."""
     if not body.root:
         return EntriesCreated(ids=[])
     return EntriesCreated(ids=live.add([_faq_entry(item) for item in body.root]))
@@ -89,7 +90,8 @@ def get_entry(entry_id: UUID, live: EntriesDep) -> EntryOut:
 
 @router.put("/{entry_id}", response_model=EntryOut, responses={**WRITE_ERRORS, **NOT_FOUND})
 def edit_entry(entry_id: UUID, body: EntryUpdate, live: EntriesDep) -> EntryOut:
-    """Change an entry's fields (the others are kept); it is encoded anew and keeps its id."""
+    """Change an entry's fields (the others are kept); it is encoded anew and keeps its id. An
+    edit that would make it identical to another entry is a 409 naming that entry."""
     changes = body.model_dump(exclude_unset=True)
     return _out(str(entry_id), live.update(str(entry_id), changes))
 

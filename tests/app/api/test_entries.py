@@ -165,3 +165,33 @@ def test_changes_are_refused_while_a_reindex_runs_and_accepted_after(client):
     assert accepted.status_code == 201
     assert _count(client) == 6 * 40 + 1  # the reindexed FAQ, and the entry written after it
     assert _ask(client, EGG["question"])["answers"][0]["id"] == accepted.json()["ids"][0]
+
+
+def test_ids_follow_identity_and_duplicates_are_never_silent(client):
+    """The hostile pass's repro: edit X to Y's content (two identical entries before), then
+    re-post X's original content (silently overwrote the edit before)."""
+    x = {**EGG, "question": "can i freeze boiled eggs?", "answer": "no, the white turns rubbery"}
+    y = {**EGG, "question": "how do i peel a boiled egg?", "answer": "crack it all over under cold water"}
+    x_id, y_id = client.post("/faq/entries", json=[x, y], headers=ADMIN).json()["ids"]
+    before = _count(client)
+    # X edited to Y's content: refused, naming Y; nothing changes
+    clash = client.put(
+        f"/faq/entries/{x_id}", json={"question": y["question"], "answer": y["answer"]}, headers=ADMIN
+    )
+    assert clash.status_code == 409 and y_id in clash.json()["detail"]
+    assert client.get(f"/faq/entries/{x_id}", headers=ADMIN).json()["question"] == x["question"]
+    # X edited to new content keeps its id
+    edited = {"question": "can i freeze raw eggs?", "answer": "yes, beaten, for up to a year"}
+    assert client.put(f"/faq/entries/{x_id}", json=edited, headers=ADMIN).status_code == 200
+    # X's original content again: a new entry under a new id; the edit is not overwritten
+    (reposted,) = client.post("/faq/entries", json=x, headers=ADMIN).json()["ids"]
+    assert reposted not in (x_id, y_id)
+    assert client.get(f"/faq/entries/{x_id}", headers=ADMIN).json()["question"] == edited["question"]
+    assert client.get(f"/faq/entries/{reposted}", headers=ADMIN).json()["question"] == x["question"]
+    # the edited content posted again is the same entry: X's id, nothing written
+    again = client.post("/faq/entries", json={**EGG, **edited}, headers=ADMIN).json()["ids"]
+    assert again == [x_id]
+    assert client.post("/faq/entries", json=x, headers=ADMIN).json()["ids"] == [reposted]
+    assert _count(client) == before + 1
+    for entry_id in (x_id, y_id, reposted):
+        assert client.delete(f"/faq/entries/{entry_id}", headers=ADMIN).status_code == 204

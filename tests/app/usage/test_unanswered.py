@@ -54,16 +54,39 @@ def test_groups_put_wordings_of_one_topic_together(log):
     ]
     for question in questions:
         log.record(question, 0.2, log.search.embed_question(question))
-    groups = log.groups()
-    assert [g.count for g in groups] == [3, 1]
+    groups, total = log.groups()
+    assert [g.count for g in groups] == [3, 1] and total == 4
     assert "australia" not in " ".join(groups[0].examples)
     assert groups[1].representative == "what is the capital of australia?"
     # every recorded question is in exactly one group
-    assert sorted(q for g in log.groups(0.99) for q in g.examples) == sorted(questions)
+    assert sorted(q for g in log.groups(0.99)[0] for q in g.examples) == sorted(questions)
+    # only the groups asked for are described; the total counts every question
+    top, total = log.groups(0.99, limit=1)
+    assert len(top) == 1 and total == 4
 
 
 def test_nothing_is_recorded_when_switched_off(base_servable):
     search = FaqSearch(base_servable, FaqStore.in_memory(), "faq")
     off = UnansweredLog(search, RecordingSettings(FAQ_RECORD_QUESTIONS="false"))
     off.record("anything?", 0.1, search.embed_question("anything?"))
-    assert off.groups() == []
+    assert off.groups() == ([], 0)
+
+
+def test_grouping_is_the_same_leader_clustering_block_by_block():
+    """Blocks change nothing for questions far apart or near-identical: each group is found
+    whatever block its members fall in (a block boundary inside a group included)."""
+    import numpy as np
+
+    from app.usage.unanswered import CLUSTER_BLOCK, _cluster
+
+    rng = np.random.default_rng(0)
+    topics = rng.normal(size=(40, 64))
+    labels = rng.integers(0, 40, 3 * CLUSTER_BLOCK)
+    vectors = topics[labels] + rng.normal(size=(len(labels), 64)) * 0.05
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    members = _cluster(vectors.astype(np.float32), 0.9)
+    assert sorted(sorted(set(labels[idx].tolist())) for idx in members) == [
+        [t] for t in sorted(set(labels.tolist()))
+    ]
+    assert sorted(i for idx in members for i in idx) == list(range(len(labels)))
+    assert len(_cluster(vectors.astype(np.float32), 1.01)) == len(labels)  # nothing is that similar
