@@ -120,6 +120,9 @@ class RecordingSettings(_Settings):
     record_questions: bool = Field(default=True, validation_alias="FAQ_RECORD_QUESTIONS")
     unanswered_max_records: int = Field(default=10_000, validation_alias="FAQ_UNANSWERED_MAX_RECORDS", gt=0)
     unanswered_max_days: float = Field(default=90.0, validation_alias="FAQ_UNANSWERED_MAX_DAYS", gt=0)
+    # What one client (address) may write: feedback posts, and recorded unanswered questions.
+    feedback_per_minute: float = Field(default=10.0, validation_alias="FAQ_FEEDBACK_PER_MINUTE", gt=0)
+    records_per_minute: float = Field(default=10.0, validation_alias="FAQ_RECORDS_PER_MINUTE", gt=0)
 
 
 class ServingSettings(_Settings):
@@ -143,6 +146,10 @@ class ServiceSettings(StoreSettings, ModelSettings, AdminSettings, RecordingSett
     # body is a question and a few fields.
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, validation_alias="FAQ_MAX_UPLOAD_BYTES", gt=0)
     max_request_bytes: int = Field(default=64 * 1024, validation_alias="FAQ_MAX_REQUEST_BYTES", gt=0)
+    # A client that sends its body slower than this is cut off (408); connections beyond the
+    # limit are answered 503 by the server (uvicorn's limit_concurrency).
+    body_timeout_s: float = Field(default=15.0, validation_alias="FAQ_BODY_TIMEOUT_S", gt=0)
+    max_connections: int = Field(default=512, validation_alias="FAQ_MAX_CONNECTIONS", ge=1)
 
 
 class ClientSettings(AdminSettings):

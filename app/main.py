@@ -104,6 +104,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             app.state.store.close()
 
     app = FastAPI(
+        # No redirect to the slash-less path: it would be built from the client's Host header.
+        redirect_slashes=False,
         title="FAQ answers",
         description="Answers questions with the nearest FAQ answers: a metric-learning encoder "
         "trained with Quaterion, answers stored in Qdrant.",
@@ -126,6 +128,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         # A reindex upload is a whole data file; a batch of new entries can be large too.
         by_path=dict.fromkeys((admin.router.prefix, entries.router.prefix), config.max_upload_bytes),
         admin_key=config.admin_api_key.get_secret_value().encode("utf-8") if config.admin_api_key else None,
+        timeout_s=config.body_timeout_s,
     )
     app.add_middleware(RequestContext, metrics=metrics)
     add_error_handlers(app)

@@ -473,8 +473,11 @@ def serve(
     from app.main import create_app
 
     settings = settings_with(ServiceSettings)
+    # Idle keep-alive connections close after 5 s; beyond FAQ_MAX_CONNECTIONS open connections
+    # (per worker) the server answers 503 instead of taking more.
+    limits = {"timeout_keep_alive": 5, "limit_concurrency": settings.max_connections}
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **limits)
         return
     if settings.qdrant_url is None:
         raise fail(
@@ -484,7 +487,9 @@ def serve(
     # Each worker builds its app from the environment; the cores are shared between them.
     if settings.torch_threads is None:
         os.environ["FAQ_TORCH_THREADS"] = str(max(1, settings.threads() // workers))
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    uvicorn.run(
+        "app.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info", **limits
+    )
 
 
 @app.command(

@@ -8,6 +8,7 @@ uploads), so a client that lies about or omits the length cannot push more throu
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -26,9 +27,16 @@ class BodySizeLimit:
     default limit, so it cannot make the service read a 200 MB body just to answer 401."""
 
     def __init__(
-        self, app: ASGIApp, *, default: int, by_path: dict[str, int], admin_key: bytes | None = None
+        self,
+        app: ASGIApp,
+        *,
+        default: int,
+        by_path: dict[str, int],
+        admin_key: bytes | None = None,
+        timeout_s: float = 15.0,
     ):
         self.app = app
+        self.timeout_s = timeout_s
         self.default = default
         self.by_path = by_path
         self.admin_key = admin_key
@@ -66,8 +74,17 @@ class BodySizeLimit:
         # Read the body here, up to the limit, and hand it on in one piece.
         chunks: list[bytes] = []
         size = 0
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
         while True:
-            message = await receive()
+            try:
+                # The whole body within the timeout: a client trickling bytes (slowloris) does
+                # not hold a connection and a worker slot for ever.
+                message = await asyncio.wait_for(receive(), deadline - asyncio.get_running_loop().time())
+            except TimeoutError:
+                await _reply(
+                    send, 408, f"the request body did not arrive within {self.timeout_s:g} s", close=True
+                )
+                return
             if message["type"] == "http.disconnect":
                 return
             chunk = message.get("body", b"")

@@ -62,6 +62,12 @@ def get_entries(services: ServicesDep) -> LiveEntries:
     return services.entries
 
 
+def client_key(request: Request) -> str:
+    """Who is asking, for the per-client budgets: the peer address (behind a reverse proxy,
+    run uvicorn with its proxy headers trusted so that this is the real client)."""
+    return request.client.host if request.client else "unknown"
+
+
 def get_feedback(services: ServicesDep) -> FeedbackLog:
     return services.feedback
 

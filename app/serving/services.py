@@ -10,6 +10,7 @@ from app.config import ServiceSettings
 from app.search.faq_search import FaqSearch
 from app.serving.batcher import MicroBatcher
 from app.serving.metrics import Metrics
+from app.serving.rate_limit import ClientBudget
 from app.usage.feedback import FeedbackLog
 from app.usage.unanswered import UnansweredLog
 from app.writes.live_entries import LiveEntries
@@ -24,6 +25,9 @@ class Services:
     feedback: FeedbackLog
     unanswered: UnansweredLog
     batcher: MicroBatcher
+    # What one anonymous client may write (app.serving.rate_limit).
+    feedback_budget: ClientBudget
+    records_budget: ClientBudget
 
     @classmethod
     def build(cls, search: FaqSearch, settings: ServiceSettings, metrics: Metrics | None) -> Services:
@@ -36,6 +40,8 @@ class Services:
             feedback=FeedbackLog(search, entries),
             unanswered=UnansweredLog(search, settings),
             batcher=MicroBatcher.from_settings(search, settings, metrics),
+            feedback_budget=ClientBudget(settings.feedback_per_minute),
+            records_budget=ClientBudget(settings.records_per_minute),
         )
 
     def close(self) -> None:

@@ -398,6 +398,59 @@ class FaqStore:
                 self._record_collections.add(name)
             self.client.upsert(name, points=[point], wait=True)
 
+    # ---- shared state of several processes (reindex job records and their lease) -------------
+    def put_state(self, name: str, record_id: str, payload: dict) -> None:
+        """Write a small state record (no meaningful vector) to the plain collection `name`."""
+        self.add_record(name, record_id, np.ones(1, dtype=np.float32), payload)
+
+    def get_state(self, name: str, record_id: str) -> dict | None:
+        with self._locked():
+            if name not in self._record_collections and not self.client.collection_exists(name):
+                return None
+            points = self.client.retrieve(name, ids=[record_id], with_payload=True, with_vectors=False)
+        return dict(points[0].payload or {}) if points else None
+
+    def take_lease(self, name: str, lease_id: str, holder: str, now: float, ttl: float) -> str | None:
+        """Take the lease `lease_id` for `holder` when it is free or its holder has not renewed
+        it for `ttl` seconds; None when taken, else the holder that has it. A conditional write
+        (the payload is set only on a lease point that matches "free or expired"), then read
+        back: Qdrant applies a collection's updates one after another, so of two processes
+        racing, one write matches and the other finds the lease held."""
+        if self.get_state(name, lease_id) is None:
+            self.put_state(name, lease_id, {"holder": "", "renewed": 0.0})
+        free = models.Filter(
+            must=[models.HasIdCondition(has_id=[lease_id])],
+            should=[
+                models.FieldCondition(key="holder", match=models.MatchValue(value="")),
+                models.FieldCondition(key="renewed", range=models.Range(lt=now - ttl)),
+            ],
+        )
+        with self._locked():
+            self.client.set_payload(name, payload={"holder": holder, "renewed": now}, points=free, wait=True)
+        current = self.get_state(name, lease_id) or {}
+        held_by = str(current.get("holder", ""))
+        return None if held_by == holder else held_by
+
+    def renew_lease(self, name: str, lease_id: str, holder: str, now: float) -> None:
+        mine = models.Filter(
+            must=[
+                models.HasIdCondition(has_id=[lease_id]),
+                models.FieldCondition(key="holder", match=models.MatchValue(value=holder)),
+            ]
+        )
+        with self._locked():
+            self.client.set_payload(name, payload={"renewed": now}, points=mine, wait=True)
+
+    def release_lease(self, name: str, lease_id: str, holder: str) -> None:
+        mine = models.Filter(
+            must=[
+                models.HasIdCondition(has_id=[lease_id]),
+                models.FieldCondition(key="holder", match=models.MatchValue(value=holder)),
+            ]
+        )
+        with self._locked():
+            self.client.set_payload(name, payload={"holder": "", "renewed": 0.0}, points=mine, wait=True)
+
     def records(
         self, name: str, *, with_vectors: bool = False, page: int = 1000
     ) -> Iterator[tuple[str, dict, np.ndarray | None]]:

@@ -64,6 +64,16 @@ class FeedbackLog:
         logger.info("feedback %s on %s: %s", feedback.id, entry_id, "helpful" if helpful else "not helpful")
         return feedback
 
+    def delete(self, feedback_ids: list[str] | None = None) -> int:
+        """Delete the given feedback records (None: every one); how many were deleted. The
+        owner's way out of spam or personal data; deleted pairs no longer reach training."""
+        existing = [record_id for record_id, _, _ in self.store.records(self.name)]
+        doomed = existing if feedback_ids is None else [i for i in existing if i in set(feedback_ids)]
+        if doomed:
+            self.store.delete_points(self.name, doomed)
+            logger.info("deleted %d feedback records", len(doomed))
+        return len(doomed)
+
     def all(self) -> list[Feedback]:
         return [
             Feedback(

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 
@@ -46,6 +46,7 @@ class LiveEntries:
         self.alias = search.alias
         self.jobs = jobs
         self._sources: tuple[float, dict[str, int]] | None = None
+        self._keep_lease: Callable[[], None] | None = None
         self._sources_lock = threading.Lock()
 
     # ---- reading ----------------------------------------------------------------------------
@@ -99,6 +100,8 @@ class LiveEntries:
             # answered between them while a large batch is written.
             for start in range(0, len(new), WRITE_CHUNK):
                 chunk = new[start : start + WRITE_CHUNK]
+                if start and self._keep_lease is not None:
+                    self._keep_lease()  # a long write keeps other processes' jobs waiting
                 self.store.upsert(
                     collection, chunk, self.search.vectors_for(chunk), ids=[ids[e.id] for e in chunk]
                 )
@@ -156,11 +159,13 @@ class LiveEntries:
     def _writing(self) -> Iterator[str]:
         """The context of one live change: no reindex may start or be running, and the change
         goes to the collection the alias points at (created for a FAQ's first entry)."""
-        with self.jobs.idle():
+        with self.jobs.idle() as keep_lease:
+            self._keep_lease = keep_lease
             collection = self._target_collection()
             try:
                 yield collection
             finally:
+                self._keep_lease = None
                 with self._sources_lock:
                     self._sources = None
 

@@ -2,23 +2,44 @@
 
 The embedded Qdrant store can be opened by one process only, so while `faq serve` runs, a
 reindex is handed to it (POST /admin/reindex) and runs here, on a worker thread, against the
-store the service already holds. One job at a time.
+store the service already holds.
+
+One job at a time **across every process on the store** (`faq serve --workers N`, replicas of
+the cluster profile): a job holds a lease kept in the store (`<alias>_jobs`, taken with a
+conditional write, renewed as the job progresses, free again when it ends or when its process
+has not renewed it for LEASE_TTL seconds), so a second job started anywhere gets 409 naming the
+first. The job's state is a record in the same collection, so any process answers
+GET /admin/reindex/{id}.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from app.domain.records import FaqDataset
 from app.search.faq_search import FaqSearch
 from app.writes.index_job import index_dataset
 
 logger = logging.getLogger(__name__)
+
+LEASE_TTL = 60.0  # a job whose process stopped renewing for this long no longer holds the lease
+RENEW_EVERY = 2.0
+LIVE = "live"  # the lease's holder is a live change (not a job) when its name says so
+LIVE_WAIT = 10.0  # how long a live change waits for another process's live change
+_NAMESPACE = uuid.UUID("0d6e3f4a-5b8c-4e1d-9a7f-2c3b4d5e6f70")
+LEASE_ID = str(uuid.uuid5(_NAMESPACE, "reindex-lease"))
+
+
+def _record_id(job_id: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, job_id))
 
 
 class JobAlreadyRunning(RuntimeError):
@@ -42,27 +63,61 @@ class JobState:
 class ReindexJobs:
     def __init__(self, search: FaqSearch):
         self.search = search
+        self.store = search.store
+        self.name = f"{search.alias}_jobs"
+        # This process's name on the lease (a host, a pid, and an instance: two apps in one
+        # process are two holders).
+        self.instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._jobs: dict[str, JobState] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._saved = 0.0
 
     def start(self, dataset: FaqDataset) -> JobState:
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
-                raise JobAlreadyRunning("a reindex job is already running")
+                running = next((j.id for j in self._jobs.values() if j.status == "running"), "finishing")
+                raise JobAlreadyRunning(f"a reindex job ({running}) is already running")
             job = JobState(id=uuid.uuid4().hex[:12], total=len(dataset.entries))
+            held = self.store.take_lease(self.name, LEASE_ID, self._holder(job), time.time(), LEASE_TTL)
+            if held is not None and f":{LIVE}:" in held:
+                raise JobAlreadyRunning(
+                    "a live change is being written by another process: try again in a moment"
+                )
+            if held is not None:
+                raise JobAlreadyRunning(f"a reindex job ({held.rsplit(':', 1)[-1]}) is already running")
             self._jobs[job.id] = job
+            self._save(job, force=True)
             self._thread = threading.Thread(
                 target=self._run, args=(job, dataset), name=f"reindex-{job.id}", daemon=True
             )
             self._thread.start()
         return job
 
+    def _holder(self, job: JobState) -> str:
+        return f"{self.instance}:{job.id}"
+
+    def _save(self, job: JobState, *, force: bool = False) -> None:
+        """The job's state where every process can read it (progress at most every RENEW_EVERY
+        seconds), renewing the lease with it."""
+        now = time.time()
+        if not force and now - self._saved < RENEW_EVERY:
+            return
+        self._saved = now
+        try:
+            self.store.put_state(self.name, _record_id(job.id), {**asdict(job), "updated": now})
+            if job.status == "running":
+                self.store.renew_lease(self.name, LEASE_ID, self._holder(job), now)
+        except Exception:  # progress is reporting; the job itself goes on
+            logger.exception("could not save the state of reindex job %s", job.id)
+
     @contextmanager
-    def idle(self) -> Iterator[None]:
-        """Hold off new reindex jobs while the body runs (a live entry change); raise
-        ReindexRunning if one is running. A change written to the collection that a running job
-        is about to replace would be lost at the swap, so it is refused until the job is done."""
+    def idle(self) -> Iterator[Callable[[], None]]:
+        """Hold off new reindex jobs, in every process, while the body runs (a live entry
+        change); raise ReindexRunning if one is running. A change written to the collection that
+        a running job is about to replace would be lost at the switch, so it is refused until the
+        job is done. The body gets a function to call now and then on long writes (it renews the
+        lease, which would otherwise expire after LEASE_TTL seconds)."""
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 jobs = self._jobs.values()
@@ -71,10 +126,38 @@ class ReindexJobs:
                     f"a reindex job ({'; '.join(running) or 'finishing'}) is building the next "
                     "version of the FAQ, which replaces the current one: try again when it has finished"
                 )
-            yield
+            holder = f"{self.instance}:{LIVE}:{uuid.uuid4().hex[:8]}"
+            deadline = time.monotonic() + LIVE_WAIT
+            while (
+                held := self.store.take_lease(self.name, LEASE_ID, holder, time.time(), LEASE_TTL)
+            ) is not None:
+                if f":{LIVE}:" not in held:
+                    raise ReindexRunning(
+                        f"a reindex job ({held.rsplit(':', 1)[-1]}, in another process) is building "
+                        "the next version of the FAQ, which replaces the current one: try again when "
+                        "it has finished"
+                    )
+                if time.monotonic() > deadline:  # another process's live change, a long one
+                    raise ReindexRunning("another process is writing live changes: try again in a moment")
+                time.sleep(0.05)
+            try:
+                yield lambda: self.store.renew_lease(self.name, LEASE_ID, holder, time.time())
+            finally:
+                try:
+                    self.store.release_lease(self.name, LEASE_ID, holder)
+                except Exception:  # it expires after LEASE_TTL anyway
+                    logger.exception("could not release the live-change lease")
 
     def get(self, job_id: str) -> JobState | None:
-        return self._jobs.get(job_id)
+        """A job of this process, or of any other on the same store."""
+        local = self._jobs.get(job_id)
+        if local is not None:
+            return local
+        record = self.store.get_state(self.name, _record_id(job_id))
+        if record is None:
+            return None
+        known = {k: record.get(k) for k in ("id", "status", "done", "total", "report", "error")}
+        return JobState(**known)  # type: ignore[arg-type]
 
     def wait(self, timeout: float | None = None) -> None:
         thread = self._thread
@@ -84,12 +167,19 @@ class ReindexJobs:
     def _run(self, job: JobState, dataset: FaqDataset) -> None:
         def progress(done: int, total: int) -> None:
             job.done, job.total = done, total
+            self._save(job)
 
         try:
             report = index_dataset(dataset, self.search, progress=False, on_batch=progress)
         except Exception as exc:  # the job's outcome is reported through its status, not raised
             logger.exception("reindex job %s failed", job.id)
             job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"
-            return
-        job.report = report.as_dict()
-        job.status = "succeeded"
+        else:
+            job.report = report.as_dict()
+            job.status = "succeeded"
+        finally:
+            self._save(job, force=True)
+            try:
+                self.store.release_lease(self.name, LEASE_ID, self._holder(job))
+            except Exception:  # it expires after LEASE_TTL anyway
+                logger.exception("could not release the reindex lease of job %s", job.id)

@@ -28,6 +28,8 @@ VARIABLES = {
     "FAQ_RECORD_QUESTIONS": ("false", lambda s: s.record_questions, False),
     "FAQ_UNANSWERED_MAX_RECORDS": ("50", lambda s: s.unanswered_max_records, 50),
     "FAQ_UNANSWERED_MAX_DAYS": ("7", lambda s: s.unanswered_max_days, 7.0),
+    "FAQ_FEEDBACK_PER_MINUTE": ("3", lambda s: s.feedback_per_minute, 3.0),
+    "FAQ_RECORDS_PER_MINUTE": ("4", lambda s: s.records_per_minute, 4.0),
     "FAQ_BATCH_MAX_SIZE": ("8", lambda s: s.batch_max_size, 8),
     "FAQ_BATCH_MAX_WAIT_MS": ("5", lambda s: s.batch_max_wait_ms, 5.0),
     "FAQ_BATCH_QUEUE_SIZE": ("16", lambda s: s.batch_queue_size, 16),
@@ -35,6 +37,8 @@ VARIABLES = {
     "FAQ_TORCH_THREADS": ("1", lambda s: s.torch_threads, 1),
     "FAQ_MAX_UPLOAD_BYTES": ("1000", lambda s: s.max_upload_bytes, 1000),
     "FAQ_MAX_REQUEST_BYTES": ("500", lambda s: s.max_request_bytes, 500),
+    "FAQ_BODY_TIMEOUT_S": ("3", lambda s: s.body_timeout_s, 3.0),
+    "FAQ_MAX_CONNECTIONS": ("64", lambda s: s.max_connections, 64),
 }
 
 

@@ -4,6 +4,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -111,6 +112,18 @@ def unanswered(
 def clear_unanswered(log: UnansweredDep) -> dict[str, int]:
     """Forget every recorded unanswered question (after writing the entries they asked for)."""
     return {"deleted": log.clear()}
+
+
+@router.delete("/feedback", responses=ADMIN_ERRORS)
+def delete_feedback(
+    feedback: FeedbackDep,
+    ids: Annotated[
+        list[UUID] | None, Query(alias="id", description="Only these feedback records (repeatable).")
+    ] = None,
+) -> dict[str, int]:
+    """Delete feedback: every record, or those named by `id` (the `id` that POST /feedback and
+    `pairs=false` return). Deleted helpful pairs no longer reach `faq feedback export`."""
+    return {"deleted": feedback.delete(None if ids is None else [str(i) for i in ids])}
 
 
 @router.get(

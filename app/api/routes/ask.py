@@ -3,9 +3,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks
+from fastapi import APIRouter, BackgroundTasks, Request
 
-from app.api.deps import BatcherDep, EntriesDep, UnansweredDep
+from app.api.deps import BatcherDep, EntriesDep, ServicesDep, UnansweredDep, client_key
 from app.api.schemas import (
     Answer,
     AskRequest,
@@ -30,6 +30,8 @@ async def ask(
     batcher: BatcherDep,
     unanswered: UnansweredDep,
     background: BackgroundTasks,
+    services: ServicesDep,
+    http_request: Request,
 ) -> AskResponse:
     """Answer, ask back, or decline (`status`): the best FAQ answers when the FAQ's decision
     rule is confident (`answered`); else the closest FAQ questions to ask back "did you mean"
@@ -41,7 +43,9 @@ async def ask(
     started = time.perf_counter()
     question = Question(request.question, request.top_k, request.source, request.score_threshold)
     result = await batcher.ask(question)  # Overloaded and store errors: app.api.errors
-    if unanswered.missed(result):  # recorded after the response is sent
+    # Recorded after the response is sent, within the client's budget (one client must not
+    # push everyone else's questions out of the log's cap).
+    if unanswered.missed(result) and services.records_budget.allow(client_key(http_request)):
         background.add_task(unanswered.record_missed, request.question, result)
     return AskResponse(
         question=request.question,

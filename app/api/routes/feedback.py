@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, HTTPException, Request, status
 
-from app.api.deps import FeedbackDep
+from app.api.deps import FeedbackDep, ServicesDep, client_key
 from app.api.schemas import FeedbackIn, FeedbackOut, Problem
 
 router = APIRouter(tags=["feedback"])
@@ -12,10 +12,24 @@ router = APIRouter(tags=["feedback"])
     "/feedback",
     status_code=status.HTTP_201_CREATED,
     response_model=FeedbackOut,
-    responses={404: {"model": Problem, "description": "no entry with this id"}, 503: {"model": Problem}},
+    responses={
+        404: {"model": Problem, "description": "no entry with this id"},
+        429: {"model": Problem, "description": "this client has sent too much feedback: wait"},
+        503: {"model": Problem},
+    },
 )
-def give_feedback(body: FeedbackIn, feedback: FeedbackDep) -> FeedbackOut:
+def give_feedback(
+    body: FeedbackIn, feedback: FeedbackDep, services: ServicesDep, request: Request
+) -> FeedbackOut:
     """Say whether an answer helped. `entry_id` is the answer's `id` from /ask. Stored with the
-    question's embedding; helpful answers become training pairs (`faq feedback export`)."""
+    question's embedding; helpful answers become training pairs (`faq feedback export`). One
+    client may post FAQ_FEEDBACK_PER_MINUTE a minute (429 with Retry-After beyond)."""
+    budget = services.feedback_budget
+    if not budget.allow(client_key(request)):
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too much feedback from this client: try again later",
+            headers={"Retry-After": str(budget.retry_after())},
+        )
     saved = feedback.record(body.question, str(body.entry_id), body.helpful, body.comment)
     return FeedbackOut(id=saved.id, entry_id=saved.entry_id, helpful=saved.helpful, at=saved.at)

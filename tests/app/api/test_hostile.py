@@ -146,3 +146,55 @@ def test_content_length_with_chunked_encoding_is_refused(client):
         headers={"Content-Length": "60", "Transfer-Encoding": "chunked", "Content-Type": "application/json"},
     )
     assert response.status_code == 400 and response.headers.get("connection") == "close"
+
+
+def test_public_writes_have_a_per_client_budget_and_feedback_can_be_deleted(client):
+    entry_id = client.post("/ask", json={"question": "how do i create a storage bucket?"}).json()["answers"][
+        0
+    ]["id"]
+    body = {"question": "how do i make a bucket?", "entry_id": entry_id, "helpful": True}
+    codes = [client.post("/feedback", json=body).status_code for _ in range(15)]
+    # FAQ_FEEDBACK_PER_MINUTE (10): the first ten are taken, then 429 with Retry-After
+    assert codes[:10] == [201] * 10 and set(codes[10:]) == {429}
+    refused = client.post("/feedback", json=body)
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    records = client.get("/admin/feedback", params={"pairs": "false"}, headers=KEY).text.splitlines()
+    assert len(records) >= 10
+    import json
+
+    first = json.loads(records[0])["id"]
+    assert client.delete("/admin/feedback", params={"id": first}, headers=KEY).json() == {"deleted": 1}
+    assert client.delete("/admin/feedback", headers=KEY).json()["deleted"] == len(records) - 1
+    assert client.get("/admin/feedback", headers=KEY).text == ""
+    assert client.delete("/admin/feedback").status_code == 401
+
+
+def test_no_redirect_built_from_the_host_header(client):
+    response = client.get("/faq/entries/", headers={**KEY, "Host": "evil.example"}, follow_redirects=False)
+    assert response.status_code == 404 and "location" not in response.headers
+
+
+def test_a_body_that_trickles_in_is_cut_off():
+    """Slowloris on the body: the bytes stop coming; 408 and the connection closes."""
+    import asyncio
+
+    from app.api.body_limit import BodySizeLimit
+
+    async def app(scope, receive, send):  # never reached
+        raise AssertionError("the app must not see a body that never arrived")
+
+    sent: list[dict] = []
+
+    async def receive():
+        if not sent and not getattr(receive, "first", False):
+            receive.first = True  # type: ignore[attr-defined]
+            return {"type": "http.request", "body": b'{"question": ', "more_body": True}
+        await asyncio.sleep(60)  # the rest never comes
+
+    async def send(message):
+        sent.append(message)
+
+    limit = BodySizeLimit(app, default=65536, by_path={}, timeout_s=0.2)
+    scope = {"type": "http", "path": "/ask", "headers": [(b"content-type", b"application/json")]}
+    asyncio.run(asyncio.wait_for(limit(scope, receive, send), 5))
+    assert sent[0]["status"] == 408 and (b"connection", b"close") in sent[0]["headers"]

@@ -42,6 +42,7 @@ ROUTES = {
     "GET /admin/unanswered",
     "DELETE /admin/unanswered",
     "GET /admin/feedback",
+    "DELETE /admin/feedback",
     "POST /faq/entries",
     "GET /faq/entries",
     "GET /faq/entries/{entry_id}",
