@@ -103,7 +103,9 @@ def outcome_scores(
             for r, (a, item) in zip(right, asked, strict=True)
         ]
         result["confident_right"] = float(np.mean(right))
-        result["confident_wrong"] = float(np.mean([a.answered for a, _ in asked]) - np.mean(right))
+        result["confident_wrong"] = float(
+            np.mean([a.answered and not r for (a, _), r in zip(asked, right, strict=True)])
+        )
         result["right_shown"] = float(np.mean(shown))
         result["asked_back"] = float(np.mean([a.status == CLARIFY for a, _ in asked]))
         result["declined"] = float(np.mean([a.status == NO_ANSWER for a, _ in asked]))
