@@ -42,7 +42,6 @@ class Asked:
     margin: float
     hits: list[Hit]
     answer: str = ""  # the right answer (wordings only)
-    question: str = ""
 
 
 def ask_all(search: FaqSearch, queries: list[str]) -> list[tuple[float | None, float, list[Hit]]]:
@@ -106,9 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     for path in args.paraphrases:
         items = load_paraphrases(path)
         results = ask_all(search, [p.query for p in items])
-        wordings.append(
-            [Asked(b, m, h, p.answer, p.question) for (b, m, h), p in zip(results, items, strict=True)]
-        )
+        wordings.append([Asked(b, m, h, p.answer) for (b, m, h), p in zip(results, items, strict=True)])
     unanswerable = load_out_of_domain(args.out_of_domain)
     by_kind = {}
     for kind in ("near", "far"):

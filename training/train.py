@@ -139,7 +139,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         if choice is None:
             # 2-3. Fine-tune with Quaterion and save the servable (then, with --encoder auto,
             # keep it only if it beats the base encoder on the held-out entries).
-            _fine_tune(cfg, split, model_path, recorder, fresh, rows_read=dataset.rows_read)
+            embedding_size = _fine_tune(cfg, split, model_path, recorder, fresh, rows_read=dataset.rows_read)
             if cfg.encoder == "auto":
                 choice = compare(
                     Servable.load(fresh, device="cpu", runtime="torch"),
@@ -155,13 +155,15 @@ def train(cfg: TrainConfig) -> TrainResult:
         seconds = time.perf_counter() - started
         search = cfg.search if choice.encoder == "finetune" else BASE_SEARCH
         if choice.encoder == "base":
-            base_question_model(model_path).save(str(fresh))
+            base = base_question_model(model_path)
+            base.save(str(fresh))
+            embedding_size = int(base.head.output_size)
             recorder = EpochMetricsRecorder()  # nothing was trained
         final_val = recorder.epochs[-1]["val"] if recorder.epochs else {}
         finetuned = choice.encoder == "finetune"
         meta = ServableMeta(
             base_model=str(model_path),
-            embedding_size=_embedding_size(fresh),
+            embedding_size=embedding_size,
             trained_on=str(cfg.data),
             train_pairs=len(split.train) if finetuned else 0,
             val_pairs=len(split.val) if finetuned else 0,
@@ -228,10 +230,6 @@ def train(cfg: TrainConfig) -> TrainResult:
     )
 
 
-def _embedding_size(servable_dir: Path) -> int:
-    return Servable.load(servable_dir, device="cpu").embedding_size
-
-
 def held_out_accuracy(servable: Servable, entries: list[FaqEntry]) -> float:
     """The encoder's precision@1 of questions to their answers among pools of 64 entries."""
     unique = unique_entries(entries)
@@ -295,3 +293,4 @@ def _fine_tune(
     Quaterion.fit(model, trainer, train_loader, val_loader)
     model.model.cpu()
     model.save_servable(str(fresh))
+    return int(model.model.head.output_size)

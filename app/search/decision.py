@@ -243,7 +243,6 @@ def fit(
     page_sizes = np.bincount(page_ids)
     own_page = page_ids[data.sample]
     lpo_rows = page_sizes[own_page] <= MAX_PAGE_SHARE * n
-    lpo_rows &= page_sizes[own_page] < n
     if lpo_rows.sum() >= 20:
         lpo = np.where(page_ids[None, :] == own_page[:, None], -np.inf, asked)[lpo_rows]
         lpo_best, lpo_margin = best_and_margin(lpo, answer_ids)

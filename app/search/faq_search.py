@@ -303,7 +303,7 @@ class FaqSearch:
     def _far_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """The far-off set's query vectors: the same for every fit with this servable and
         question side, so encoded once."""
-        key = (self._question_side_model, tuple(far_questions()))
+        key = self._question_side_model  # the set is fixed; the question side may differ
         cached = _FAR_VECTORS.setdefault(self.servable, {})
         if key not in cached:
             cached[key] = self.query_vectors(far_questions())
@@ -411,7 +411,9 @@ class FaqSearch:
 
 
 # Per servable (dropped with it): its far-off set's query vectors.
-_FAR_VECTORS: weakref.WeakKeyDictionary[Servable, dict] = weakref.WeakKeyDictionary()
+_FAR_VECTORS: weakref.WeakKeyDictionary[Servable, dict[bool, tuple[np.ndarray, np.ndarray]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _same_words(a: str, b: str) -> bool:
