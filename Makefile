@@ -41,7 +41,7 @@ test-slow: install ## Run the slow tests too (full data set training and evaluat
 test-proof: install ## Long property, load and fault tests (uses var/servable and the real data set)
 	$(BIN)/pytest -q -s -m proof
 
-check: install ## Lint (ruff), format check (ruff) and type check (mypy on app/ and cli/)
+check: install ## Lint (ruff), format check (ruff) and type check (mypy on app/, cli/ and benchmarks/)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -69,8 +69,9 @@ index: install ## Index the FAQ answers with var/servable into the store
 serve: install ## Serve on http://$(HOST):$(PORT)
 	$(BIN)/faq serve --host $(HOST) --port $(PORT)
 
-bench: install ## The service vs a minimal app: latency, throughput, index speed (needs var/servable)
+bench: install ## The service vs a minimal app (needs var/servable), then the store at 10k and 100k entries
 	$(BIN)/faq bench $(DATA_ARG)
+	$(BIN)/faq bench --scale
 
 clean: ## Remove the virtual environment and everything under var/
 	rm -rf $(VENV) var

@@ -21,8 +21,8 @@ from app.encoding.servable import Servable, ServableError
 from app.search.faq_search import FaqSearch
 from app.serving.metrics import Metrics
 from app.serving.services import Services
-from app.store.base import StoreError
-from app.store.client_engine import FaqStore
+from app.store.base import FaqStore, StoreError
+from app.store.opening import open_store
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def _open_resources(app: FastAPI, settings: ServiceSettings) -> None:
         state.servable_error = str(exc)
         logger.error("%s", exc)
     try:
-        state.store = FaqStore.open(settings)
+        state.store = open_store(settings)
         _drop_orphans(state.store, settings.collection)
     except StoreError as exc:
         state.store_error = str(exc)

@@ -1,6 +1,8 @@
 """The benchmark's baseline: the simplest FAQ service one would write with the same servable
-and the same store. Each request encodes its question alone with the fine-tuned encoder and
-searches the answer vectors only; no batching, no cache, no second side, no threshold.
+and the same vectors. Each request encodes its question alone with the fine-tuned encoder and
+searches the answer vectors only; no batching, no cache, no second side, no threshold. The
+vectors are qdrant-client's local mode in memory (the embedded store of earlier releases),
+copied at start from the indexed store at QDRANT_PATH.
 
     FAQ_SERVABLE=var/servable QDRANT_PATH=... python -m benchmarks.minimal_app --port 8001
 """
@@ -15,7 +17,9 @@ from pydantic import BaseModel
 
 from app.config import ServiceSettings
 from app.encoding.servable import Servable
-from app.store.client_engine import FaqStore
+from app.store.client_engine import ClientStore
+from app.store.migration import copy_store
+from app.store.opening import open_store
 
 
 class Ask(BaseModel):
@@ -25,7 +29,12 @@ class Ask(BaseModel):
 
 def create_minimal_app(settings: ServiceSettings) -> FastAPI:
     servable = Servable.load(settings.servable, device="cpu")
-    store = FaqStore.open(settings)
+    indexed = open_store(settings)
+    store = ClientStore.in_memory()
+    try:
+        copy_store(indexed, store)
+    finally:
+        indexed.close()
     app = FastAPI(title="minimal FAQ baseline")
 
     @app.get("/ready")

@@ -156,7 +156,8 @@ QUESTION_ENCODER = (
 )
 LEXICAL_WEIGHT = (
     "Weight of the lexical side (token matches, a sparse vector with IDF) added to the dense "
-    "score when ranking; 0 (the default) leaves it out. See docs/experiments.md."
+    "score when ranking; 0 leaves it out. The default recipe and the base encoder use 0.1 (measured "
+    "on Qdrant Edge: docs/experiments.md)."
 )
 CALIBRATE = (
     "Fit the decision rule (answer, ask back, decline) to the FAQ and record it in the servable "
@@ -395,7 +396,7 @@ def index(
     from app.encoding.servable import Servable, ServableError
     from app.search.faq_search import FaqSearch
     from app.store.base import StoreError, StoreUnavailable
-    from app.store.client_engine import FaqStore
+    from app.store.opening import open_store
     from app.writes.index_job import index_dataset
     from cli import remote
 
@@ -412,7 +413,7 @@ def index(
     store = None
     if handoff_url is None:
         try:
-            store = FaqStore.open(settings)
+            store = open_store(settings)
         except StoreUnavailable as exc:
             if settings.embedded_path is None or not remote.is_running(client.url):
                 raise fail(str(exc)) from None
@@ -500,14 +501,33 @@ def bench(ctx: typer.Context) -> None:
     """Benchmark the service against a minimal one-encoder app, on this machine, in one run:
     latency and throughput at 1, 4 and 16 clients over HTTP, index speed, cold start, memory.
     Options: `faq bench --help` (they are benchmarks.serve_speed's: --data, --entries,
-    --seconds, --clients, --output)."""
+    --seconds, --clients, --output). `faq bench --scale` measures the store instead, Qdrant Edge
+    beside local mode at 10k and 100k entries (`faq bench --scale --help`)."""
+    args = list(ctx.args)
+    if "--scale" in args:
+        from benchmarks.store_scale import main as run_scale
+
+        args.remove("--scale")
+        run_scale(args, prog="faq bench --scale")
+        return
     from benchmarks.serve_speed import main as run_benchmark
 
-    run_benchmark(list(ctx.args), prog="faq bench")
+    run_benchmark(args, prog="faq bench")
 
 
 @app.command("export-onnx")
-def export_onnx(servable: ServableOption = None) -> None:
+def export_onnx(
+    servable: ServableOption = None,
+    int8: Annotated[
+        bool,
+        typer.Option(
+            "--int8",
+            help="Also write int8 versions (FAQ_RUNTIME=onnx-int8): about 0.7x the encode time, "
+            "but scores move enough to change some answer / ask back / decline outcomes "
+            "(README, Performance).",
+        ),
+    ] = False,
+) -> None:
     """Export a servable's encoders to ONNX (into <servable>/onnx), checked against PyTorch;
     the service then encodes with ONNX Runtime (FAQ_RUNTIME=auto, the default)."""
     from app.encoding.onnx_runtime import OnnxExportError
@@ -515,13 +535,17 @@ def export_onnx(servable: ServableOption = None) -> None:
 
     model = _model_settings(servable, "cpu")
     try:
-        report = Servable.load(model.servable, device="cpu").export_onnx()
+        report = Servable.load(model.servable, device="cpu").export_onnx(int8=int8)
     except (ServableError, OnnxExportError) as exc:
         raise fail(str(exc)) from None
     for side, item in report.items():
-        console.print(
+        line = (
             f"{side}: {model.servable}/onnx/{item['file']} (max difference {item['max_abs_difference']:.1e})"
         )
+        if "int8" in item:
+            quantised = item["int8"]
+            line += f", {quantised['file']} (int8, cosine to PyTorch at least {quantised['min_cosine']:.4f})"
+        console.print(line, markup=False)
 
 
 @app.command()
@@ -576,11 +600,11 @@ def _ask_locally(question: str, top_k: int, source: str | None, model, collectio
     from app.encoding.servable import Servable, ServableError
     from app.search.faq_search import FaqSearch
     from app.store.base import StoreError
-    from app.store.client_engine import FaqStore
+    from app.store.opening import open_store
 
     settings = _store_settings(collection)
     try:
-        store = FaqStore.open(settings)
+        store = open_store(settings)
     except StoreError as exc:
         raise fail(str(exc)) from None
     try:
@@ -643,6 +667,59 @@ def import_file(
     )
     for row in dataset.invalid:
         console.print(f"  skipped {row.where}: {row.problem}", markup=False)
+
+
+@app.command("migrate-store")
+def migrate_store(
+    path: Annotated[
+        Path | None,
+        _from_environment("--path", "The embedded store's folder.", "QDRANT_PATH", "var/qdrant"),
+    ] = None,
+    remove_old: Annotated[
+        bool,
+        typer.Option(
+            "--remove-old",
+            help="Delete the earlier release's files once the Qdrant Edge copy exists (run it after "
+            "checking the service on the copy; without it they are kept).",
+        ),
+    ] = False,
+) -> None:
+    """Copy the embedded store of an earlier release (qdrant-client's local mode) into Qdrant
+    Edge, the embedded engine now: every collection (FAQ versions, live entries, feedback,
+    unanswered questions, job records) with its vectors, payloads and metadata, and every alias;
+    the copy is verified point by point before the service can open it. Stop the service first."""
+    from app.config import StoreSettings
+    from app.store.base import StoreError
+    from app.store.migration import migrate_store as run_migration
+
+    folder = path or settings_with(StoreSettings).embedded_path
+    if folder is None:
+        raise fail("QDRANT_URL is set: a Qdrant server needs no migration (unset it, or pass --path)")
+    if not folder.exists():
+        raise fail(f"{folder} does not exist: nothing to migrate")
+    with console.status("copying") as status:
+        try:
+            report = run_migration(
+                folder,
+                remove_old=remove_old,
+                progress=lambda name, count: status.update(f"copying {name}: {count} points"),
+            )
+        except StoreError as exc:
+            raise fail(f"migration failed, the old store is untouched: {exc}") from None
+    if report.already_migrated:
+        console.print(f"{folder} already holds a Qdrant Edge store", markup=False)
+    for name, count in report.collections.items():
+        console.print(f"  {name}: {_count(count, 'point')} copied and verified", markup=False)
+    for alias, collection in report.aliases.items():
+        console.print(f"  alias {alias} -> {collection}", markup=False)
+    if report.removed_old:
+        console.print(f"removed the earlier release's files: {', '.join(report.old_files)}", markup=False)
+    elif report.old_files:
+        console.print(
+            f"kept the earlier release's files ({', '.join(report.old_files)}); "
+            "`faq migrate-store --remove-old` deletes them",
+            markup=False,
+        )
 
 
 app.add_typer(live.entries_app, name="entries")

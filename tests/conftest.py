@@ -61,10 +61,10 @@ def base_search(base_servable):
     from app.domain.records import load_faq
     from app.search.faq_search import FaqSearch
     from app.search.settings import SearchSettings
-    from app.store.client_engine import FaqStore
+    from app.store.opening import scratch_store
     from app.writes.index_job import index_dataset
 
-    search = FaqSearch(base_servable, FaqStore.in_memory(), "faq", SearchSettings(mode="fused", fusion="max"))
+    search = FaqSearch(base_servable, scratch_store(), "faq", SearchSettings(mode="fused", fusion="max"))
     index_dataset(load_faq(MINI_FAQ), search, progress=False)
     return search
 

@@ -26,7 +26,7 @@ from app.encoding.servable import Servable
 from app.search.decision import ANSWERED, DecisionRule, best_and_margin, dense_scores
 from app.search.faq_search import FaqSearch
 from app.search.settings import SearchSettings
-from app.store.client_engine import FaqStore
+from app.store.opening import scratch_store
 from training.evaluate import OutOfDomainQuery
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def calibrate(
     """Fit the decision rule of `servable` searching `entries` with `settings`."""
     started = time.perf_counter()
     unique = unique_entries(entries)
-    store = FaqStore.in_memory()
+    store = scratch_store()
     try:
         search = FaqSearch(servable, store, "calibration", settings)
         if stored is None:

@@ -33,7 +33,12 @@ MIN_GAIN = 0.01
 # The base encoder on both sides, question and answer scores weighed equally, FAQ questions
 # without their page's words (page names of a help centre are categories, not products).
 BASE_SEARCH = SearchSettings(
-    mode="fused", fusion="sum", question_weight=0.5, question_context=False, question_encoder="servable"
+    mode="fused",
+    fusion="sum",
+    question_weight=0.5,
+    question_context=False,
+    question_encoder="servable",
+    lexical_weight=0.1,
 )
 
 

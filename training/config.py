@@ -85,7 +85,8 @@ RECIPES: dict[str, TrainConfig] = {
     # The default: one epoch of fine-tuning the whole encoder on same-page batches (~3-4 min on
     # 2 cores); the service matches the user's question against the answers with the fine-tuned
     # encoder and against the page-contextual FAQ questions with the base encoder, and sums the
-    # scores (question side 0.7).
+    # scores (question side 0.7); token matches (the lexical side) weigh 0.1 in the ranking
+    # (measured on Qdrant Edge: docs/experiments.md, "The lexical side on Qdrant Edge").
     "finetune": TrainConfig(
         search=SearchSettings(
             mode="fused",
@@ -93,6 +94,7 @@ RECIPES: dict[str, TrainConfig] = {
             question_weight=0.7,
             question_context=True,
             question_encoder="base",
+            lexical_weight=0.1,
         ),
     ),
     # The reference tutorial's recipe, tuned: frozen encoder with Quaterion's embedding cache,

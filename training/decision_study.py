@@ -13,22 +13,18 @@ near_rate 0.10), not values read off this curve.
 
 from __future__ import annotations
 
-import argparse
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from app.domain.entry import unique_entries
 from app.domain.records import load_faq
-from app.encoding.servable import Servable
 from app.search.decision import ANSWERED, CLARIFY, EPSILON, NEAR_RATE, DecisionRule, fit
 from app.search.faq_search import SUGGESTIONS, FaqSearch, Hit, Question
-from app.search.settings import SearchSettings
-from app.store.client_engine import FaqStore
-from training.choice import BASE_SEARCH
+from app.store.opening import scratch_store
 from training.evaluate import load_out_of_domain, load_paraphrases
+from training.study_inputs import study_parser, study_servable
 
 logger = logging.getLogger(__name__)
 
@@ -76,22 +72,12 @@ def answered_share(rule: DecisionRule, asked: list[Asked]) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m training.decision_study", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--servable", type=Path, help="default: the base encoder as `faq train` serves it")
-    parser.add_argument("--paraphrases", type=Path, nargs="+", required=True)
-    parser.add_argument("--out-of-domain", type=Path, required=True)
+    parser = study_parser("python -m training.decision_study", __doc__ or "")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     entries = unique_entries(load_faq(args.data).entries)
-    if args.servable:
-        servable = Servable.load(args.servable, device="cpu", runtime="auto")
-        settings = SearchSettings.from_record(servable.meta.search)
-    else:
-        servable, settings = Servable.from_base_model(device="cpu"), BASE_SEARCH
-    store = FaqStore.in_memory()
+    servable, settings = study_servable(args.servable)
+    store = scratch_store()
     search = FaqSearch(servable, store, "study", settings)
     stored = {k: v for k, v in search.vectors_for(entries).items() if isinstance(v, np.ndarray)}
     collection = store.create_version("study", search.vector_sizes())

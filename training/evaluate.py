@@ -31,7 +31,7 @@ from app.encoding.servable import Servable
 from app.search.decision import CLARIFY, NO_ANSWER
 from app.search.faq_search import FaqSearch
 from app.search.settings import SearchSettings, answer_text
-from app.store.client_engine import FaqStore
+from app.store.opening import scratch_store
 from app.writes.index_job import index_dataset
 from training.choice import BASE_SEARCH
 from training.metrics import RetrievalScores, in_batch_scores, retrieval_scores, scores_from_ranks
@@ -217,7 +217,7 @@ def evaluate_servable(
 def index_in_memory(model: Servable, dataset: FaqDataset, settings: SearchSettings | None) -> FaqSearch:
     """The whole data set indexed by the index job itself into an in-process Qdrant, so the
     paraphrase view asks exactly what the service would; the search over it."""
-    search = FaqSearch(model, FaqStore.in_memory(), EVAL_ALIAS, settings)
+    search = FaqSearch(model, scratch_store(), EVAL_ALIAS, settings)
     index_dataset(dataset, search, progress=False)
     return search
 

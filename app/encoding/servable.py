@@ -18,7 +18,7 @@ from quaterion_models.heads import EmptyHead
 from quaterion_models.model import MetricModel
 
 from app.encoding.device import resolve_device
-from app.encoding.onnx_runtime import ONNX_DIR, OnnxEncoder, export_onnx
+from app.encoding.onnx_runtime import INT8_SUFFIX, ONNX_DIR, OnnxEncoder, export_onnx
 from app.encoding.sentence_encoder import SentenceEncoder, default_model_path, load_sentence_transformer
 
 logger = logging.getLogger(__name__)
@@ -122,11 +122,15 @@ class Servable:
 
     @property
     def runtime(self) -> str:
-        return "onnx" if self.onnx else "torch"
+        if not self.onnx:
+            return "torch"
+        return "onnx-int8" if all(e.path.name.endswith(INT8_SUFFIX) for e in self.onnx.values()) else "onnx"
 
     def use_runtime(self, runtime: str) -> str:
-        """Encode with ONNX Runtime (`onnx`; `auto`: when exported) or PyTorch (`torch`). PyTorch
-        is the fallback: for a GPU, a servable without ONNX files, or no onnxruntime."""
+        """Encode with ONNX Runtime in fp32 (`onnx`; `auto`: when exported), in int8
+        (`onnx-int8`: faster, scores slightly moved, see onnx_runtime), or PyTorch (`torch`).
+        PyTorch is the fallback: for a GPU, a servable without ONNX files, or no onnxruntime;
+        fp32 is int8's (int8 is exported on request: `faq export-onnx --int8`)."""
         self.onnx = {}
         if runtime == "torch":
             return self.runtime
@@ -137,20 +141,26 @@ class Servable:
             else {"answer": self.model}
         )
         reason = None
+        suffix = ".onnx"
+        if runtime == "onnx-int8":
+            if all((folder / f"{side}{INT8_SUFFIX}").is_file() for side in sides):
+                suffix = INT8_SUFFIX
+            else:
+                logger.warning("no int8 export in %s (run `faq export-onnx --int8`): trying fp32", folder)
         if self.device != "cpu":
             reason = f"the device is {self.device}"
-        elif not all((folder / f"{side}.onnx").is_file() for side in sides):
+        elif not all((folder / f"{side}{suffix}").is_file() for side in sides):
             reason = f"no ONNX export in {folder} (run `faq export-onnx`)"
         if reason is None:
             try:
                 self.onnx = {
-                    side: OnnxEncoder(folder / f"{side}.onnx", model, torch.get_num_threads())
+                    side: OnnxEncoder(folder / f"{side}{suffix}", model, torch.get_num_threads())
                     for side, model in sides.items()
                 }
             except Exception as exc:  # a missing onnxruntime, a corrupt file: PyTorch still works
                 reason = f"{type(exc).__name__}: {exc}"
         if reason is not None:
-            log = logger.warning if runtime == "onnx" else logger.info
+            log = logger.warning if runtime != "auto" else logger.info
             log("encoding with PyTorch: %s", reason)
         logger.info("servable %s encodes with %s", self.path, self.runtime)
         return self.runtime
@@ -194,9 +204,10 @@ class Servable:
         servable.use_runtime(runtime)
         return servable
 
-    def export_onnx(self) -> dict:
-        """Export this servable's encoders to ONNX into its directory (checked against PyTorch)."""
-        return export_onnx(self.path, self._sides(), threads=torch.get_num_threads())
+    def export_onnx(self, int8: bool = False) -> dict:
+        """Export this servable's encoders to ONNX into its directory (checked against PyTorch),
+        with int8 versions beside them when asked."""
+        return export_onnx(self.path, self._sides(), threads=torch.get_num_threads(), int8=int8)
 
     def _sides(self) -> dict[str, MetricModel]:
         """The models by side: the answer side, and the question side when it has its own."""

@@ -32,7 +32,7 @@ from app.search.decision import (
     fit,
 )
 from app.search.fusion import blend_lexical, fuse
-from app.search.lexical import LexicalEncoder
+from app.search.lexical import Bm25Encoder, LexicalEncoder, lexical_encoder
 from app.search.settings import (
     ANSWER_VECTOR,
     LEXICAL_VECTOR,
@@ -42,8 +42,7 @@ from app.search.settings import (
     lexical_text,
     question_text,
 )
-from app.store.base import CollectionMissing, MissingVector, QueryVector, ScoredPoint, VectorBatch
-from app.store.client_engine import FaqStore
+from app.store.base import CollectionMissing, FaqStore, MissingVector, QueryVector, ScoredPoint, VectorBatch
 
 logger = logging.getLogger(__name__)
 
@@ -133,8 +132,8 @@ class FaqSearch:
         self._rule_lock = threading.Lock()
 
     @cached_property
-    def lexical(self) -> LexicalEncoder:
-        return LexicalEncoder(self.servable.tokenizer)
+    def lexical(self) -> LexicalEncoder | Bm25Encoder:
+        return lexical_encoder(self.settings.lexical_tokens, self.servable.tokenizer)
 
     # ---- what is stored -------------------------------------------------------------------
     def vector_sizes(self) -> dict[str, int]:

@@ -20,6 +20,7 @@ LEXICAL_VECTOR = "lexical"
 SEARCH_MODES = ("answer", "fused")
 FUSIONS = ("max", "sum", "rrf")
 QUESTION_ENCODERS = ("servable", "base")
+LEXICAL_TOKENS = ("wordpiece", "bm25")
 # Names an older servable used for a setting, and the name it has now.
 _RENAMED = {"method": "fusion"}
 
@@ -36,6 +37,8 @@ class SearchSettings:
     (the untrained sentence encoder saved inside the servable: question-to-question matching is
     plain semantic similarity, which the base model was trained for); lexical_weight: weight of
     the lexical side (token matches, see app.search.lexical) added to the dense score, 0 for none;
+    lexical_tokens: how the lexical side splits text, "wordpiece" (the encoder's tokenizer) or
+    "bm25" (Qdrant's BM25: words, English stemming and stopwords);
     no_answer_threshold: the dense score under which the service declines to answer (None:
     always answer), calibrated per servable by `faq train`.
     """
@@ -47,6 +50,7 @@ class SearchSettings:
     question_context: bool = False
     question_encoder: str = "servable"
     lexical_weight: float = 0.0
+    lexical_tokens: str = "wordpiece"
     no_answer_threshold: float | None = None
 
     def __post_init__(self) -> None:
@@ -64,6 +68,10 @@ class SearchSettings:
             raise ValueError("candidates must be at least 1")
         if not 0.0 <= self.lexical_weight <= 1.0:
             raise ValueError("lexical_weight must be between 0 and 1")
+        if self.lexical_tokens not in LEXICAL_TOKENS:
+            raise ValueError(
+                f"unknown lexical tokens '{self.lexical_tokens}': use {', '.join(LEXICAL_TOKENS)}"
+            )
         if self.no_answer_threshold is not None and not -1.0 <= self.no_answer_threshold <= 1.0:
             raise ValueError("no_answer_threshold must be between -1 and 1")
 

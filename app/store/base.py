@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from qdrant_client import models
@@ -60,3 +61,213 @@ def entry_from_payload(payload: Mapping | None) -> FaqEntry:
         source=str(payload.get("source", "")),
         filename=str(payload.get("filename", "")),
     )
+
+
+class FaqStore(ABC):
+    """Every store operation the service uses, whatever engine runs it: versioned collections
+    switched under an alias, points with named dense and sparse vectors, raw queries, and the
+    record collections kept beside the FAQ. Two engines implement it: Qdrant Edge in-process
+    (`app.store.edge_engine`, the embedded default) and qdrant-client (`app.store.client_engine`,
+    a Qdrant server, or its local mode standing in for the server's API in tests)."""
+
+    #: True when this process alone holds the store (it may clean up after killed jobs).
+    embedded: bool
+    #: Names the store in messages ("embedded Qdrant Edge store at var/qdrant").
+    description: str
+
+    @abstractmethod
+    def close(self) -> None:
+        """Flush and release everything the store holds."""
+
+    # ---- collections and aliases ------------------------------------------------------------
+    @abstractmethod
+    def resolve_alias(self, alias: str) -> str | None:
+        """The collection `alias` points at, or None."""
+
+    @abstractmethod
+    def collection_info(self, alias: str) -> CollectionInfo: ...
+
+    @abstractmethod
+    def versions(self, alias: str) -> list[str]:
+        """Collections that are versions of `alias` (alias_vYYYYmmddTHHMMSS_xxxxxx), sorted."""
+
+    def orphan_versions(self, alias: str) -> list[str]:
+        """Versions of `alias` that it does not point at: left by an index job that was killed
+        (a finished job drops the versions it replaced)."""
+        current = self.resolve_alias(alias)
+        return [name for name in self.versions(alias) if name != current]
+
+    @abstractmethod
+    def create_version(self, alias: str, dense: Mapping[str, int], sparse: Sequence[str] = ()) -> str:
+        """A new, empty collection version with the named dense vectors (of the given sizes,
+        compared by dot product: the search stores and queries unit-length vectors, so scores
+        are cosine similarities) and sparse vectors (IDF-weighted dot product); a keyword
+        index on `source` and on the content id."""
+
+    def seal(self, collection: str) -> None:  # noqa: B027 - engines without an index step keep this
+        """Make a fully written version ready to serve (build its search index, flush it);
+        called by the index job before the switch. A server indexes on its own."""
+
+    @abstractmethod
+    def upsert(
+        self,
+        collection: str,
+        entries: Sequence[FaqEntry],
+        vectors: Mapping[str, VectorBatch],
+        ids: Sequence[str] | None = None,
+    ) -> None:
+        """Write `entries` with their vectors, under their own ids (uuid5 of their content) or,
+        for an edited entry that keeps its id, under `ids`. The payload carries the entry and
+        its content id (`CONTENT_ID`), kept current through edits."""
+
+    @abstractmethod
+    def count(self, collection: str) -> int: ...
+
+    @abstractmethod
+    def point_alias_to(self, alias: str, collection: str) -> str | None:
+        """Atomically move `alias` to `collection`; returns the collection it pointed at before."""
+
+    @abstractmethod
+    def drop(self, collection: str) -> None: ...
+
+    # ---- raw queries ------------------------------------------------------------------------
+    @abstractmethod
+    def query(
+        self,
+        alias: str,
+        vector: QueryVector,
+        using: str,
+        *,
+        limit: int,
+        source: str | None = None,
+        with_entries: bool = False,
+    ) -> list[ScoredPoint]:
+        """The `limit` points nearest to `vector` in the named vector space `using`, best first."""
+
+    @abstractmethod
+    def query_batch(
+        self,
+        alias: str,
+        vectors: Sequence[QueryVector],
+        using: str,
+        *,
+        limit: int,
+        sources: Sequence[str | None],
+    ) -> list[list[ScoredPoint]]:
+        """`query` for several vectors in one call, results in order."""
+
+    @abstractmethod
+    def entries(self, alias: str, ids: Sequence[str]) -> dict[str, FaqEntry]:
+        """The entries stored under `ids` (those that exist)."""
+
+    @abstractmethod
+    def scroll_entries(
+        self, alias: str, *, source: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> tuple[list[tuple[str, FaqEntry]], str | None]:
+        """A page of stored entries in id order, and the cursor of the next page (None: last)."""
+
+    @abstractmethod
+    def stored_vectors(
+        self, collection: str, names: Sequence[str], page: int = 1000
+    ) -> tuple[list[FaqEntry], dict[str, np.ndarray]]:
+        """Every entry of a collection with its named dense vectors (for refitting the decision
+        rule after live changes, without encoding the FAQ again)."""
+
+    @abstractmethod
+    def metadata(self, collection: str) -> dict:
+        """The collection's metadata (what the index job stored with this version)."""
+
+    @abstractmethod
+    def set_metadata(self, collection: str, values: Mapping[str, object]) -> None:
+        """Store `values` with the collection version (merged into its metadata)."""
+
+    @abstractmethod
+    def ids_holding(self, alias: str, entries: Sequence[FaqEntry]) -> dict[str, str]:
+        """For each of `entries` already stored (the same content, under whatever id): content
+        id -> the id of the point that holds it."""
+
+    @abstractmethod
+    def delete_points(self, collection: str, ids: Sequence[str]) -> None: ...
+
+    @abstractmethod
+    def source_counts(self, alias: str) -> dict[str, int]:
+        """How many entries each `source` value has (a facet count)."""
+
+    # ---- record collections (feedback, unanswered questions, job records) -------------------
+    @abstractmethod
+    def add_record(self, name: str, record_id: str, vector: np.ndarray, payload: dict) -> None:
+        """Write a record to a plain collection (one unnamed cosine vector a record) kept beside
+        the FAQ; created by its first record, never versioned or replaced by an index job."""
+
+    @abstractmethod
+    def records(
+        self, name: str, *, with_vectors: bool = False, page: int = 1000
+    ) -> Iterator[tuple[str, dict, np.ndarray | None]]:
+        """Every record of a record collection: (id, payload, vector or None); none before the
+        first record is written."""
+
+    def put_state(self, name: str, record_id: str, payload: dict) -> None:
+        """Write a small state record (no meaningful vector) to the plain collection `name`."""
+        self.add_record(name, record_id, np.ones(1, dtype=np.float32), payload)
+
+    @abstractmethod
+    def get_state(self, name: str, record_id: str) -> dict | None: ...
+
+    @abstractmethod
+    def take_lease(self, name: str, lease_id: str, holder: str, now: float, ttl: float) -> str | None:
+        """Take the lease `lease_id` for `holder` when it is free or its holder has not renewed
+        it for `ttl` seconds; None when taken, else the holder that has it."""
+
+    @abstractmethod
+    def renew_lease(self, name: str, lease_id: str, holder: str, now: float) -> None: ...
+
+    @abstractmethod
+    def release_lease(self, name: str, lease_id: str, holder: str) -> None: ...
+
+    # ---- the whole store, for copying it to another engine (`faq migrate-store`) --------------
+    @abstractmethod
+    def aliases(self) -> dict[str, str]:
+        """Every alias and the collection it points at."""
+
+    @abstractmethod
+    def collection_names(self) -> list[str]:
+        """Every collection in the store: versions and record collections."""
+
+    @abstractmethod
+    def layout(self, collection: str) -> CollectionLayout:
+        """How `collection` was created, and its metadata."""
+
+    @abstractmethod
+    def create_collection(self, layout: CollectionLayout) -> None:
+        """A new, empty collection exactly as `layout` describes it (name included)."""
+
+    @abstractmethod
+    def points(self, collection: str, page: int = 500) -> Iterator[StoredPoint]:
+        """Every point of `collection` with all its vectors and its payload, in id order."""
+
+    @abstractmethod
+    def write_points(self, collection: str, points: Sequence[StoredPoint]) -> None: ...
+
+
+@dataclass(frozen=True)
+class CollectionLayout:
+    """A collection's vectors (dense: name -> size; "" is the unnamed vector of record
+    collections), their distance (all dense vectors of a collection share it), sparse vector
+    names, and the metadata stored with it."""
+
+    name: str
+    dense: Mapping[str, int]
+    distance: str  # "dot" or "cosine"
+    sparse: tuple[str, ...] = ()
+    metadata: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredPoint:
+    """A point as stored: id, every vector by name (dense as a float list, sparse as indices
+    and values), and its payload."""
+
+    id: str
+    dense: Mapping[str, list[float]]
+    sparse: Mapping[str, tuple[list[int], list[float]]]
+    payload: Mapping[str, object]

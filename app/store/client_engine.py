@@ -1,8 +1,10 @@
-"""All access to Qdrant: versioned collections behind an alias, points, and raw vector queries.
+"""The qdrant-client engine: a Qdrant server (QDRANT_URL), with versioned collections behind
+Qdrant's aliases.
 
-The same code talks to a Qdrant server (QDRANT_URL) and to qdrant-client's embedded local
-mode (QDRANT_PATH); only the client construction differs. What a query *means* (which vectors,
-how scores combine) is decided in `app.search`, not here.
+qdrant-client's local mode (`ClientStore.in_memory()`, or a folder) runs the same code
+in-process; it stands in for the server's API in the store's contract tests, and it is what
+`faq migrate-store` reads a store of an earlier release from. What a query *means* (which
+vectors, how scores combine) is decided in `app.search`, not here.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from qdrant_client import QdrantClient, models
@@ -23,10 +27,13 @@ from app.domain.entry import FaqEntry
 from app.store.base import (
     CONTENT_ID,
     CollectionInfo,
+    CollectionLayout,
     CollectionMissing,
+    FaqStore,
     MissingVector,
     QueryVector,
     ScoredPoint,
+    StoredPoint,
     StoreError,
     StoreUnavailable,
     VectorBatch,
@@ -36,27 +43,14 @@ from app.store.base import (
 logger = logging.getLogger(__name__)
 
 
-def _client_for(settings: StoreSettings) -> QdrantClient:
-    if settings.qdrant_url:
-        api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-        # No version handshake at start-up: a server that is down must not stop the service from
-        # starting; /ready reports it instead.
-        return QdrantClient(url=settings.qdrant_url, api_key=api_key, timeout=10, check_compatibility=False)
-    path = settings.embedded_path
-    assert path is not None  # no URL means an embedded path, by construction of the settings
-    path.mkdir(parents=True, exist_ok=True)
-    try:
-        return QdrantClient(path=str(path))
-    except RuntimeError as exc:
-        if "already accessed" in str(exc):
-            raise StoreUnavailable(
-                f"the embedded Qdrant store at {path} is in use by another process "
-                "(is `faq serve` running? hand the job to it with --url)"
-            ) from None
-        raise
+def _server_client(settings: StoreSettings) -> QdrantClient:
+    api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+    # No version handshake at start-up: a server that is down must not stop the service from
+    # starting; /ready reports it instead.
+    return QdrantClient(url=settings.qdrant_url, api_key=api_key, timeout=10, check_compatibility=False)
 
 
-class FaqStore:
+class ClientStore(FaqStore):
     def __init__(
         self,
         client: QdrantClient,
@@ -81,16 +75,33 @@ class FaqStore:
         self._record_collections: set[str] = set()  # record collections known to exist
 
     @classmethod
-    def open(cls, settings: StoreSettings) -> FaqStore:
+    def open(cls, settings: StoreSettings) -> ClientStore:
+        """The Qdrant server QDRANT_URL names."""
+        if not settings.qdrant_url:
+            raise StoreError("the qdrant-client engine opens a server: QDRANT_URL is not set")
         return cls(
-            _client_for(settings),
-            embedded=settings.qdrant_url is None,
+            _server_client(settings),
+            embedded=False,
             description=settings.describe(),
             distribution=settings.distribution(),
         )
 
     @classmethod
-    def in_memory(cls) -> FaqStore:
+    def open_folder(cls, path: Path) -> ClientStore:
+        """qdrant-client's local mode on a folder: the embedded store of earlier releases, which
+        `faq migrate-store` copies from."""
+        try:
+            client = QdrantClient(path=str(path))
+        except RuntimeError as exc:
+            if "already accessed" in str(exc):
+                raise StoreUnavailable(
+                    f"the store at {path} is in use by another process (stop the service first)"
+                ) from None
+            raise
+        return cls(client, embedded=True, description=f"qdrant-client local-mode store at {path}")
+
+    @classmethod
+    def in_memory(cls) -> ClientStore:
         return cls(QdrantClient(location=":memory:"), embedded=True, description="in-memory Qdrant")
 
     def close(self) -> None:
@@ -145,20 +156,7 @@ class FaqStore:
             names = [c.name for c in self.client.get_collections().collections]
         return sorted(n for n in names if n.startswith(f"{alias}_v"))
 
-    def orphan_versions(self, alias: str) -> list[str]:
-        """Versions of `alias` that it does not point at: left by an index job that was killed
-        (a finished job drops the versions it replaced)."""
-        current = self.resolve_alias(alias)
-        return [name for name in self.versions(alias) if name != current]
-
     def create_version(self, alias: str, dense: Mapping[str, int], sparse: Sequence[str] = ()) -> str:
-        """A new, empty collection version with the named dense vectors (of the given sizes)
-        and sparse vectors (IDF-weighted dot product, for lexical matching).
-
-        Dense vectors are compared by dot product: the search stores and queries unit-length
-        vectors, so the scores are their cosine similarities, without the norm of every stored
-        vector being recomputed per query (which the embedded store does for cosine distance).
-        """
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         name = f"{alias}_v{stamp}_{uuid.uuid4().hex[:6]}"
         with self._locked():
@@ -176,8 +174,9 @@ class FaqStore:
                 replication_factor=self._distribution.get("replication_factor"),
                 write_consistency_factor=self._distribution.get("write_consistency_factor"),
             )
-            if not self.embedded:  # the embedded store filters by scanning; it has no payload indexes
-                self.client.create_payload_index(name, "source", models.PayloadSchemaType.KEYWORD)
+            if not self.embedded:  # local mode filters by scanning; it has no payload indexes
+                for key in ("source", CONTENT_ID):
+                    self.client.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD)
         return name
 
     def upsert(
@@ -317,21 +316,13 @@ class FaqStore:
         rule after live changes, without encoding the FAQ again)."""
         entries: list[FaqEntry] = []
         columns: dict[str, list[np.ndarray]] = {name: [] for name in names}
-        offset = None
-        while True:
-            with self._locked():
-                points, offset = self.client.scroll(
-                    collection, limit=page, offset=offset, with_payload=True, with_vectors=list(names)
-                )
-            for p in points:
-                vectors = p.vector if isinstance(p.vector, dict) else {}
-                if not all(name in vectors for name in names):
-                    continue
-                entries.append(entry_from_payload(p.payload))
-                for name in names:
-                    columns[name].append(np.asarray(vectors[name], dtype=np.float32))
-            if offset is None:
-                break
+        for p in self._scroll(collection, list(names), page):
+            vectors = p.vector if isinstance(p.vector, dict) else {}
+            if not all(name in vectors for name in names):
+                continue
+            entries.append(entry_from_payload(p.payload))
+            for name in names:
+                columns[name].append(np.asarray(vectors[name], dtype=np.float32))
         return entries, {
             name: np.stack(rows) if rows else np.zeros((0, 0), np.float32) for name, rows in columns.items()
         }
@@ -399,10 +390,6 @@ class FaqStore:
             self.client.upsert(name, points=[point], wait=True)
 
     # ---- shared state of several processes (reindex job records and their lease) -------------
-    def put_state(self, name: str, record_id: str, payload: dict) -> None:
-        """Write a small state record (no meaningful vector) to the plain collection `name`."""
-        self.add_record(name, record_id, np.ones(1, dtype=np.float32), payload)
-
     def get_state(self, name: str, record_id: str) -> dict | None:
         with self._locked():
             if name not in self._record_collections and not self.client.collection_exists(name):
@@ -459,19 +446,98 @@ class FaqStore:
         with self._locked():
             if name not in self._record_collections and not self.client.collection_exists(name):
                 return
+        for p in self._scroll(name, with_vectors, page):
+            vector = None
+            if with_vectors and p.vector is not None:
+                vector = np.asarray(p.vector, dtype=np.float32)
+            yield str(p.id), dict(p.payload or {}), vector
+
+    # ---- the whole store, for copying it ------------------------------------------------------
+    def aliases(self) -> dict[str, str]:
+        with self._locked():
+            return {item.alias_name: item.collection_name for item in self.client.get_aliases().aliases}
+
+    def collection_names(self) -> list[str]:
+        with self._locked():
+            return sorted(c.name for c in self.client.get_collections().collections)
+
+    def layout(self, collection: str) -> CollectionLayout:
+        with self._locked():
+            params = self.client.get_collection(collection).config.params
+            metadata = dict(self.client.get_collection(collection).config.metadata or {})
+        vectors = params.vectors
+        named = vectors if isinstance(vectors, dict) else {"": vectors} if vectors is not None else {}
+        distances = {v.distance for v in named.values()}
+        if len(distances) > 1:
+            raise StoreError(f"{collection}: vectors with different distances ({distances}) cannot be copied")
+        distance = "cosine" if distances == {models.Distance.COSINE} else "dot"
+        return CollectionLayout(
+            name=collection,
+            dense={name: v.size for name, v in named.items()},
+            distance=distance,
+            sparse=tuple(sorted(params.sparse_vectors or {})),
+            metadata=metadata,
+        )
+
+    def create_collection(self, layout: CollectionLayout) -> None:
+        distance = models.Distance.COSINE if layout.distance == "cosine" else models.Distance.DOT
+        dense: dict[str, models.VectorParams] | models.VectorParams = {
+            name: models.VectorParams(size=size, distance=distance) for name, size in layout.dense.items()
+        }
+        if set(layout.dense) == {""}:  # a record collection's one unnamed vector
+            dense = models.VectorParams(size=layout.dense[""], distance=distance)
+        with self._locked():
+            self.client.create_collection(
+                layout.name,
+                vectors_config=dense,
+                sparse_vectors_config={
+                    name: models.SparseVectorParams(modifier=models.Modifier.IDF) for name in layout.sparse
+                }
+                or None,
+                metadata=dict(layout.metadata) or None,
+            )
+
+    def points(self, collection: str, page: int = 500) -> Iterator[StoredPoint]:
+        for p in self._scroll(collection, True, page):
+            raw: dict[str, Any] = (
+                p.vector if isinstance(p.vector, dict) else {"": p.vector} if p.vector is not None else {}
+            )
+            # multivectors (lists of lists) are not used by this service
+            dense = {n: [float(x) for x in v] for n, v in raw.items() if isinstance(v, list)}
+            sparse = {
+                n: (list(v.indices), [float(x) for x in v.values])
+                for n, v in raw.items()
+                if isinstance(v, models.SparseVector)
+            }
+            yield StoredPoint(str(p.id), dense, sparse, dict(p.payload or {}))
+
+    def _scroll(self, collection: str, with_vectors: bool | list[str], page: int) -> Iterator[models.Record]:
+        """Every point of `collection` with its payload, a page at a time (the lock is held for
+        one page, never across the caller's work)."""
         offset = None
         while True:
             with self._locked():
                 points, offset = self.client.scroll(
-                    name, limit=page, offset=offset, with_payload=True, with_vectors=with_vectors
+                    collection, limit=page, offset=offset, with_payload=True, with_vectors=with_vectors
                 )
-            for p in points:
-                vector = None
-                if with_vectors and p.vector is not None:
-                    vector = np.asarray(p.vector, dtype=np.float32)
-                yield str(p.id), dict(p.payload or {}), vector
+            yield from points
             if offset is None:
                 return
+
+    def write_points(self, collection: str, points: Sequence[StoredPoint]) -> None:
+        structs = []
+        for p in points:
+            vector: dict = {
+                **p.dense,
+                **{n: models.SparseVector(indices=i, values=v) for n, (i, v) in p.sparse.items()},
+            }
+            structs.append(
+                models.PointStruct(
+                    id=p.id, vector=vector[""] if set(vector) == {""} else vector, payload=dict(p.payload)
+                )
+            )
+        with self._locked():
+            self.client.upsert(collection, points=structs, wait=True)
 
 
 def _query_error(exc: Exception, alias: str, using: str) -> Exception:

@@ -90,6 +90,7 @@ def index_dataset(
         stored = store.count(collection)
         if stored != len(entries):
             raise IndexJobError(f"{collection} holds {stored} points, expected {len(entries)}")
+        store.seal(collection)  # its search index built before it serves
         # The rule is fitted to this FAQ and kept with its version: it switches with it.
         logger.info("fitting the decision rule to the %d entries", len(entries))
         rule = search.fit_rule(entries, {name: np.concatenate(rows) for name, rows in dense.items()})

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from app.config import StoreSettings
-from app.store.client_engine import FaqStore
+from app.store.opening import open_store
 from tests.app.api.conftest import ADMIN_KEY, index_into
 from tests.cli.conftest import Service, free_port, start_service, stop_service
 from tests.conftest import MINI_FAQ, MINI_PARAPHRASES, PARAPHRASES, REAL_FAQ, REPO_ROOT, bigger_faq
@@ -164,7 +164,7 @@ def test_load_on_the_real_data_set(tmp_path):
     from app.search.faq_search import FaqSearch
     from app.writes.index_job import index_dataset
 
-    store = FaqStore.open(StoreSettings(QDRANT_PATH=str(qdrant)))
+    store = open_store(StoreSettings(QDRANT_PATH=str(qdrant)))
     index_dataset(
         load_faq(REAL_FAQ), FaqSearch(Servable.load(servable, device="cpu"), store, "faq"), progress=False
     )
@@ -196,7 +196,7 @@ def test_sigkill_mid_reindex_then_restart_serves_the_old_index(trained_servable,
     finally:
         stop_service(service)
     # The killed job left its version on disk ...
-    store = FaqStore.open(StoreSettings(QDRANT_PATH=str(qdrant)))
+    store = open_store(StoreSettings(QDRANT_PATH=str(qdrant)))
     assert len(store.versions("faq")) == 2
     store.close()
     # ... the restarted service serves the old version and drops the orphan at start-up.
@@ -209,7 +209,7 @@ def test_sigkill_mid_reindex_then_restart_serves_the_old_index(trained_servable,
         assert_answers_its_own_question(service)
     finally:
         stop_service(service)
-    store = FaqStore.open(StoreSettings(QDRANT_PATH=str(qdrant)))
+    store = open_store(StoreSettings(QDRANT_PATH=str(qdrant)))
     assert store.versions("faq") == [before["collection"]]
     store.close()
 
@@ -249,7 +249,7 @@ def test_the_server_path_end_to_end(trained_servable):
         assert_answers_its_own_question(service)
     finally:
         stop_service(service)
-        store = FaqStore.open(StoreSettings(QDRANT_URL=str(QDRANT_TEST_URL)))
+        store = open_store(StoreSettings(QDRANT_URL=str(QDRANT_TEST_URL)))
         for name in store.versions(collection):
             store.drop(name)
         store.close()

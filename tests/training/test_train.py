@@ -137,14 +137,14 @@ def test_reference_recipe_end_to_end(tmp_path):
     from app.domain.records import load_faq
     from app.encoding.servable import Servable
     from app.search.faq_search import FaqSearch
-    from app.store.client_engine import FaqStore
+    from app.store.opening import scratch_store
     from app.writes.index_job import index_dataset
 
     result = train(mini_config(tmp_path, "reference", epochs=3, batch_size=16))
     meta = json.loads((result.servable / SERVABLE_META).read_text())
     assert meta["search"]["mode"] == "answer" and meta["settings"]["trainable_encoder"] is False
     assert not (result.servable / "question_encoder").exists()
-    search = FaqSearch(Servable.load(result.servable, device="cpu"), FaqStore.in_memory(), "faq")
+    search = FaqSearch(Servable.load(result.servable, device="cpu"), scratch_store(), "faq")
     index_dataset(load_faq(MINI_FAQ), search, progress=False)
     assert search.store.collection_info("faq").vectors == ("answer",)
     hits = search.search("how do i register a domain name?", top_k=3)
@@ -157,8 +157,14 @@ def test_recipes_and_overrides():
     cfg = TrainConfig.from_recipe("finetune", epochs=2, fusion="max", lr=None)
     assert cfg.epochs == 2 and cfg.lr == 1e-3 and cfg.trainable_encoder
     assert cfg.search == SearchSettings(
-        mode="fused", fusion="max", question_weight=0.7, question_context=True, question_encoder="base"
+        mode="fused",
+        fusion="max",
+        question_weight=0.7,
+        question_context=True,
+        question_encoder="base",
+        lexical_weight=0.1,
     )
+    assert TrainConfig.from_recipe("finetune", lexical_weight=0.0).search.sparse_vectors == ()
     assert TrainConfig.from_recipe("reference").search.mode == "answer"
     with pytest.raises(ValueError, match="unknown recipe 'fast'"):
         TrainConfig.from_recipe("fast")
@@ -186,7 +192,7 @@ def test_default_training_on_the_real_data_meets_the_targets(tmp_path):
     from app.domain.records import load_faq
     from app.encoding.servable import Servable
     from app.search.faq_search import FaqSearch
-    from app.store.client_engine import FaqStore
+    from app.store.opening import scratch_store
     from app.writes.index_job import index_dataset
     from tests.conftest import OUT_OF_DOMAIN, PARAPHRASES
     from training.evaluate import EvalConfig, evaluate
@@ -223,7 +229,7 @@ def test_default_training_on_the_real_data_meets_the_targets(tmp_path):
     assert servable["full_index"]["precision_at_1"] >= 0.45
     assert servable["paraphrase"]["precision_at_1"] >= 0.9
 
-    search = FaqSearch(Servable.load(result.servable, device="cpu"), FaqStore.in_memory(), "faq")
+    search = FaqSearch(Servable.load(result.servable, device="cpu"), scratch_store(), "faq")
     index_dataset(load_faq(REAL_FAQ), search, progress=False)
     for question, expected in SANITY_QUESTIONS.items():
         assert search.search(question, top_k=1)[0].answer == expected
@@ -257,18 +263,19 @@ def test_search_settings_travel_with_the_servable(tmp_path: Path):
     from app.encoding.servable import Servable
     from app.search.faq_search import FaqSearch
     from app.search.settings import SearchSettings
-    from app.store.client_engine import FaqStore
+    from app.store.opening import scratch_store
 
     result = train(mini_config(tmp_path, fusion="max", question_weight=0.4, question_encoder="servable"))
     loaded = Servable.load(result.servable, device="cpu")
     assert not loaded.has_question_model
-    settings = FaqSearch(loaded, FaqStore.in_memory(), "faq").settings
+    settings = FaqSearch(loaded, scratch_store(), "faq").settings
     assert settings == SearchSettings(
         mode="fused",
         fusion="max",
         question_weight=0.4,
         question_context=True,
         question_encoder="servable",
+        lexical_weight=0.1,
     )
     assert loaded.meta.decision["entries"] == 40  # the rule, fitted with these settings
 

@@ -19,7 +19,7 @@ from app.domain.records import load_faq
 from app.encoding.servable import Servable
 from app.main import create_app
 from app.search.faq_search import FaqSearch
-from app.store.client_engine import FaqStore
+from app.store.opening import open_store
 from app.writes.index_job import index_dataset
 from tests.conftest import MINI_FAQ
 
@@ -34,7 +34,7 @@ def settings_for(servable: Path, qdrant_path: Path | None = None, **extra) -> Se
 
 
 def index_into(path: Path, servable_dir: Path) -> None:
-    store = FaqStore.open(ServiceSettings(QDRANT_PATH=str(path)))
+    store = open_store(ServiceSettings(QDRANT_PATH=str(path)))
     try:
         index_dataset(
             load_faq(MINI_FAQ),

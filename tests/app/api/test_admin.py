@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from app.api.deps import get_jobs
 from app.main import create_app
 from app.search.faq_search import FaqSearch
-from app.store.client_engine import FaqStore
+from app.store.opening import scratch_store
 from app.writes.reindex_jobs import ReindexJobs
 from tests.app.api.conftest import ADMIN_KEY, settings_for
 from tests.conftest import MINI_FAQ, bigger_faq
@@ -140,7 +140,7 @@ def test_an_oversized_upload_is_a_413(trained_servable, tmp_path):
 def test_a_failed_job_is_reported_through_the_api(client, base_servable):
     # A store that goes away under the job (closed once the job has started): the job fails
     # and says so; nothing raises.
-    gone = FaqStore.in_memory()
+    gone = scratch_store()
     failing = ReindexJobs(FaqSearch(base_servable, gone, "faq"))
     client.app.dependency_overrides[get_jobs] = lambda: failing
     try:

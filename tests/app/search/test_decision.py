@@ -16,7 +16,7 @@ from app.search.decision import (
 )
 from app.search.faq_search import FaqSearch
 from app.search.settings import SearchSettings
-from app.store.client_engine import FaqStore
+from app.store.opening import scratch_store
 from app.writes.index_job import index_dataset
 from app.writes.live_entries import LiveEntries
 from app.writes.reindex_jobs import ReindexJobs
@@ -28,7 +28,7 @@ SETTINGS = SearchSettings(mode="fused", fusion="sum", question_weight=0.5)
 @pytest.fixture(scope="module")
 def served(base_servable):
     """The mini FAQ indexed by the index job (which fits and stores the rule)."""
-    search = FaqSearch(base_servable, FaqStore.in_memory(), "faq", SETTINGS)
+    search = FaqSearch(base_servable, scratch_store(), "faq", SETTINGS)
     report = index_dataset(load_faq(MINI_FAQ), search, progress=False)
     return search, report
 
@@ -111,7 +111,7 @@ def test_the_three_states_under_a_given_rule(served):
 
 
 def test_live_changes_refit_the_rule_when_the_faq_has_grown(base_servable):
-    search = FaqSearch(base_servable, FaqStore.in_memory(), "faq", SETTINGS)
+    search = FaqSearch(base_servable, scratch_store(), "faq", SETTINGS)
     index_dataset(load_faq(MINI_FAQ), search, progress=False)
     live = LiveEntries(search, ReindexJobs(search))
     live.add([FaqEntry("where is the library?", "on main street, next to the park")])

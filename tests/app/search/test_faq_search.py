@@ -10,7 +10,7 @@ from app.search.faq_search import FaqSearch
 from app.search.fusion import fuse
 from app.search.settings import ANSWER_VECTOR, QUESTION_VECTOR, SearchSettings, page_context, question_text
 from app.store.base import ScoredPoint
-from app.store.client_engine import FaqStore
+from app.store.opening import scratch_store
 from app.writes.index_job import index_dataset
 
 BY_ANSWER = [ScoredPoint("1", 0.9), ScoredPoint("2", 0.5)]
@@ -50,6 +50,7 @@ def test_without_question_results_the_answer_ranking_stands():
         ({"question_weight": 1.5}, "between 0 and 1"),
         ({"candidates": 0}, "at least 1"),
         ({"lexical_weight": -0.1}, "lexical_weight"),
+        ({"lexical_tokens": "spaces"}, "unknown lexical tokens 'spaces'"),
         ({"no_answer_threshold": 2.0}, "no_answer_threshold"),
     ],
 )
@@ -92,7 +93,7 @@ ENTRIES = [
 
 
 def indexed(servable, settings: SearchSettings) -> FaqSearch:
-    search = FaqSearch(servable, FaqStore.in_memory(), "faq", settings)
+    search = FaqSearch(servable, scratch_store(), "faq", settings)
     index_dataset(FaqDataset(Path("entries"), ENTRIES), search, progress=False)
     return search
 
@@ -154,6 +155,20 @@ def test_lexical_side_is_stored_and_finds_exact_words(base_servable):
     assert hits[0].score == pytest.approx(by_id[hits[0].id], abs=1e-6)
 
 
+def test_bm25_lexical_side_stems_words(base_servable):
+    """Qdrant's BM25 tokens: words stemmed ("exporting" finds "export"), stopwords dropped."""
+    from app.search.lexical import Bm25Encoder
+
+    bm25 = Bm25Encoder()
+    assert bm25.query("exporting").indices == bm25.query("export").indices
+    assert bm25.query("the of and").indices == []
+    search = indexed(
+        base_servable, SearchSettings(mode="fused", fusion="sum", lexical_weight=0.3, lexical_tokens="bm25")
+    )
+    assert search.store.collection_info("faq").vectors == ("answer", "lexical", "question")
+    assert search.search("exporting csv", top_k=3)[0].question == "can i export my data as csv?"
+
+
 def test_fused_search_on_an_answers_only_collection_falls_back(base_servable, caplog):
     stored = indexed(base_servable, SearchSettings(mode="answer"))
     fused = FaqSearch(base_servable, stored.store, "faq", SearchSettings(mode="fused"))
@@ -165,7 +180,7 @@ def test_fused_search_on_an_answers_only_collection_falls_back(base_servable, ca
 def test_vectors_for_encode_the_page_words_on_the_question_side(base_servable):
     entry = ENTRIES[1]
     search = FaqSearch(
-        base_servable, FaqStore.in_memory(), "faq", SearchSettings(mode="fused", question_context=True)
+        base_servable, scratch_store(), "faq", SearchSettings(mode="fused", question_context=True)
     )
     vectors = search.vectors_for([entry])
     expected = base_servable.encode_question_side([question_text(entry, with_context=True)])
@@ -176,7 +191,7 @@ def test_vectors_for_encode_the_page_words_on_the_question_side(base_servable):
 def test_settings_recorded_in_a_servable_are_used(base_servable):
     base_servable.meta.search = json.loads(json.dumps({"mode": "fused", "fusion": "max"}))
     try:
-        assert FaqSearch(base_servable, FaqStore.in_memory(), "faq").settings == SearchSettings(
+        assert FaqSearch(base_servable, scratch_store(), "faq").settings == SearchSettings(
             mode="fused", fusion="max"
         )
     finally:
@@ -211,7 +226,7 @@ def test_stored_vectors_are_unit_length_and_scores_are_cosines(base_servable):
         FaqEntry("how do i create a bucket?", "open the console and click create bucket"),
         FaqEntry("is there a free tier?", "yes, the first 5 gb are free every month"),
     ]
-    search = FaqSearch(base_servable, FaqStore.in_memory(), "faq", SearchSettings(mode="answer"))
+    search = FaqSearch(base_servable, scratch_store(), "faq", SearchSettings(mode="answer"))
     index_dataset(FaqDataset(Path("entries"), entries), search, progress=False)
     stored = search.vectors_for(entries)
     assert np.allclose(np.linalg.norm(stored[ANSWER_VECTOR], axis=1), 1.0, atol=1e-5)

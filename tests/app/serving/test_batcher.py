@@ -12,7 +12,7 @@ from app.search.faq_search import FaqSearch, Question
 from app.serving.batcher import MicroBatcher, Overloaded
 from app.serving.metrics import Metrics
 from app.store.base import CollectionMissing
-from app.store.client_engine import FaqStore
+from app.store.opening import scratch_store
 from app.writes.index_job import index_dataset
 from tests.conftest import MINI_FAQ
 
@@ -62,7 +62,7 @@ def test_a_full_queue_refuses_at_once(base_search):
 
 
 def test_a_failing_batch_fails_its_requests_and_the_worker_lives_on(base_servable):
-    search = FaqSearch(base_servable, FaqStore.in_memory(), "faq")  # nothing indexed yet
+    search = FaqSearch(base_servable, scratch_store(), "faq")  # nothing indexed yet
     batcher = MicroBatcher(search, max_batch=4, max_wait_ms=0, queue_size=8)
     try:
         with pytest.raises(CollectionMissing):

@@ -9,13 +9,13 @@ import pytest
 
 from app.config import RecordingSettings
 from app.search.faq_search import FaqSearch
-from app.store.client_engine import FaqStore
+from app.store.opening import scratch_store
 from app.usage.unanswered import UnansweredLog
 
 
 @pytest.fixture
 def log(base_servable) -> UnansweredLog:
-    search = FaqSearch(base_servable, FaqStore.in_memory(), "faq")
+    search = FaqSearch(base_servable, scratch_store(), "faq")
     settings = RecordingSettings(FAQ_UNANSWERED_MAX_RECORDS="5", FAQ_UNANSWERED_MAX_DAYS="30")
     return UnansweredLog(search, settings)
 
@@ -66,7 +66,7 @@ def test_groups_put_wordings_of_one_topic_together(log):
 
 
 def test_nothing_is_recorded_when_switched_off(base_servable):
-    search = FaqSearch(base_servable, FaqStore.in_memory(), "faq")
+    search = FaqSearch(base_servable, scratch_store(), "faq")
     off = UnansweredLog(search, RecordingSettings(FAQ_RECORD_QUESTIONS="false"))
     off.record("anything?", 0.1, search.embed_question("anything?"))
     assert off.groups() == ([], 0)

@@ -4,8 +4,9 @@ from app.domain.entry import unique_entries
 from app.domain.records import load_faq
 from app.encoding.servable import Servable
 from app.search.faq_search import FaqSearch
-from app.search.settings import ANSWER_VECTOR, QUESTION_VECTOR, SearchSettings
-from app.store.client_engine import FaqStore
+from app.search.settings import ANSWER_VECTOR, LEXICAL_VECTOR, QUESTION_VECTOR, SearchSettings
+from app.store.base import FaqStore
+from app.store.opening import scratch_store
 from app.writes.index_job import index_dataset
 from tests.conftest import MINI_FAQ
 
@@ -16,12 +17,13 @@ def servable(trained_servable) -> Servable:
 
 
 def stored_points(store: FaqStore, alias: str) -> dict[str, list[float]]:
-    points, _ = store.client.scroll(alias, limit=1000, with_vectors=[ANSWER_VECTOR])
-    return {str(p.id): p.vector[ANSWER_VECTOR] for p in points}
+    return {
+        point.id: point.dense[ANSWER_VECTOR] for point in store.points(store.resolve_alias(alias) or alias)
+    }
 
 
 def test_index_report_and_idempotent_reindex(servable):
-    search = FaqSearch(servable, FaqStore.in_memory(), "faq")
+    search = FaqSearch(servable, scratch_store(), "faq")
     dataset = load_faq(MINI_FAQ)
     first = index_dataset(dataset, search, batch_size=16, progress=False)
     assert (first.rows_read, first.indexed, first.skipped, first.duplicates) == (40, 40, 0, 0)
@@ -42,7 +44,7 @@ def test_duplicates_and_skipped_lines_are_reported(servable, tmp_path):
     data = tmp_path / "faq.jsonl"
     data.write_text("\n".join([*lines[:5], lines[0], "{broken", lines[1]]) + "\n")
     dataset = load_faq(data, skip_invalid=True)
-    report = index_dataset(dataset, FaqSearch(servable, FaqStore.in_memory(), "faq"), progress=False)
+    report = index_dataset(dataset, FaqSearch(servable, scratch_store(), "faq"), progress=False)
     assert (report.rows_read, report.indexed, report.skipped, report.duplicates) == (8, 5, 1, 2)
     assert len(unique_entries(dataset.entries)) == 5
 
@@ -64,7 +66,7 @@ class ExplodingServable:
 
 
 def test_failed_reindex_leaves_the_previous_version_serving(servable):
-    search = FaqSearch(servable, FaqStore.in_memory(), "faq")
+    search = FaqSearch(servable, scratch_store(), "faq")
     dataset = load_faq(MINI_FAQ)
     good = index_dataset(dataset, search, progress=False)
     exploding = FaqSearch(ExplodingServable(servable), search.store, "faq")  # type: ignore[arg-type]
@@ -77,10 +79,10 @@ def test_failed_reindex_leaves_the_previous_version_serving(servable):
 
 
 def test_the_servable_settings_decide_the_stored_vectors(servable):
-    fused = FaqSearch(servable, FaqStore.in_memory(), "faq")  # the default recipe searches fused
-    assert fused.settings.mode == "fused"
+    fused = FaqSearch(servable, scratch_store(), "faq")  # the default recipe: fused, with words
+    assert fused.settings.mode == "fused" and fused.settings.lexical_weight == 0.1
     index_dataset(load_faq(MINI_FAQ), fused, progress=False)
-    assert fused.store.collection_info("faq").vectors == (ANSWER_VECTOR, QUESTION_VECTOR)
-    answers_only = FaqSearch(servable, FaqStore.in_memory(), "faq", SearchSettings(mode="answer"))
+    assert fused.store.collection_info("faq").vectors == (ANSWER_VECTOR, LEXICAL_VECTOR, QUESTION_VECTOR)
+    answers_only = FaqSearch(servable, scratch_store(), "faq", SearchSettings(mode="answer"))
     index_dataset(load_faq(MINI_FAQ), answers_only, progress=False)
     assert answers_only.store.collection_info("faq").vectors == (ANSWER_VECTOR,)

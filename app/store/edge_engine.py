@@ -1,0 +1,646 @@
+"""The embedded engine: Qdrant Edge, Qdrant's own Rust engine as an in-process library.
+
+One Edge shard a collection, each in its own folder; Edge has no aliases, so an alias is an
+entry of `aliases.json`, a file that is replaced whole (written beside, fsynced, renamed over,
+folder fsynced), which makes a switch atomic: a reader sees the old version or the new one,
+and a crash leaves one of them. Layout under QDRANT_PATH:
+
+    edge/store.json                    marks the folder as this engine's store (format version)
+    edge/aliases.json                  alias -> collection
+    edge/.lock                         held by the one process that opens the store
+    edge/collections/NAME/layout.json  vectors, distance, metadata (written after the shard)
+    edge/collections/NAME/shard/       the Edge shard (segments, WAL)
+
+A collection folder without layout.json is one that was being created when its process died;
+it is listed as a version (so it is dropped as an orphan) but never opened.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import qdrant_edge as qe
+from qdrant_client import models
+
+from app.domain.entry import FaqEntry
+from app.store.base import (
+    CONTENT_ID,
+    CollectionInfo,
+    CollectionLayout,
+    CollectionMissing,
+    FaqStore,
+    MissingVector,
+    QueryVector,
+    ScoredPoint,
+    StoredPoint,
+    StoreError,
+    StoreUnavailable,
+    VectorBatch,
+    entry_from_payload,
+)
+
+logger = logging.getLogger(__name__)
+
+STORE_FORMAT = 1
+STORE_DIR = "edge"
+# Collections up to this many points are searched exactly (brute force over every vector, a few
+# milliseconds at 20k); larger segments get an HNSW graph when the index job seals a version.
+# Chosen by `faq bench --scale` (README, "Scale"): exact search keeps the decision rule's scores
+# those it was fitted on, and costs under 3 ms a query up to here.
+EXACT_SEARCH_POINTS = 20_000
+HNSW_M = 16
+HNSW_EF_CONSTRUCT = 100
+
+
+class _Collection:
+    """One open shard, its layout, and the lock its calls go through (an Edge shard's queries
+    and writes hold the GIL; the lock keeps a drop or close from running under a query)."""
+
+    def __init__(self, shard: qe.EdgeShard, layout: CollectionLayout, folder: Path):
+        self.shard = shard
+        self.layout = layout
+        self.folder = folder
+        self.lock = threading.RLock()
+        self.closed = False
+
+
+def _edge_config(layout: CollectionLayout) -> qe.EdgeConfig:
+    distance = qe.Distance.Cosine if layout.distance == "cosine" else qe.Distance.Dot
+    dense: qe.EdgeVectorParams | dict[str, qe.EdgeVectorParams] = {
+        name: qe.EdgeVectorParams(size, distance) for name, size in layout.dense.items()
+    }
+    if set(layout.dense) == {""}:
+        dense = qe.EdgeVectorParams(layout.dense[""], distance)
+    largest = max(layout.dense.values(), default=1)
+    # Edge's thresholds are in kilobytes of one named vector's storage.
+    threshold_kb = max(1, EXACT_SEARCH_POINTS * largest * 4 // 1024)
+    return qe.EdgeConfig(
+        vectors=dense,
+        sparse_vectors={name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf) for name in layout.sparse}
+        or None,
+        hnsw_config=qe.HnswIndexConfig(
+            m=HNSW_M, ef_construct=HNSW_EF_CONSTRUCT, full_scan_threshold=threshold_kb
+        ),
+        optimizers=qe.EdgeOptimizersConfig(indexing_threshold=threshold_kb),
+    )
+
+
+def _write_json(path: Path, value: object) -> None:
+    """Replace `path` with `value` atomically and durably: a reader (or a restart after a
+    crash) finds the old content or the new, never a mix."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(value, out, indent=1, sort_keys=True)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+def _read_json(path: Path, default: Any) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return default
+
+
+def _edge_vector(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, models.SparseVector):
+        return qe.SparseVector(list(value.indices), [float(v) for v in value.values])
+    return value
+
+
+def _source_filter(source: str | None) -> qe.Filter | None:
+    if not source:
+        return None
+    return qe.Filter(must=[qe.FieldCondition("source", match=qe.MatchValue(source))])
+
+
+def _lease_filter(lease_id: str, *conditions: Any, should: Sequence[Any] = ()) -> qe.Filter:
+    return qe.Filter(must=[qe.HasIdCondition({lease_id}), *conditions], should=list(should) or None)
+
+
+def _dense_of(vector: Any) -> dict[str, Any]:
+    if isinstance(vector, dict):
+        return vector
+    return {"": vector} if vector is not None else {}
+
+
+class EdgeStore(FaqStore):
+    def __init__(self, root: Path, *, description: str, temporary: bool = False):
+        self.root = root
+        self.embedded = True
+        self.description = description
+        self._registry_lock = threading.RLock()  # the open-collection table, aliases, layouts
+        self._open: dict[str, _Collection] = {}
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "collections").mkdir(exist_ok=True)
+        self._lock_file = open(root / ".lock", "a+")  # noqa: SIM115 - held for the store's life
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            raise StoreUnavailable(
+                f"the embedded Qdrant store at {root.parent} is in use by another process "
+                "(is `faq serve` running? hand the job to it with --url)"
+            ) from None
+        marker = _read_json(root / "store.json", None)
+        if marker is None:
+            _write_json(root / "store.json", {"engine": "qdrant-edge", "format": STORE_FORMAT})
+        elif marker.get("format") != STORE_FORMAT:
+            self._release()
+            raise StoreError(
+                f"{root} holds a store of format {marker.get('format')}; this release reads {STORE_FORMAT}"
+            )
+        if temporary:
+            self._cleanup = weakref.finalize(self, shutil.rmtree, root.parent, True)
+
+    @classmethod
+    def open_folder(cls, path: Path) -> EdgeStore:
+        """The Edge store of the folder QDRANT_PATH names (created when missing)."""
+        return cls(path / STORE_DIR, description=f"embedded Qdrant Edge store at {path}")
+
+    @classmethod
+    def temporary(cls) -> EdgeStore:
+        """A store in a fresh temporary folder, removed when the store is closed or collected
+        (for calibration, evaluation, studies and tests)."""
+        folder = Path(tempfile.mkdtemp(prefix="faq-edge-"))
+        return cls(folder / STORE_DIR, description="temporary Qdrant Edge store", temporary=True)
+
+    def close(self) -> None:
+        with self._registry_lock:
+            for handle in list(self._open.values()):
+                self._close_handle(handle)
+            self._open.clear()
+            self._release()
+        cleanup = getattr(self, "_cleanup", None)
+        if cleanup is not None:
+            cleanup()
+
+    def _release(self) -> None:
+        if not self._lock_file.closed:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+
+    @staticmethod
+    def _close_handle(handle: _Collection) -> None:
+        with handle.lock:
+            if not handle.closed:
+                handle.shard.flush()
+                handle.shard.close()
+                handle.closed = True
+
+    # ---- folders, layouts, open shards -------------------------------------------------------
+    def _folder(self, collection: str) -> Path:
+        return self.root / "collections" / collection
+
+    def _aliases(self) -> dict[str, str]:
+        return dict(_read_json(self.root / "aliases.json", {}))
+
+    def _handle(self, collection: str) -> _Collection:
+        with self._registry_lock:
+            handle = self._open.get(collection)
+            if handle is not None:
+                return handle
+            if self._lock_file.closed:
+                raise StoreUnavailable(f"{self.description} is closed")
+            folder = self._folder(collection)
+            layout_record = _read_json(folder / "layout.json", None)
+            if layout_record is None:
+                raise CollectionMissing(
+                    f"collection '{collection}' does not exist: "
+                    "index the FAQ with `faq index`, or add entries"
+                )
+            layout = CollectionLayout(
+                name=collection,
+                dense=dict(layout_record["dense"]),
+                distance=layout_record["distance"],
+                sparse=tuple(layout_record.get("sparse", ())),
+                metadata=dict(layout_record.get("metadata", {})),
+            )
+            try:
+                shard = qe.EdgeShard.load(str(folder / "shard"))
+            except Exception as exc:  # Edge reports every failure as a plain exception with a message
+                raise StoreError(f"cannot open {collection} in {self.description}: {exc}") from exc
+            handle = self._open[collection] = _Collection(shard, layout, folder)
+            return handle
+
+    def _target(self, alias_or_collection: str) -> _Collection:
+        """The collection an alias points at, or the collection of that name."""
+        name = self._aliases().get(alias_or_collection, alias_or_collection)
+        return self._handle(name)
+
+    @contextmanager
+    def _using(self, alias_or_collection: str) -> Iterator[qe.EdgeShard]:
+        handle = self._target(alias_or_collection)
+        with handle.lock:
+            if handle.closed:  # dropped between the lookup and the lock
+                raise CollectionMissing(f"collection '{alias_or_collection}' was just dropped")
+            try:
+                yield handle.shard
+            except (StoreError, TypeError):
+                raise
+            except Exception as exc:
+                raise StoreError(f"{self.description}: {exc}") from exc
+
+    def _write_layout(self, layout: CollectionLayout) -> None:
+        _write_json(
+            self._folder(layout.name) / "layout.json",
+            {
+                "dense": dict(layout.dense),
+                "distance": layout.distance,
+                "sparse": list(layout.sparse),
+                "metadata": dict(layout.metadata),
+            },
+        )
+
+    # ---- collections and aliases --------------------------------------------------------------
+    def resolve_alias(self, alias: str) -> str | None:
+        return self._aliases().get(alias)
+
+    def collection_info(self, alias: str) -> CollectionInfo:
+        collection = self.resolve_alias(alias)
+        if collection is None:
+            raise CollectionMissing(f"collection '{alias}' does not exist: index the FAQ with `faq index`")
+        handle = self._handle(collection)
+        with self._using(collection) as shard:
+            count = shard.count(qe.CountRequest(exact=True))
+        names = [*handle.layout.dense, *handle.layout.sparse]
+        return CollectionInfo(alias=alias, collection=collection, points=count, vectors=tuple(sorted(names)))
+
+    def versions(self, alias: str) -> list[str]:
+        folder = self.root / "collections"
+        return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name.startswith(f"{alias}_v"))
+
+    def create_version(self, alias: str, dense: Mapping[str, int], sparse: Sequence[str] = ()) -> str:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        name = f"{alias}_v{stamp}_{uuid.uuid4().hex[:6]}"
+        self.create_collection(
+            CollectionLayout(name=name, dense=dict(dense), distance="dot", sparse=tuple(sparse))
+        )
+        return name
+
+    def create_collection(self, layout: CollectionLayout) -> None:
+        folder = self._folder(layout.name)
+        with self._registry_lock:
+            if (folder / "layout.json").exists():
+                raise StoreError(f"collection '{layout.name}' already exists in {self.description}")
+            shutil.rmtree(folder, ignore_errors=True)  # a creation its process did not finish
+            folder.mkdir(parents=True)
+            try:
+                shard = qe.EdgeShard.create(str(folder / "shard"), _edge_config(layout))
+                # Keyword indexes: the page's source filter and facet, and "is this content stored".
+                for key in ("source", CONTENT_ID) if set(layout.dense) != {""} else ():
+                    shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
+            except Exception as exc:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise StoreError(f"cannot create {layout.name} in {self.description}: {exc}") from exc
+            self._write_layout(layout)  # last: the collection exists once its layout does
+            self._open[layout.name] = _Collection(shard, layout, folder)
+
+    def seal(self, collection: str) -> None:
+        """Build the version's HNSW graph (when it is large enough to get one) and flush it.
+        Edge's optimiser holds the GIL for the whole build (measured: a 2.5 s stall of every
+        other thread at 8.5k points), so it runs in a child process on the closed shard while
+        this process keeps answering from the live version."""
+        with self._registry_lock:
+            handle = self._handle(collection)
+            self._close_handle(handle)
+            del self._open[collection]
+        child = subprocess.run(
+            [sys.executable, "-m", "app.store.edge_optimize", str(handle.folder / "shard")],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if child.returncode != 0:
+            raise StoreError(
+                f"building the search index of {collection} failed: {child.stderr.strip()[-500:]}"
+            )
+        self._handle(collection)  # open again, optimised
+
+    def upsert(
+        self,
+        collection: str,
+        entries: Sequence[FaqEntry],
+        vectors: Mapping[str, VectorBatch],
+        ids: Sequence[str] | None = None,
+    ) -> None:
+        point_ids = list(ids) if ids is not None else [entry.id for entry in entries]
+        columns = {
+            name: values.tolist() if isinstance(values, np.ndarray) else values
+            for name, values in vectors.items()
+        }
+        points = [
+            qe.Point(
+                point_id,
+                {name: _edge_vector(column[i]) for name, column in columns.items()},
+                {**entry.to_record(), CONTENT_ID: entry.id},
+            )
+            for i, (point_id, entry) in enumerate(zip(point_ids, entries, strict=True))
+        ]
+        with self._using(collection) as shard:
+            shard.update(qe.UpdateOperation.upsert_points(points))
+
+    def count(self, collection: str) -> int:
+        with self._using(collection) as shard:
+            return shard.count(qe.CountRequest(exact=True))
+
+    def point_alias_to(self, alias: str, collection: str) -> str | None:
+        with self._registry_lock:
+            self._handle(collection)  # only an existing collection can be pointed at
+            aliases = self._aliases()
+            previous = aliases.get(alias)
+            aliases[alias] = collection
+            _write_json(self.root / "aliases.json", aliases)
+        return previous
+
+    def drop(self, collection: str) -> None:
+        with self._registry_lock:
+            handle = self._open.pop(collection, None)
+            if handle is not None:
+                self._close_handle(handle)
+            aliases = self._aliases()
+            if collection in aliases.values():
+                _write_json(self.root / "aliases.json", {a: c for a, c in aliases.items() if c != collection})
+            shutil.rmtree(self._folder(collection), ignore_errors=True)
+
+    # ---- raw queries --------------------------------------------------------------------------
+    def _request(
+        self,
+        handle: _Collection,
+        vector: QueryVector,
+        using: str,
+        limit: int,
+        source: str | None,
+        with_payload: bool,
+    ) -> qe.QueryRequest:
+        if using not in handle.layout.dense and using not in handle.layout.sparse:
+            raise MissingVector(f"collection '{handle.layout.name}' has no '{using}' vectors")
+        return qe.QueryRequest(
+            limit=limit,
+            query=qe.Query.Nearest(_edge_vector(vector), using=using),
+            filter=_source_filter(source),
+            with_payload=with_payload,
+            with_vector=False,
+        )
+
+    def query(
+        self,
+        alias: str,
+        vector: QueryVector,
+        using: str,
+        *,
+        limit: int,
+        source: str | None = None,
+        with_entries: bool = False,
+    ) -> list[ScoredPoint]:
+        handle = self._target(alias)
+        request = self._request(handle, vector, using, limit, source, with_entries)
+        with self._using(alias) as shard:
+            points = shard.query(request)
+        return [
+            ScoredPoint(str(p.id), float(p.score), entry_from_payload(p.payload) if with_entries else None)
+            for p in points
+        ]
+
+    def query_batch(
+        self,
+        alias: str,
+        vectors: Sequence[QueryVector],
+        using: str,
+        *,
+        limit: int,
+        sources: Sequence[str | None],
+    ) -> list[list[ScoredPoint]]:
+        handle = self._target(alias)
+        requests = [
+            self._request(handle, vector, using, limit, source, False)
+            for vector, source in zip(vectors, sources, strict=True)
+        ]
+        with self._using(alias) as shard:
+            results = shard.query_batch(qe.QueryBatchRequest(requests))
+        return [[ScoredPoint(str(p.id), float(p.score)) for p in points] for points in results]
+
+    def entries(self, alias: str, ids: Sequence[str]) -> dict[str, FaqEntry]:
+        if not ids:
+            return {}
+        with self._using(alias) as shard:
+            points = shard.retrieve(list(ids), with_payload=True, with_vector=False)
+        return {str(p.id): entry_from_payload(p.payload) for p in points}
+
+    def scroll_entries(
+        self, alias: str, *, source: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> tuple[list[tuple[str, FaqEntry]], str | None]:
+        with self._using(alias) as shard:
+            points, following = shard.scroll(
+                qe.ScrollRequest(
+                    offset=cursor,
+                    limit=limit,
+                    filter=_source_filter(source),
+                    with_payload=True,
+                    with_vector=False,
+                )
+            )
+        return [(str(p.id), entry_from_payload(p.payload)) for p in points], (
+            None if following is None else str(following)
+        )
+
+    def stored_vectors(
+        self, collection: str, names: Sequence[str], page: int = 1000
+    ) -> tuple[list[FaqEntry], dict[str, np.ndarray]]:
+        entries: list[FaqEntry] = []
+        columns: dict[str, list[list[float]]] = {name: [] for name in names}
+        for p in self._scroll(collection, list(names), page):
+            vectors = _dense_of(p.vector)
+            if not all(name in vectors for name in names):
+                continue
+            entries.append(entry_from_payload(p.payload))
+            for name in names:
+                columns[name].append(vectors[name])
+        return entries, {
+            name: np.asarray(rows, dtype=np.float32) if rows else np.zeros((0, 0), np.float32)
+            for name, rows in columns.items()
+        }
+
+    def _scroll(self, collection: str, with_vector: bool | list[str], page: int) -> Iterator[Any]:
+        """Every point of `collection` with its payload, a page at a time (the lock is held for
+        one page, never across the caller's work)."""
+        offset = None
+        while True:
+            with self._using(collection) as shard:
+                points, offset = shard.scroll(
+                    qe.ScrollRequest(offset=offset, limit=page, with_payload=True, with_vector=with_vector)
+                )
+            yield from points
+            if offset is None:
+                return
+
+    def metadata(self, collection: str) -> dict:
+        return dict(self._handle(collection).layout.metadata)
+
+    def set_metadata(self, collection: str, values: Mapping[str, object]) -> None:
+        with self._registry_lock:
+            handle = self._handle(collection)
+            layout = handle.layout
+            handle.layout = CollectionLayout(
+                name=layout.name,
+                dense=layout.dense,
+                distance=layout.distance,
+                sparse=layout.sparse,
+                metadata={**layout.metadata, **values},
+            )
+            self._write_layout(handle.layout)
+
+    def ids_holding(self, alias: str, entries: Sequence[FaqEntry]) -> dict[str, str]:
+        wanted = {entry.id: entry for entry in entries}
+        if not wanted:
+            return {}
+        with self._using(alias) as shard:
+            by_id = shard.retrieve(list(wanted), with_payload=True, with_vector=False)
+            edited, _ = shard.scroll(
+                qe.ScrollRequest(
+                    limit=len(wanted) * 2 + 10,
+                    filter=qe.Filter(must=[qe.FieldCondition(CONTENT_ID, match=qe.MatchAny(list(wanted)))]),
+                    with_payload=True,
+                    with_vector=False,
+                )
+            )
+        found: dict[str, str] = {}
+        for point in [*by_id, *edited]:
+            stored = entry_from_payload(point.payload)
+            if stored.id in wanted:
+                found.setdefault(stored.id, str(point.id))
+        return found
+
+    def delete_points(self, collection: str, ids: Sequence[str]) -> None:
+        with self._using(collection) as shard:
+            shard.update(qe.UpdateOperation.delete_points(list(ids)))
+
+    def source_counts(self, alias: str) -> dict[str, int]:
+        with self._using(alias) as shard:
+            response = shard.facet(qe.FacetRequest("source", limit=1000, exact=True))
+        # Edge's facet keeps a value whose points were all deleted, with a count of 0.
+        return {str(hit.value): hit.count for hit in response.hits if hit.count > 0}
+
+    # ---- record collections -------------------------------------------------------------------
+    def _exists(self, collection: str) -> bool:
+        return collection in self._open or (self._folder(collection) / "layout.json").exists()
+
+    def add_record(self, name: str, record_id: str, vector: np.ndarray, payload: dict) -> None:
+        with self._registry_lock:
+            if not self._exists(name):
+                self.create_collection(
+                    CollectionLayout(name=name, dense={"": len(vector)}, distance="cosine")
+                )
+        with self._using(name) as shard:
+            shard.update(qe.UpdateOperation.upsert_points([qe.Point(record_id, vector.tolist(), payload)]))
+
+    def records(
+        self, name: str, *, with_vectors: bool = False, page: int = 1000
+    ) -> Iterator[tuple[str, dict, np.ndarray | None]]:
+        if not self._exists(name):
+            return
+        for p in self._scroll(name, with_vectors, page):
+            vector = None
+            if with_vectors:
+                values = _dense_of(p.vector).get("")
+                vector = None if values is None else np.asarray(values, dtype=np.float32)
+            yield str(p.id), dict(p.payload or {}), vector
+
+    def get_state(self, name: str, record_id: str) -> dict | None:
+        if not self._exists(name):
+            return None
+        with self._using(name) as shard:
+            points = shard.retrieve([record_id], with_payload=True, with_vector=False)
+        return dict(points[0].payload or {}) if points else None
+
+    def take_lease(self, name: str, lease_id: str, holder: str, now: float, ttl: float) -> str | None:
+        # One process holds an Edge store (the folder lock), so the shard's lock alone would do;
+        # the conditional write keeps the same contract as the server engine's.
+        if self.get_state(name, lease_id) is None:
+            self.put_state(name, lease_id, {"holder": "", "renewed": 0.0})
+        free = _lease_filter(
+            lease_id,
+            should=[
+                qe.FieldCondition("holder", match=qe.MatchValue("")),
+                qe.FieldCondition("renewed", range=qe.RangeFloat(lt=now - ttl)),
+            ],
+        )
+        with self._using(name) as shard:
+            shard.update(qe.UpdateOperation.set_payload_by_filter(free, {"holder": holder, "renewed": now}))
+        held_by = str((self.get_state(name, lease_id) or {}).get("holder", ""))
+        return None if held_by == holder else held_by
+
+    def renew_lease(self, name: str, lease_id: str, holder: str, now: float) -> None:
+        mine = _lease_filter(lease_id, qe.FieldCondition("holder", match=qe.MatchValue(holder)))
+        with self._using(name) as shard:
+            shard.update(qe.UpdateOperation.set_payload_by_filter(mine, {"renewed": now}))
+
+    def release_lease(self, name: str, lease_id: str, holder: str) -> None:
+        mine = _lease_filter(lease_id, qe.FieldCondition("holder", match=qe.MatchValue(holder)))
+        with self._using(name) as shard:
+            shard.update(qe.UpdateOperation.set_payload_by_filter(mine, {"holder": "", "renewed": 0.0}))
+
+    # ---- the whole store, for copying it ------------------------------------------------------
+    def aliases(self) -> dict[str, str]:
+        return self._aliases()
+
+    def collection_names(self) -> list[str]:
+        folder = self.root / "collections"
+        return sorted(p.name for p in folder.iterdir() if (p / "layout.json").exists())
+
+    def layout(self, collection: str) -> CollectionLayout:
+        return self._handle(collection).layout
+
+    def points(self, collection: str, page: int = 500) -> Iterator[StoredPoint]:
+        for p in self._scroll(collection, True, page):
+            dense: dict[str, list[float]] = {}
+            sparse: dict[str, tuple[list[int], list[float]]] = {}
+            for name, value in _dense_of(p.vector).items():
+                if isinstance(value, qe.SparseVector):
+                    sparse[name] = (list(value.indices), [float(v) for v in value.values])
+                else:
+                    dense[name] = [float(v) for v in value]
+            yield StoredPoint(str(p.id), dense, sparse, dict(p.payload or {}))
+
+    def write_points(self, collection: str, points: Sequence[StoredPoint]) -> None:
+        edge_points = []
+        for p in points:
+            vector: dict[str, Any] = {
+                **p.dense,
+                **{name: qe.SparseVector(i, v) for name, (i, v) in p.sparse.items()},
+            }
+            edge_points.append(qe.Point(p.id, vector[""] if set(vector) == {""} else vector, dict(p.payload)))
+        with self._using(collection) as shard:
+            shard.update(qe.UpdateOperation.upsert_points(edge_points))
+
+
+def has_edge_store(path: Path) -> bool:
+    return (path / STORE_DIR / "store.json").exists()
