@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
 
+from app.api.errors import hide_paths
 from app.config import ServiceSettings
 from app.search.faq_search import FaqSearch
 from app.serving.batcher import MicroBatcher
@@ -26,7 +27,7 @@ def _resource(request: Request, name: str, what: str):
     resource = getattr(request.app.state, name)
     if resource is None:
         error = getattr(request.app.state, f"{name}_error")
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"{what}: {error}")
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, hide_paths(f"{what}: {error}"))
     return resource
 
 
@@ -99,12 +100,19 @@ def require_admin(
             "this endpoint needs the X-API-Key header",
             headers={"WWW-Authenticate": "X-API-Key"},
         )
+    if not admin_key_matches(settings, x_api_key):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "wrong API key")
+
+
+def admin_key_matches(settings: ServiceSettings, x_api_key: str | None) -> bool:
+    """True when the request carries the configured admin key."""
+    if settings.admin_api_key is None or not x_api_key:
+        return False
     # Compared as bytes: the header arrives as latin-1 text, and compare_digest refuses
     # non-ASCII str (a key like "ключ" would otherwise be a 500).
     sent = x_api_key.encode("latin-1", errors="replace")
     expected = settings.admin_api_key.get_secret_value().encode("utf-8")
-    if not secrets.compare_digest(sent, expected):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "wrong API key")
+    return secrets.compare_digest(sent, expected)
 
 
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]

@@ -4,6 +4,8 @@ exception's message as `detail`."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI, Request, status
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +18,14 @@ from app.writes.live_entries import DuplicateEntry, EntryNotFound
 from app.writes.reindex_jobs import JobAlreadyRunning, ReindexRunning
 
 RETRY_AFTER_SECONDS = "1"
+# An absolute path in a message (not the "//" of a URL): a 503 says what is missing, not where
+# the machine keeps it (the owner sees paths in /ready with the admin key).
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/])/[^\s'\",;]+")
+
+
+def hide_paths(text: str) -> str:
+    return _ABSOLUTE_PATH.sub("<path>", text)
+
 
 # Most specific first: a CollectionMissing is a StoreError too.
 STATUS_OF: list[tuple[type[Exception], int, str]] = [
@@ -36,6 +46,8 @@ HEADERS_OF: dict[type[Exception], dict[str, str]] = {Overloaded: {"Retry-After":
 
 
 def problem(code: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    if code >= 500:
+        detail = hide_paths(detail)
     return JSONResponse(status_code=code, content={"detail": detail}, headers=headers)
 
 

@@ -23,6 +23,9 @@ _SANE_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
+STATIC_PREFIX = "/static/"
+
+
 class RequestIdFilter(logging.Filter):
     """Puts the current request id on every log record (`%(request_id)s`; "-" outside requests)."""
 
@@ -63,6 +66,8 @@ class RequestContext:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
+            if template == "unmatched" and scope.get("path", "").startswith(STATIC_PREFIX):
+                template = STATIC_PREFIX.rstrip("/")  # the page's files: one series, a mount has no route
             # Labels take known values only: a method or status as sent would be a new series
             # (and memory) per request.
             method = scope.get("method", "")

@@ -262,16 +262,22 @@ class FaqSearch:
             return cached[2]
         collection = None
         rule = None
+        switching = False
         try:
             collection = self.store.resolve_alias(self.alias)
             if collection is not None:
                 rule = DecisionRule.from_record(self.store.metadata(collection).get("decision"))
-        except (CollectionMissing, ValueError):
+        except CollectionMissing:
+            # the version just read from the alias was replaced and dropped: read it again next
+            # time rather than keep the fallback for the whole TTL
+            collection, switching = None, True
+        except ValueError:
             collection = None
         if rule is None:
             rule = DecisionRule.from_record(self.servable.meta.decision)
-        with self._rule_lock:
-            self._rule = (now, collection, rule)
+        if not switching:
+            with self._rule_lock:
+                self._rule = (now, collection, rule)
         return rule
 
     def forget_rule(self) -> None:

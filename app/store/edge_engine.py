@@ -256,18 +256,40 @@ class EdgeStore(FaqStore):
         name = self._aliases().get(alias_or_collection, alias_or_collection)
         return self._handle(name)
 
+    def _locked_target(self, alias_or_collection: str) -> _Collection:
+        """The open collection `alias_or_collection` names, its lock taken. An index job drops
+        the version it replaced right after the switch, so a name read from the aliases just
+        before can be gone by the time it is opened or locked: then the alias is read again
+        (it points at the new version by then)."""
+        for _ in range(5):
+            try:
+                handle = self._target(alias_or_collection)
+            except CollectionMissing:
+                if alias_or_collection not in self._aliases():
+                    raise
+                continue  # the version read from the alias was dropped: read it again
+            handle.lock.acquire()
+            if not handle.closed:
+                return handle
+            handle.lock.release()  # dropped between the lookup and the lock
+        raise CollectionMissing(f"collection '{alias_or_collection}' was dropped while being opened")
+
+    @contextmanager
+    def _holding(self, alias_or_collection: str) -> Iterator[_Collection]:
+        handle = self._locked_target(alias_or_collection)
+        try:
+            yield handle
+        except (StoreError, TypeError):
+            raise
+        except Exception as exc:  # Edge reports every failure as a plain exception with a message
+            raise StoreError(f"{self.description}: {exc}") from exc
+        finally:
+            handle.lock.release()
+
     @contextmanager
     def _using(self, alias_or_collection: str) -> Iterator[qe.EdgeShard]:
-        handle = self._target(alias_or_collection)
-        with handle.lock:
-            if handle.closed:  # dropped between the lookup and the lock
-                raise CollectionMissing(f"collection '{alias_or_collection}' was just dropped")
-            try:
-                yield handle.shard
-            except (StoreError, TypeError):
-                raise
-            except Exception as exc:
-                raise StoreError(f"{self.description}: {exc}") from exc
+        with self._holding(alias_or_collection) as handle:
+            yield handle.shard
 
     def _write_layout(self, layout: CollectionLayout) -> None:
         _write_json(
@@ -285,14 +307,14 @@ class EdgeStore(FaqStore):
         return self._aliases().get(alias)
 
     def collection_info(self, alias: str) -> CollectionInfo:
-        collection = self.resolve_alias(alias)
-        if collection is None:
+        if self.resolve_alias(alias) is None:
             raise CollectionMissing(f"collection '{alias}' does not exist: index the FAQ with `faq index`")
-        handle = self._handle(collection)
-        with self._using(collection) as shard:
-            count = shard.count(qe.CountRequest(exact=True))
+        with self._holding(alias) as handle:
+            count = handle.shard.count(qe.CountRequest(exact=True))
         names = [*handle.layout.dense, *handle.layout.sparse]
-        return CollectionInfo(alias=alias, collection=collection, points=count, vectors=tuple(sorted(names)))
+        return CollectionInfo(
+            alias=alias, collection=handle.layout.name, points=count, vectors=tuple(sorted(names))
+        )
 
     def versions(self, alias: str) -> list[str]:
         folder = self.root / "collections"
@@ -421,10 +443,8 @@ class EdgeStore(FaqStore):
         source: str | None = None,
         with_entries: bool = False,
     ) -> list[ScoredPoint]:
-        handle = self._target(alias)
-        request = self._request(handle, vector, using, limit, source, with_entries)
-        with self._using(alias) as shard:
-            points = shard.query(request)
+        with self._holding(alias) as handle:  # one version for the request and its answer
+            points = handle.shard.query(self._request(handle, vector, using, limit, source, with_entries))
         return [
             ScoredPoint(str(p.id), float(p.score), entry_from_payload(p.payload) if with_entries else None)
             for p in points
@@ -439,13 +459,12 @@ class EdgeStore(FaqStore):
         limit: int,
         sources: Sequence[str | None],
     ) -> list[list[ScoredPoint]]:
-        handle = self._target(alias)
-        requests = [
-            self._request(handle, vector, using, limit, source, False)
-            for vector, source in zip(vectors, sources, strict=True)
-        ]
-        with self._using(alias) as shard:
-            results = shard.query_batch(qe.QueryBatchRequest(requests))
+        with self._holding(alias) as handle:
+            requests = [
+                self._request(handle, vector, using, limit, source, False)
+                for vector, source in zip(vectors, sources, strict=True)
+            ]
+            results = handle.shard.query_batch(qe.QueryBatchRequest(requests))
         return [[ScoredPoint(str(p.id), float(p.score)) for p in points] for points in results]
 
     def entries(self, alias: str, ids: Sequence[str]) -> dict[str, FaqEntry]:

@@ -37,6 +37,23 @@ def test_store_down_gives_503_not_500(trained_servable):
         assert "unreachable" in response.json()["detail"]
 
 
+def test_ready_shows_where_files_live_to_the_admin_only(tmp_path):
+    """Anyone may ask /ready (orchestrators do); paths are for the owner (the admin key)."""
+    settings = settings_for(tmp_path / "no-servable", tmp_path / "q", ADMIN_API_KEY="owner-key")
+    with TestClient(create_app(settings)) as client:
+        public = client.get("/ready")
+        assert public.status_code == 503 and str(tmp_path) not in public.text
+        assert public.json()["store"] == "embedded Qdrant" and public.json()["servable"] is None
+        assert any("servable not loaded: no servable at <path>" in p for p in public.json()["problems"])
+        wrong = client.get("/ready", headers={"X-API-Key": "guess"})
+        assert str(tmp_path) not in wrong.text
+        ask = client.post("/ask", json={"question": "q"})
+        assert ask.status_code == 503 and str(tmp_path) not in ask.text and "<path>" in ask.text
+        owner = client.get("/ready", headers={"X-API-Key": "owner-key"})
+        assert owner.status_code == 503 and str(tmp_path / "no-servable") in owner.text
+        assert str(tmp_path / "q") in owner.json()["store"]
+
+
 def test_missing_servable_gives_503(tmp_path):
     with TestClient(create_app(settings_for(tmp_path / "no-servable", tmp_path / "q"))) as client:
         ready = client.get("/ready")

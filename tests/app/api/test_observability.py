@@ -41,6 +41,12 @@ def test_metrics_count_requests_batches_cache_and_index(client):
         "faq_http_requests_total",
         (("method", "GET"), ("route", "unmatched"), ("status", "404")),
     ) in _samples(client.get("/metrics").text)
+    # the page's files count as one route of their own, not as unmatched
+    assert client.get("/static/app.js").status_code == 200
+    assert (
+        "faq_http_requests_total",
+        (("method", "GET"), ("route", "/static"), ("status", "200")),
+    ) in _samples(client.get("/metrics").text)
 
 
 def test_every_response_carries_a_request_id(client):

@@ -106,3 +106,38 @@ def test_distribution_settings_are_ignored_by_the_embedded_store_saying_so(tmp_p
     assert isinstance(store, EdgeStore)
     assert "ignoring shard_number, replication_factor: the embedded store has one shard" in caplog.text
     store.close()
+
+
+def test_queries_through_the_alias_survive_switches_that_drop_the_old_version(tmp_path):
+    """An index job drops the version it replaced right after the switch; a query that read the
+    alias just before must find the new version, not fail (seen as 503s under load)."""
+    import threading
+
+    store = EdgeStore.open_folder(tmp_path)
+    build(store)
+    failures: list[Exception] = []
+    answered = 0
+    stop = threading.Event()
+
+    def ask() -> None:
+        nonlocal answered
+        while not stop.is_set():
+            try:
+                assert store.query("faq", VECTORS[0], "dense", limit=1)[0].id == ENTRIES[0].id
+                store.collection_info("faq")
+                answered += 1
+            except Exception as exc:  # noqa: BLE001 - every failure is the finding
+                failures.append(exc)
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    try:
+        for _ in range(40):
+            old = store.resolve_alias("faq")
+            build(store)
+            store.drop(old)
+    finally:
+        stop.set()
+        asker.join()
+    store.close()
+    assert failures == [] and answered > 0
