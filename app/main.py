@@ -102,6 +102,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             app.state.services.close()
         if app.state.store is not None:
             app.state.store.close()
+        metrics.process_ended()
 
     app = FastAPI(
         # No redirect to the slash-less path: it would be built from the client's Host header.

@@ -485,6 +485,12 @@ def serve(
             f"--workers {workers} needs a Qdrant server (set QDRANT_URL): the embedded store at "
             f"{settings.embedded_path} can be opened by one process only"
         )
+    # Metrics that add up over the workers: prometheus-client's multiprocess mode, in a fresh
+    # folder (workers are new interpreters: they read the variable when they import it).
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="faq-metrics-")
     # Each worker builds its app from the environment; the cores are shared between them.
     if settings.torch_threads is None:
         os.environ["FAQ_TORCH_THREADS"] = str(max(1, settings.threads() // workers))

@@ -62,7 +62,7 @@ class MicroBatcher:
         self._thread = threading.Thread(target=self._run, name="ask-batcher", daemon=True)
         self._thread.start()
         if metrics is not None:
-            metrics.queue_depth.set_function(self._queue.qsize)
+            metrics.track_queue(self._queue.qsize)
 
     @classmethod
     def from_settings(
@@ -153,6 +153,8 @@ class MicroBatcher:
             return
         for pending, answer in zip(batch, answers, strict=True):
             _settle(pending, result=answer)
+        if self.metrics is not None:
+            self.metrics.sync()  # this worker's cache counts, as another may answer the scrape
 
 
 def _settle(pending: _Pending, result: Answers | None = None, error: BaseException | None = None) -> None:
