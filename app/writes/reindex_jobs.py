@@ -34,8 +34,18 @@ LEASE_TTL = 60.0  # a job whose process stopped renewing for this long no longer
 RENEW_EVERY = 2.0
 LIVE = "live"  # the lease's holder is a live change (not a job) when its name says so
 LIVE_WAIT = 10.0  # how long a live change waits for another process's live change
+START_WAIT = 2.0  # how long a reindex request waits for this process's live change
 _NAMESPACE = uuid.UUID("0d6e3f4a-5b8c-4e1d-9a7f-2c3b4d5e6f70")
 LEASE_ID = str(uuid.uuid5(_NAMESPACE, "reindex-lease"))
+
+
+@contextmanager
+def _holding(lock: threading.Lock) -> Iterator[None]:
+    """Release a lock already acquired when the block ends."""
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _record_id(job_id: str) -> str:
@@ -74,7 +84,11 @@ class ReindexJobs:
         self._saved = 0.0
 
     def start(self, dataset: FaqDataset) -> JobState:
-        with self._lock:
+        # A live change holds the lock while it writes (a large one for a minute): a reindex
+        # request is answered at once, not kept waiting behind it.
+        if not self._lock.acquire(timeout=START_WAIT):
+            raise JobAlreadyRunning("a live change is being written: try again when it has finished")
+        with _holding(self._lock):
             if self._thread is not None and self._thread.is_alive():
                 running = next((j.id for j in self._jobs.values() if j.status == "running"), "finishing")
                 raise JobAlreadyRunning(f"a reindex job ({running}) is already running")

@@ -114,3 +114,32 @@ def test_no_live_change_racing_a_reindex_in_another_instance_is_lost(two_apps):
         assert hits and hits[0]["question"] == question, question
     restored = one.post("/admin/reindex", content=MINI_FAQ.read_bytes(), headers=KEY)
     _wait(one, restored.json()["id"])
+
+
+def test_a_reindex_request_during_a_long_live_change_is_answered_at_once(base_search):
+    """A live change holds off reindex jobs while it writes (a large one for a minute); a
+    reindex asked for meanwhile gets 409 within seconds instead of waiting it out."""
+    import threading
+
+    from app.domain.records import load_faq
+    from app.writes.reindex_jobs import START_WAIT, JobAlreadyRunning, ReindexJobs
+
+    jobs = ReindexJobs(base_search)
+    writing, finish = threading.Event(), threading.Event()
+
+    def long_change() -> None:
+        with jobs.idle():
+            writing.set()
+            finish.wait(30)
+
+    change = threading.Thread(target=long_change)
+    change.start()
+    try:
+        assert writing.wait(10)
+        started = time.monotonic()
+        with pytest.raises(JobAlreadyRunning, match="a live change is being written"):
+            jobs.start(load_faq(MINI_FAQ))
+        assert time.monotonic() - started < START_WAIT + 5
+    finally:
+        finish.set()
+        change.join()
