@@ -419,6 +419,8 @@ def index(
                 raise fail(str(exc)) from None
             logger.info("the embedded store is held by the service at %s: handing the job to it", client.url)
             handoff_url = client.url
+        except StoreError as exc:  # e.g. a store of an earlier release: the message names the command
+            raise fail(str(exc)) from None
     if handoff_url is not None:
         key = client.admin_api_key.get_secret_value() if client.admin_api_key else None
         try:

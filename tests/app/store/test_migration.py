@@ -155,3 +155,18 @@ def test_nothing_to_migrate_is_said(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(MigrationError, match="no store of an earlier release"):
         migrate_store(tmp_path / "empty")
+
+
+def test_commands_on_an_old_store_name_the_migration(tmp_path):
+    import numpy as np
+
+    old = ClientStore.open_folder(tmp_path / "qdrant")
+    old.add_record("faq_feedback", "6f1c8d1e-4a57-4bb0-9d0e-0c1b2f9b9c11", np.ones(3, np.float32), {"n": 1})
+    old.close()
+    result = CliRunner().invoke(
+        cli_app,
+        ["index", "--data", str(MINI_FAQ), "--servable", str(tmp_path / "none")],
+        env={"QDRANT_PATH": str(tmp_path / "qdrant"), "FAQ_URL": "http://127.0.0.1:9"},
+    )
+    assert result.exit_code != 0 and "faq migrate-store" in result.output
+    assert "Traceback" not in result.output
