@@ -11,14 +11,18 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import tempfile
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import IO, Any
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+SPOOL_IN_MEMORY = 1 << 20  # bodies up to 1 MiB stay in memory; larger ones go to a temporary file
+REPLAY_PIECE = 1 << 20
 
 
 class BodySizeLimit:
@@ -71,8 +75,20 @@ class BodySizeLimit:
         if declared.isdigit() and int(declared) > limit:
             await _too_large(send, limit)
             return
-        # Read the body here, up to the limit, and hand it on in one piece.
-        chunks: list[bytes] = []
+        # Read the body here, up to the limit, into a file that stays in memory while small and
+        # moves to disk beyond SPOOL_IN_MEMORY (an upload of 200 MB is not held in memory), then
+        # hand it on in pieces.
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - closed below
+        try:
+            if await self._receive_into(spool, receive, send, limit):
+                spool.seek(0)
+                await self.app(scope, _replay(spool, receive), send)
+        finally:
+            spool.close()
+
+    async def _receive_into(self, spool: IO[bytes], receive: Receive, send: Send, limit: int) -> bool:
+        """The whole body into `spool`; False (having answered) when it is too large, too slow,
+        or the client went away."""
         size = 0
         deadline = asyncio.get_running_loop().time() + self.timeout_s
         while True:
@@ -84,28 +100,37 @@ class BodySizeLimit:
                 await _reply(
                     send, 408, f"the request body did not arrive within {self.timeout_s:g} s", close=True
                 )
-                return
+                return False
             if message["type"] == "http.disconnect":
-                return
+                return False
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
                 await _too_large(send, limit)
-                return
-            chunks.append(chunk)
+                return False
+            spool.write(chunk)
             if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        delivered = False
+                return True
 
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()  # after the body: wait for the disconnect, as the server would
 
-        await self.app(scope, replay, send)
+def _replay(spool: IO[bytes], receive: Receive) -> Receive:
+    """The spooled body as the app's receive: pieces of REPLAY_PIECE bytes, then the client's
+    own messages (the disconnect), as the server would send them."""
+    done = False
+
+    async def replay() -> Message:
+        nonlocal done
+        if done:
+            return await receive()
+        piece = spool.read(REPLAY_PIECE)
+        rest = spool.read(1)
+        if rest:
+            spool.seek(-1, 1)
+        else:
+            done = True
+        return {"type": "http.request", "body": piece, "more_body": not done}
+
+    return replay
 
 
 async def _too_large(send: Send, limit: int) -> None:

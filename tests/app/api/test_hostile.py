@@ -198,3 +198,35 @@ def test_a_body_that_trickles_in_is_cut_off():
     scope = {"type": "http", "path": "/ask", "headers": [(b"content-type", b"application/json")]}
     asyncio.run(asyncio.wait_for(limit(scope, receive, send), 5))
     assert sent[0]["status"] == 408 and (b"connection", b"close") in sent[0]["headers"]
+
+
+def test_an_upload_beyond_a_mebibyte_arrives_whole_through_the_spool(trained_servable, tmp_path):
+    """Bodies over 1 MiB are spooled to a temporary file and handed on in pieces: a 1.3 MB FAQ
+    file is indexed entry for entry, its last bytes included."""
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from app.api.body_limit import SPOOL_IN_MEMORY
+    from app.main import create_app
+    from tests.app.api.conftest import settings_for
+
+    entries = [
+        {"question": f"question number {i}?", "answer": f"answer {i}: " + "long text " * 1990 + f"end {i}"}
+        for i in range(65)
+    ]
+    body = "\n".join(json.dumps(e) for e in entries).encode()
+    assert len(body) > SPOOL_IN_MEMORY
+    app = create_app(settings_for(trained_servable, tmp_path / "q", ADMIN_API_KEY=ADMIN_KEY))
+    with TestClient(app) as client:
+        started = client.post("/admin/reindex", content=body, headers=KEY)
+        assert started.status_code == 202, started.text[:300]
+        job_id = started.json()["id"]
+        deadline = time.monotonic() + 120
+        while (job := client.get(f"/admin/reindex/{job_id}", headers=KEY).json())["status"] == "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert job["status"] == "succeeded" and client.get("/ready").json()["points"] == 65
+        listed = client.get("/faq/entries?limit=100", headers=KEY).json()["entries"]
+        last = next(e for e in listed if e["question"] == "question number 64?")
+        assert last["answer"] == entries[-1]["answer"]
