@@ -29,24 +29,11 @@ import numpy as np
 
 from app.domain.entry import unique_entries
 from app.domain.records import load_faq
-from app.encoding.onnx_runtime import ONNX_DIR, OnnxEncoder, quantise
+from app.encoding.onnx_runtime import ONNX_DIR, OnnxEncoder, fuse, quantise
 from app.encoding.servable import Servable
 from training.evaluate import load_paraphrases
 
 logger = logging.getLogger(__name__)
-
-
-def fused(source: Path, target: Path) -> Path:
-    from onnxruntime.transformers.optimizer import optimize_model
-
-    model = optimize_model(str(source), model_type="bert", num_heads=12, hidden_size=384, opt_level=1)
-    model.save_model_to_file(str(target))
-    return target
-
-
-def int8(source: Path, target: Path) -> Path:
-    quantise(source, target)  # what `faq export-onnx --int8` writes: fused, then int8
-    return target
 
 
 def unit(rows: np.ndarray) -> np.ndarray:
@@ -84,8 +71,14 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for side, model in sides.items():
             plain = args.servable / ONNX_DIR / f"{side}.onnx"
-            files = {"fp32": plain, "fused fp32": fused(plain, Path(tmp) / f"{side}-fused.onnx")}
-            files["fused int8"] = int8(plain, Path(tmp) / f"{side}-fused-int8.onnx")
+            # the variants `faq export-onnx` could write: as exported, fused, fused then int8
+            files = {
+                name: Path(tmp) / f"{side}-{name.replace(' ', '-')}.onnx"
+                for name in ("fused fp32", "fused int8")
+            }
+            fuse(plain, files["fused fp32"])
+            quantise(plain, files["fused int8"])
+            files = {"fp32": plain, **files}
             encoders = {name: OnnxEncoder(path, model, args.threads) for name, path in files.items()}
             lone: dict[str, list[float]] = {name: [] for name in encoders}
             batch: dict[str, list[float]] = {name: [] for name in encoders}

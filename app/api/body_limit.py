@@ -80,15 +80,16 @@ class BodySizeLimit:
         # hand it on in pieces.
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - closed below
         try:
-            if await self._receive_into(spool, receive, send, limit):
+            size = await self._receive_into(spool, receive, send, limit)
+            if size is not None:
                 spool.seek(0)
-                await self.app(scope, _replay(spool, receive), send)
+                await self.app(scope, _replay(spool, size, receive), send)
         finally:
             spool.close()
 
-    async def _receive_into(self, spool: IO[bytes], receive: Receive, send: Send, limit: int) -> bool:
-        """The whole body into `spool`; False (having answered) when it is too large, too slow,
-        or the client went away."""
+    async def _receive_into(self, spool: IO[bytes], receive: Receive, send: Send, limit: int) -> int | None:
+        """The whole body into `spool`, and its size; None (having answered) when it is too
+        large, too slow, or the client went away."""
         size = 0
         deadline = asyncio.get_running_loop().time() + self.timeout_s
         while True:
@@ -100,35 +101,33 @@ class BodySizeLimit:
                 await _reply(
                     send, 408, f"the request body did not arrive within {self.timeout_s:g} s", close=True
                 )
-                return False
+                return None
             if message["type"] == "http.disconnect":
-                return False
+                return None
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
                 await _too_large(send, limit)
-                return False
+                return None
             spool.write(chunk)
             if not message.get("more_body", False):
-                return True
+                return size
 
 
-def _replay(spool: IO[bytes], receive: Receive) -> Receive:
-    """The spooled body as the app's receive: pieces of REPLAY_PIECE bytes, then the client's
-    own messages (the disconnect), as the server would send them."""
-    done = False
+def _replay(spool: IO[bytes], size: int, receive: Receive) -> Receive:
+    """The spooled body (`size` bytes) as the app's receive: pieces of REPLAY_PIECE bytes, then
+    the client's own messages (the disconnect), as the server would send them."""
+    left = size
+    finished = False
 
     async def replay() -> Message:
-        nonlocal done
-        if done:
+        nonlocal left, finished
+        if finished:
             return await receive()
-        piece = spool.read(REPLAY_PIECE)
-        rest = spool.read(1)
-        if rest:
-            spool.seek(-1, 1)
-        else:
-            done = True
-        return {"type": "http.request", "body": piece, "more_body": not done}
+        piece = spool.read(min(REPLAY_PIECE, left))
+        left -= len(piece)
+        finished = left <= 0
+        return {"type": "http.request", "body": piece, "more_body": not finished}
 
     return replay
 

@@ -101,18 +101,24 @@ def _unit(rows: np.ndarray) -> np.ndarray:
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
+def fuse(source: Path, target: Path) -> None:
+    """`source` with attention, layer norm and GELU fused by ONNX Runtime's transformer
+    optimiser (num_heads/hidden_size 0: read from the graph; MiniLM has 12 heads of 32)."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    optimize_model(
+        str(source), model_type="bert", num_heads=0, hidden_size=0, opt_level=1
+    ).save_model_to_file(str(target))
+
+
 def quantise(source: Path, target: Path) -> None:
-    """`source` with attention, layer norm and GELU fused, its matrix products in int8."""
+    """`source` fused (see `fuse`), its matrix products in int8."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.transformers.optimizer import optimize_model
 
     fused = target.with_name(f".{target.name}.fused")
     try:
-        # num_heads/hidden_size 0: read from the graph (MiniLM: 12 heads of 32)
-        optimize_model(
-            str(source), model_type="bert", num_heads=0, hidden_size=0, opt_level=1
-        ).save_model_to_file(str(fused))
+        fuse(source, fused)
         # The fused graph's own operators defeat shape inference: their outputs are float.
         quantize_dynamic(
             str(fused),

@@ -128,7 +128,7 @@ class FaqSearch:
         self.cache = EmbeddingCache(cache_size)
         # An uncased tokenizer lowercases anyway: "How" and "how" are one cache entry.
         self._lowercase = bool(getattr(servable.tokenizer, "do_lower_case", False))
-        self._rule: tuple[float, str | None, DecisionRule | None] | None = None
+        self._rule: tuple[float, DecisionRule | None] | None = None
         self._rule_lock = threading.Lock()
 
     @cached_property
@@ -259,25 +259,17 @@ class FaqSearch:
         with self._rule_lock:
             cached = self._rule
         if cached is not None and now - cached[0] < RULE_TTL_SECONDS:
-            return cached[2]
-        collection = None
+            return cached[1]
         rule = None
-        switching = False
         try:
-            collection = self.store.resolve_alias(self.alias)
-            if collection is not None:
-                rule = DecisionRule.from_record(self.store.metadata(collection).get("decision"))
-        except CollectionMissing:
-            # the version just read from the alias was replaced and dropped: read it again next
-            # time rather than keep the fallback for the whole TTL
-            collection, switching = None, True
-        except ValueError:
-            collection = None
+            # the version the alias points at, read with it (a switch in between is not an error)
+            rule = DecisionRule.from_record(self.store.metadata(self.alias).get("decision"))
+        except (CollectionMissing, ValueError):
+            pass  # nothing indexed yet, or an unreadable rule: the servable's
         if rule is None:
             rule = DecisionRule.from_record(self.servable.meta.decision)
-        if not switching:
-            with self._rule_lock:
-                self._rule = (now, collection, rule)
+        with self._rule_lock:
+            self._rule = (now, rule)
         return rule
 
     def forget_rule(self) -> None:

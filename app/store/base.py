@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 from qdrant_client import models
@@ -175,7 +177,9 @@ class FaqStore(ABC):
 
     @abstractmethod
     def metadata(self, collection: str) -> dict:
-        """The collection's metadata (what the index job stored with this version)."""
+        """The collection's metadata (what the index job stored with this version); `collection`
+        may be an alias: then the metadata of the version it points at, read as one operation
+        (a switch that drops the old version in between is not an error)."""
 
     @abstractmethod
     def set_metadata(self, collection: str, values: Mapping[str, object]) -> None:
@@ -249,6 +253,12 @@ class FaqStore(ABC):
     def write_points(self, collection: str, points: Sequence[StoredPoint]) -> None: ...
 
 
+def version_name(alias: str) -> str:
+    """A new version's name: alias_vYYYYmmddTHHMMSS_xxxxxx (sorted by time, unique)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{alias}_v{stamp}_{uuid.uuid4().hex[:6]}"
+
+
 @dataclass(frozen=True)
 class CollectionLayout:
     """A collection's vectors (dense: name -> size; "" is the unnamed vector of record
@@ -268,6 +278,6 @@ class StoredPoint:
     and values), and its payload."""
 
     id: str
-    dense: Mapping[str, list[float]]
+    dense: Mapping[str, Sequence[float]]
     sparse: Mapping[str, tuple[list[int], list[float]]]
     payload: Mapping[str, object]

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,7 @@ from app.store.base import (
     StoreUnavailable,
     VectorBatch,
     entry_from_payload,
+    version_name,
 )
 
 logger = logging.getLogger(__name__)
@@ -132,11 +131,7 @@ class ClientStore(FaqStore):
 
     # ---- collections and aliases --------------------------------------------------------
     def resolve_alias(self, alias: str) -> str | None:
-        with self._locked():
-            for item in self.client.get_aliases().aliases:
-                if item.alias_name == alias:
-                    return item.collection_name
-        return None
+        return self.aliases().get(alias)
 
     def collection_info(self, alias: str) -> CollectionInfo:
         collection = self.resolve_alias(alias)
@@ -157,8 +152,7 @@ class ClientStore(FaqStore):
         return sorted(n for n in names if n.startswith(f"{alias}_v"))
 
     def create_version(self, alias: str, dense: Mapping[str, int], sparse: Sequence[str] = ()) -> str:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        name = f"{alias}_v{stamp}_{uuid.uuid4().hex[:6]}"
+        name = version_name(alias)
         with self._locked():
             self.client.create_collection(
                 name,
@@ -328,7 +322,7 @@ class ClientStore(FaqStore):
         }
 
     def metadata(self, collection: str) -> dict:
-        """The collection's metadata (what the index job stored with this version)."""
+        # Qdrant resolves an alias here itself, in one request.
         with self._locked():
             info = self.client.get_collection(collection)
         return dict(info.config.metadata or {})

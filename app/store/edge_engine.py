@@ -26,11 +26,9 @@ import subprocess
 import sys
 import tempfile
 import threading
-import uuid
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +51,7 @@ from app.store.base import (
     StoreUnavailable,
     VectorBatch,
     entry_from_payload,
+    version_name,
 )
 
 logger = logging.getLogger(__name__)
@@ -178,6 +177,9 @@ class EdgeStore(FaqStore):
             raise StoreError(
                 f"{root} holds a store of format {marker.get('format')}; this release reads {STORE_FORMAT}"
             )
+        # This process alone holds the store (the lock above), so the aliases file is read
+        # once and then kept here, written through on every switch: no file read per query.
+        self._alias_map: dict[str, str] = dict(_read_json(root / "aliases.json", {}))
         if temporary:
             self._cleanup = weakref.finalize(self, shutil.rmtree, root.parent, True)
 
@@ -220,8 +222,10 @@ class EdgeStore(FaqStore):
     def _folder(self, collection: str) -> Path:
         return self.root / "collections" / collection
 
-    def _aliases(self) -> dict[str, str]:
-        return dict(_read_json(self.root / "aliases.json", {}))
+    def _set_aliases(self, aliases: dict[str, str]) -> None:
+        """Replace the aliases: the file first (durably, atomically), then the copy in memory."""
+        _write_json(self.root / "aliases.json", aliases)
+        self._alias_map = aliases
 
     def _handle(self, collection: str) -> _Collection:
         with self._registry_lock:
@@ -253,7 +257,7 @@ class EdgeStore(FaqStore):
 
     def _target(self, alias_or_collection: str) -> _Collection:
         """The collection an alias points at, or the collection of that name."""
-        name = self._aliases().get(alias_or_collection, alias_or_collection)
+        name = self._alias_map.get(alias_or_collection, alias_or_collection)
         return self._handle(name)
 
     def _locked_target(self, alias_or_collection: str) -> _Collection:
@@ -265,7 +269,7 @@ class EdgeStore(FaqStore):
             try:
                 handle = self._target(alias_or_collection)
             except CollectionMissing:
-                if alias_or_collection not in self._aliases():
+                if alias_or_collection not in self._alias_map:
                     raise
                 continue  # the version read from the alias was dropped: read it again
             handle.lock.acquire()
@@ -304,7 +308,7 @@ class EdgeStore(FaqStore):
 
     # ---- collections and aliases --------------------------------------------------------------
     def resolve_alias(self, alias: str) -> str | None:
-        return self._aliases().get(alias)
+        return self._alias_map.get(alias)
 
     def collection_info(self, alias: str) -> CollectionInfo:
         if self.resolve_alias(alias) is None:
@@ -321,8 +325,7 @@ class EdgeStore(FaqStore):
         return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name.startswith(f"{alias}_v"))
 
     def create_version(self, alias: str, dense: Mapping[str, int], sparse: Sequence[str] = ()) -> str:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        name = f"{alias}_v{stamp}_{uuid.uuid4().hex[:6]}"
+        name = version_name(alias)
         self.create_collection(
             CollectionLayout(name=name, dense=dict(dense), distance="dot", sparse=tuple(sparse))
         )
@@ -397,10 +400,8 @@ class EdgeStore(FaqStore):
     def point_alias_to(self, alias: str, collection: str) -> str | None:
         with self._registry_lock:
             self._handle(collection)  # only an existing collection can be pointed at
-            aliases = self._aliases()
-            previous = aliases.get(alias)
-            aliases[alias] = collection
-            _write_json(self.root / "aliases.json", aliases)
+            previous = self._alias_map.get(alias)
+            self._set_aliases({**self._alias_map, alias: collection})
         return previous
 
     def drop(self, collection: str) -> None:
@@ -408,9 +409,8 @@ class EdgeStore(FaqStore):
             handle = self._open.pop(collection, None)
             if handle is not None:
                 self._close_handle(handle)
-            aliases = self._aliases()
-            if collection in aliases.values():
-                _write_json(self.root / "aliases.json", {a: c for a, c in aliases.items() if c != collection})
+            if collection in self._alias_map.values():
+                self._set_aliases({a: c for a, c in self._alias_map.items() if c != collection})
             shutil.rmtree(self._folder(collection), ignore_errors=True)
 
     # ---- raw queries --------------------------------------------------------------------------
@@ -522,7 +522,8 @@ class EdgeStore(FaqStore):
                 return
 
     def metadata(self, collection: str) -> dict:
-        return dict(self._handle(collection).layout.metadata)
+        with self._holding(collection) as handle:  # an alias: the version it points at, now
+            return dict(handle.layout.metadata)
 
     def set_metadata(self, collection: str, values: Mapping[str, object]) -> None:
         with self._registry_lock:
@@ -629,7 +630,7 @@ class EdgeStore(FaqStore):
 
     # ---- the whole store, for copying it ------------------------------------------------------
     def aliases(self) -> dict[str, str]:
-        return self._aliases()
+        return dict(self._alias_map)
 
     def collection_names(self) -> list[str]:
         folder = self.root / "collections"

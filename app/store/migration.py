@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import math
 import shutil
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +53,13 @@ class MigrationReport:
         }
 
 
-def _same_vector(a: list[float], b: list[float], cosine: bool) -> bool:
+def _compact(point: StoredPoint) -> StoredPoint:
+    return StoredPoint(
+        point.id, {n: array("f", v) for n, v in point.dense.items()}, point.sparse, point.payload
+    )
+
+
+def _same_vector(a: Sequence[float], b: Sequence[float], cosine: bool) -> bool:
     left, right = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if left.shape != right.shape:
         return False
@@ -142,7 +149,9 @@ def verify_copy(source: FaqStore, target: FaqStore) -> None:
         if source.count(name) != target.count(name):
             raise MigrationError(f"{name}: {source.count(name)} points, copy has {target.count(name)}")
         cosine = old_layout.distance == "cosine"
-        old_points = {p.id: p for p in source.points(name, page=PAGE)}
+        # Held compactly (4-byte floats): a store of 100k points would otherwise take gigabytes
+        # of Python floats here.
+        old_points = {p.id: _compact(p) for p in source.points(name, page=PAGE)}
         for new in target.points(name, page=PAGE):
             old = old_points.pop(new.id, None)
             if old is None:

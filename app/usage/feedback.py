@@ -68,7 +68,8 @@ class FeedbackLog:
         """Delete the given feedback records (None: every one); how many were deleted. The
         owner's way out of spam or personal data; deleted pairs no longer reach training."""
         existing = [record_id for record_id, _, _ in self.store.records(self.name)]
-        doomed = existing if feedback_ids is None else [i for i in existing if i in set(feedback_ids)]
+        wanted = None if feedback_ids is None else set(feedback_ids)
+        doomed = existing if wanted is None else [i for i in existing if i in wanted]
         if doomed:
             self.store.delete_points(self.name, doomed)
             logger.info("deleted %d feedback records", len(doomed))

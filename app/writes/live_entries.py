@@ -46,7 +46,6 @@ class LiveEntries:
         self.alias = search.alias
         self.jobs = jobs
         self._sources: tuple[float, dict[str, int]] | None = None
-        self._keep_lease: Callable[[], None] | None = None
         self._sources_lock = threading.Lock()
 
     # ---- reading ----------------------------------------------------------------------------
@@ -91,7 +90,7 @@ class LiveEntries:
         whose id is held by an entry that was since edited to other content is a new entry, under
         a fresh id: the edited one is never overwritten."""
         unique = unique_entries(entries)
-        with self._writing() as collection:
+        with self._writing() as (collection, keep_lease):
             held = self.store.ids_holding(collection, unique)
             taken = set(self._existing_ids(collection, [e.id for e in unique if e.id not in held]))
             new = [e for e in unique if e.id not in held]
@@ -100,8 +99,8 @@ class LiveEntries:
             # answered between them while a large batch is written.
             for start in range(0, len(new), WRITE_CHUNK):
                 chunk = new[start : start + WRITE_CHUNK]
-                if start and self._keep_lease is not None:
-                    self._keep_lease()  # a long write keeps other processes' jobs waiting
+                if start:
+                    keep_lease()  # a long write keeps other processes' jobs waiting
                 self.store.upsert(
                     collection, chunk, self.search.vectors_for(chunk), ids=[ids[e.id] for e in chunk]
                 )
@@ -115,7 +114,7 @@ class LiveEntries:
     def update(self, entry_id: str, changes: dict[str, str]) -> FaqEntry:
         """Edit an entry's fields; it keeps its id and is encoded anew. An edit that would make
         it identical to another entry is refused (DuplicateEntry), not stored twice."""
-        with self._writing() as collection:
+        with self._writing() as (collection, _):
             edited = replace(self.get(entry_id), **changes)
             holder = self.store.ids_holding(collection, [edited]).get(edited.id)
             if holder is not None and holder != entry_id:
@@ -128,7 +127,7 @@ class LiveEntries:
         return list(self.store.entries(collection, ids)) if ids else []
 
     def delete(self, entry_id: str) -> FaqEntry:
-        with self._writing() as collection:
+        with self._writing() as (collection, _):
             entry = self.get(entry_id)
             self.store.delete_points(collection, [entry_id])
         logger.info("deleted FAQ entry %s from %s", entry_id, collection)
@@ -156,16 +155,15 @@ class LiveEntries:
             logger.exception("could not refit the decision rule of %s; the previous one stays", collection)
 
     @contextmanager
-    def _writing(self) -> Iterator[str]:
+    def _writing(self) -> Iterator[tuple[str, Callable[[], None]]]:
         """The context of one live change: no reindex may start or be running, and the change
-        goes to the collection the alias points at (created for a FAQ's first entry)."""
+        goes to the collection the alias points at (created for a FAQ's first entry); with it,
+        the function that keeps the change's lease through a long write."""
         with self.jobs.idle() as keep_lease:
-            self._keep_lease = keep_lease
             collection = self._target_collection()
             try:
-                yield collection
+                yield collection, keep_lease
             finally:
-                self._keep_lease = None
                 with self._sources_lock:
                     self._sources = None
 

@@ -39,15 +39,6 @@ _NAMESPACE = uuid.UUID("0d6e3f4a-5b8c-4e1d-9a7f-2c3b4d5e6f70")
 LEASE_ID = str(uuid.uuid5(_NAMESPACE, "reindex-lease"))
 
 
-@contextmanager
-def _holding(lock: threading.Lock) -> Iterator[None]:
-    """Release a lock already acquired when the block ends."""
-    try:
-        yield
-    finally:
-        lock.release()
-
-
 def _record_id(job_id: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, job_id))
 
@@ -88,7 +79,7 @@ class ReindexJobs:
         # request is answered at once, not kept waiting behind it.
         if not self._lock.acquire(timeout=START_WAIT):
             raise JobAlreadyRunning("a live change is being written: try again when it has finished")
-        with _holding(self._lock):
+        try:
             if self._thread is not None and self._thread.is_alive():
                 running = next((j.id for j in self._jobs.values() if j.status == "running"), "finishing")
                 raise JobAlreadyRunning(f"a reindex job ({running}) is already running")
@@ -106,6 +97,8 @@ class ReindexJobs:
                 target=self._run, args=(job, dataset), name=f"reindex-{job.id}", daemon=True
             )
             self._thread.start()
+        finally:
+            self._lock.release()
         return job
 
     def _holder(self, job: JobState) -> str:

@@ -144,6 +144,7 @@ def test_stored_vectors_and_metadata(store, alias):
     store.set_metadata(name, {"decision": {"answer_score": 0.5}})
     store.set_metadata(name, {"other": 1})
     assert store.metadata(name) == {"decision": {"answer_score": 0.5}, "other": 1}
+    assert store.metadata(alias) == store.metadata(name), "through the alias: the version it points at"
 
 
 def test_sparse_vectors_with_idf(store, alias):
