@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from app.domain.entry import (
+    MAX_ALTERNATES,
     MAX_ANSWER_CHARS,
     MAX_QUESTION_CHARS,
     MAX_SOURCE_CHARS,
@@ -203,6 +204,13 @@ SourceText = Annotated[str, _optional_text("source"), Field(max_length=MAX_SOURC
 PageText = Annotated[str, _optional_text("filename"), Field(max_length=MAX_SOURCE_CHARS)]
 # The entry's page: the data file calls it `filename`; `page` is accepted too.
 PAGE_NAMES = AliasChoices("filename", "page")
+Wordings = Annotated[
+    list[QuestionText],
+    Field(
+        max_length=MAX_ALTERNATES,
+        description=f"Other wordings of the question (at most {MAX_ALTERNATES}), each like a question.",
+    ),
+]
 
 
 class EntryIn(BaseModel):
@@ -222,6 +230,7 @@ class EntryIn(BaseModel):
     answer: AnswerText
     source: SourceText = ""
     filename: PageText = Field(default="", validation_alias=PAGE_NAMES)
+    alternates: Wordings = []
 
 
 class EntriesIn(RootModel[list[EntryIn]]):
@@ -246,15 +255,31 @@ class EntryUpdate(BaseModel):
     answer: AnswerText | None = None
     source: SourceText | None = None
     filename: PageText | None = Field(default=None, validation_alias=PAGE_NAMES)
+    alternates: Wordings | None = Field(default=None, description="The entry's whole list of wordings.")
 
     @model_validator(mode="after")
     def _something_to_change(self) -> EntryUpdate:
         if not self.model_fields_set:
-            raise ValueError("nothing to change: give at least one of question, answer, source, filename")
+            raise ValueError(
+                "nothing to change: give at least one of question, answer, source, filename, alternates"
+            )
         nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
         if nulls:  # null is not a value: "" clears an optional field
             raise ValueError(f'{", ".join(nulls)} must not be null (use "" to clear source or filename)')
         return self
+
+
+class EntryWarningOut(BaseModel):
+    """An entry very close to another one (`similar`), or with the same question as another and
+    a different answer (`conflict`): written anyway, for the owner to look at."""
+
+    index: int = Field(description="The entry's place in what was sent (0 for one entry).")
+    kind: Literal["similar", "conflict"]
+    other_id: str = Field(description="The other entry.")
+    other_question: str
+    similarity: float = Field(description="Cosine similarity of the closest wordings (question side).")
+    message: str
+    where: str | None = Field(default=None, description="The row of a file, when there is one.")
 
 
 class EntryOut(BaseModel):
@@ -263,10 +288,25 @@ class EntryOut(BaseModel):
     answer: str
     source: str
     filename: str
+    alternates: list[str] = Field(default=[], description="Other wordings of the question.")
+    warnings: list[EntryWarningOut] | None = Field(
+        default=None, description="After a change: entries it is very close to (absent when read)."
+    )
+
+
+class WordingsIn(BaseModel):
+    """Wordings to add to an entry (what users asked): each answers with the entry at once."""
+
+    model_config = strict_body({"wordings": ["can i renew a book online?", "renew loans from home"]})
+
+    wordings: Annotated[list[QuestionText], Field(min_length=1, max_length=MAX_ALTERNATES)]
 
 
 class EntriesCreated(BaseModel):
     ids: list[str] = Field(description="The ids of the entries, in the order sent.")
+    warnings: list[EntryWarningOut] = Field(
+        default=[], description="Entries very close to another one (written anyway)."
+    )
 
 
 class EntryPage(BaseModel):

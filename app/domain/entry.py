@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # A fixed namespace makes an entry's id a pure function of its content: re-indexing is idempotent.
 ENTRY_NAMESPACE = uuid.UUID("6f1c1a8e-7a0b-4a53-9d1f-4b2f8f0e6c11")
@@ -65,21 +66,85 @@ def string_field(record: dict, name: str, *, required: bool) -> str:
     return text
 
 
+# At most this many alternate wordings an entry (each is a vector searched with every question).
+MAX_ALTERNATES = 200
+# In a spreadsheet cell, or a plain string, several wordings are separated by this.
+WORDING_SEPARATOR = "|"
+
+
+def wording_key(text: str) -> str:
+    """What makes two wordings the same: their words; case, punctuation and spacing do not
+    count ("Where do I renew?" and "where do i renew" are one wording)."""
+    return " ".join(re.findall(r"\w+", text.casefold())) or text.strip()
+
+
+def normalise_alternates(value: object, question: str = "") -> tuple[str, ...]:
+    """An entry's alternate wordings from a record's `alternates` (a list of strings, or one
+    string split on `|`): each normalised like a question, blanks dropped, repeats (and the
+    entry's own question) kept once, at most MAX_ALTERNATES."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        items: list[object] = list(value.split(WORDING_SEPARATOR))
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise ValueError(f"field 'alternates' must be a list of strings, got {type(value).__name__}")
+    seen = {wording_key(question)} if question else set()
+    wordings: list[str] = []
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, str):
+            raise ValueError(f"alternate {number} must be a string, got {type(item).__name__}")
+        parts = item.split(WORDING_SEPARATOR) if isinstance(value, str) else [item]
+        for part in parts:
+            text = normalise_text(part, f"alternate {number}", required=False)
+            if not text:
+                continue
+            if len(text) > MAX_QUESTION_CHARS:
+                raise ValueError(
+                    f"alternate {number} is {len(text)} characters long; the limit is {MAX_QUESTION_CHARS}"
+                )
+            key = wording_key(text)
+            if key not in seen:
+                seen.add(key)
+                wordings.append(text)
+    if len(wordings) > MAX_ALTERNATES:
+        raise ValueError(f"{len(wordings)} alternate wordings; the limit is {MAX_ALTERNATES}")
+    return tuple(wordings)
+
+
 @dataclass(frozen=True)
 class FaqEntry:
+    """One FAQ entry. `alternates` are other wordings of its question (what users ask): they
+    are searched like the question, but are not part of the entry's content id, so adding a
+    wording keeps the entry (and its id) the same entry."""
+
     question: str
     answer: str
     source: str = ""
     filename: str = ""
+    alternates: tuple[str, ...] = ()
 
     @classmethod
     def from_record(cls, record: dict) -> FaqEntry:
+        question = string_field(record, "question", required=True)
         return cls(
-            question=string_field(record, "question", required=True),
+            question=question,
             answer=string_field(record, "answer", required=True),
             source=string_field(record, "source", required=False),
             filename=string_field(record, "filename", required=False),
+            alternates=normalise_alternates(record.get("alternates"), question),
         )
+
+    @property
+    def wordings(self) -> tuple[str, ...]:
+        """The question and its alternate wordings."""
+        return (self.question, *self.alternates)
+
+    def with_alternates(self, alternates: Sequence[str]) -> FaqEntry:
+        """This entry with `alternates` as its wordings (normalised; the question's own wording
+        and repeats dropped)."""
+        return replace(self, alternates=normalise_alternates(list(alternates), self.question))
 
     @property
     def id(self) -> str:
@@ -87,14 +152,18 @@ class FaqEntry:
         key = "\x1f".join((self.question, self.answer, self.source, self.filename))
         return str(uuid.uuid5(ENTRY_NAMESPACE, key))
 
-    def to_record(self) -> dict[str, str]:
-        """The entry as a data-file record (and as the payload stored with its vectors)."""
-        return {
+    def to_record(self) -> dict[str, object]:
+        """The entry as a data-file record (and as the payload stored with its vectors);
+        `alternates` only when it has some, so a FAQ without them exports as before."""
+        record: dict[str, object] = {
             "question": self.question,
             "answer": self.answer,
             "source": self.source,
             "filename": self.filename,
         }
+        if self.alternates:
+            record["alternates"] = list(self.alternates)
+        return record
 
 
 def count_duplicates(entries: Sequence[FaqEntry]) -> int:

@@ -57,6 +57,9 @@ _COLUMN_ALIASES = {
     "page": "filename",
     "url": "filename",
 }
+# Columns holding alternate wordings of the question: any number of them ("alternate",
+# "alternate 2", "alternates", "wording_3"...), each cell one wording or several split on "|".
+_ALTERNATE_COLUMN = re.compile(r"^(alternates?|alternatives?|alternative questions?|wordings?)[\s_-]*\d*$")
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,11 @@ def _columns(header: list[str], origin: str) -> dict[int, str]:
     """Column index -> field name for a header row; question and answer are required."""
     columns: dict[int, str] = {}
     for index, name in enumerate(header):
-        field = _COLUMN_ALIASES.get(str(name or "").strip().lower())
+        key = str(name or "").strip().lower()
+        if _ALTERNATE_COLUMN.match(key):
+            columns[index] = "alternates"  # every such column adds wordings
+            continue
+        field = _COLUMN_ALIASES.get(key)
         if field and field not in columns.values():  # the first of two aliases wins
             columns[index] = field
     missing = [name for name in ("question", "answer") if name not in columns.values()]
@@ -178,13 +185,23 @@ def _columns(header: list[str], origin: str) -> dict[int, str]:
         raise DataError(
             f"{origin}, row 1: the header has no {' or '.join(repr(m) for m in missing)} column "
             f"(columns found: {found}; expected question, answer and optionally source or "
-            "category, filename, page or url)"
+            "category, filename, page or url, and alternate wordings in alternate columns)"
         )
     return columns
 
 
 def _record(cells: list, columns: dict[int, str]) -> dict:
-    return {field: _cell_text(cells[index]) if index < len(cells) else "" for index, field in columns.items()}
+    record: dict = {}
+    alternates: list[str] = []
+    for index, field in columns.items():
+        text = _cell_text(cells[index]) if index < len(cells) else ""
+        if field == "alternates":
+            alternates.extend(text.split("|"))
+        else:
+            record[field] = text
+    if alternates:
+        record["alternates"] = alternates
+    return record
 
 
 def _cell_text(value: object) -> str:

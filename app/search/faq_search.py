@@ -37,6 +37,7 @@ from app.search.settings import (
     ANSWER_VECTOR,
     LEXICAL_VECTOR,
     QUESTION_VECTOR,
+    WORDINGS_VECTOR,
     SearchSettings,
     answer_text,
     lexical_text,
@@ -59,6 +60,7 @@ class Hit:
     source: str
     filename: str
     score: float
+    alternates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ class FaqSearch:
         self._lowercase = bool(getattr(servable.tokenizer, "do_lower_case", False))
         self._rule: tuple[float, DecisionRule | None] | None = None
         self._rule_lock = threading.Lock()
+        self._missing_sides: set[str] = set()  # said once each: a collection from an older release
 
     @cached_property
     def lexical(self) -> LexicalEncoder | Bm25Encoder:
@@ -140,6 +143,10 @@ class FaqSearch:
         """The dense named vectors a collection for this search holds, with their sizes."""
         return dict.fromkeys(self.settings.dense_vectors, self.servable.embedding_size)
 
+    def multivector_sizes(self) -> dict[str, int]:
+        """The multivectors (several vectors an entry, max-sim) it holds, with their sizes."""
+        return dict.fromkeys(self.settings.multi_vectors, self.servable.embedding_size)
+
     def vectors_for(self, entries: Sequence[FaqEntry], batch_size: int = 256) -> dict[str, VectorBatch]:
         """The named vectors stored for `entries`: which text each encodes and with which model."""
         answers = self.servable.encode([answer_text(e) for e in entries], batch_size=batch_size)
@@ -148,9 +155,31 @@ class FaqSearch:
             texts = [question_text(e, self.settings.question_context) for e in entries]
             questions = self.servable.encode_question_side(texts, batch_size=batch_size)
             vectors[QUESTION_VECTOR] = unit_rows(questions)
+        if WORDINGS_VECTOR in self.settings.multi_vectors:
+            vectors[WORDINGS_VECTOR] = self._wording_vectors(entries, batch_size)
         if LEXICAL_VECTOR in self.settings.vectors:
             vectors[LEXICAL_VECTOR] = self.lexical.documents([lexical_text(e) for e in entries])
         return vectors
+
+    def _wording_vectors(self, entries: Sequence[FaqEntry], batch_size: int) -> list[np.ndarray]:
+        """Each entry's alternate wordings encoded like its question (one forward for all of
+        them), one matrix an entry (no rows: none)."""
+        texts = [
+            question_text(replace(e, question=wording), self.settings.question_context)
+            for e in entries
+            for wording in e.alternates
+        ]
+        size = self.servable.embedding_size
+        encoded = (
+            unit_rows(self.servable.encode_question_side(texts, batch_size=batch_size))
+            if texts
+            else np.zeros((0, size), np.float32)
+        )
+        matrices, start = [], 0
+        for entry in entries:
+            matrices.append(encoded[start : start + len(entry.alternates)])
+            start += len(entry.alternates)
+        return matrices
 
     # ---- encoding questions -----------------------------------------------------------------
     @property
@@ -230,9 +259,10 @@ class FaqSearch:
         elif rule is not None:
             threshold = rule.answer_score
             status = rule.status(best, margin if margin is not None else 0.0)
-            if status != ANSWERED and hits and _same_words(question.text, hits[0].question):
-                # One of the FAQ's own questions, word for word: its entry is the answer, even
-                # when a twin entry ("start" / "stop a virtual machine") keeps the margin small.
+            if status != ANSWERED and hits and _is_wording_of(question.text, hits[0]):
+                # One of the FAQ's own questions (or a wording its owner confirmed), word for
+                # word: its entry is the answer, even when a twin entry ("start" / "stop a
+                # virtual machine") keeps the margin small.
                 status = ANSWERED
         else:  # a collection and servable from before decision rules: the single threshold
             threshold = self.settings.no_answer_threshold
@@ -364,6 +394,11 @@ class FaqSearch:
         by_question: list[list[ScoredPoint]] = [[] for _ in questions]
         if settings.mode == "fused":
             by_question = self._optional_side(list(question_queries), QUESTION_VECTOR, deepest, sources)
+            # An entry's question side is its best wording: the question or an alternate.
+            by_wording = self._optional_side(
+                [q[None, :] for q in question_queries], WORDINGS_VECTOR, deepest, sources
+            )
+            by_question = [_best_of(a, b) for a, b in zip(by_question, by_wording, strict=True)]
         by_lexical: list[list[ScoredPoint]] = [[] for _ in questions]
         if settings.sparse_vectors:
             lexical_queries = [self.lexical.query(q.text) for q in questions]
@@ -403,7 +438,14 @@ class FaqSearch:
         try:
             return self.store.query_batch(self.alias, queries, using, limit=depth, sources=sources)
         except MissingVector:
-            logger.warning("collection '%s' has no %s vectors: searching without them", self.alias, using)
+            if using not in self._missing_sides:
+                self._missing_sides.add(using)
+                logger.warning(
+                    "collection '%s' has no %s vectors (indexed by an older release): searching "
+                    "without them until the next `faq index`",
+                    self.alias,
+                    using,
+                )
             return [[] for _ in queries]
 
 
@@ -411,6 +453,20 @@ class FaqSearch:
 _FAR_VECTORS: weakref.WeakKeyDictionary[Servable, dict[bool, tuple[np.ndarray, np.ndarray]]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def _best_of(*sides: Sequence[ScoredPoint]) -> list[ScoredPoint]:
+    """Results of several searches of one side merged: each point once, with its best score."""
+    best: dict[str, ScoredPoint] = {}
+    for side in sides:
+        for point in side:
+            if point.id not in best or point.score > best[point.id].score:
+                best[point.id] = point
+    return sorted(best.values(), key=lambda p: p.score, reverse=True)
+
+
+def _is_wording_of(text: str, hit: Hit) -> bool:
+    return any(_same_words(text, wording) for wording in (hit.question, *hit.alternates))
 
 
 def _same_words(a: str, b: str) -> bool:
@@ -432,4 +488,4 @@ def _margin(hits: Sequence[Hit]) -> float | None:
 
 
 def _hit(pid: str, entry: FaqEntry, score: float) -> Hit:
-    return Hit(pid, entry.answer, entry.question, entry.source, entry.filename, score)
+    return Hit(pid, entry.answer, entry.question, entry.source, entry.filename, score, entry.alternates)

@@ -16,6 +16,9 @@ logger = logging.getLogger(__name__)
 ANSWER_VECTOR = "answer"
 QUESTION_VECTOR = "question"
 LEXICAL_VECTOR = "lexical"
+# An entry's alternate wordings, encoded like its question: a multivector scored by the best
+# of its rows (max-sim), so an entry is matched by its closest wording.
+WORDINGS_VECTOR = "wordings"
 
 SEARCH_MODES = ("answer", "fused")
 FUSIONS = ("max", "sum", "rrf")
@@ -95,6 +98,12 @@ class SearchSettings:
         return (ANSWER_VECTOR,) if self.mode == "answer" else (ANSWER_VECTOR, QUESTION_VECTOR)
 
     @property
+    def multi_vectors(self) -> tuple[str, ...]:
+        """Named dense multivectors the index needs: the alternate wordings, searched with the
+        question side (only a fused search has one)."""
+        return (WORDINGS_VECTOR,) if self.mode == "fused" else ()
+
+    @property
     def sparse_vectors(self) -> tuple[str, ...]:
         """Named sparse vectors the index needs for this search."""
         return (LEXICAL_VECTOR,) if self.lexical_weight > 0 else ()
@@ -134,5 +143,6 @@ def question_text(entry: FaqEntry, with_context: bool) -> str:
 
 
 def lexical_text(entry: FaqEntry) -> str:
-    """The text whose words make an entry's lexical vector: its page, question and answer."""
-    return f"{page_context(entry)} {entry.question} {entry.answer}"
+    """The text whose words make an entry's lexical vector: its page, its wordings (question
+    and alternates) and its answer."""
+    return f"{page_context(entry)} {' '.join(entry.wordings)} {entry.answer}"

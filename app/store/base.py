@@ -13,8 +13,10 @@ from qdrant_client import models
 
 from app.domain.entry import FaqEntry
 
-# A named vector's values for a batch of points: a dense matrix, or one sparse vector a point.
-VectorBatch = np.ndarray | list[models.SparseVector]
+# A named vector's values for a batch of points: a dense matrix, one sparse vector a point, or
+# (a multivector) one matrix a point, each row one vector; a matrix of no rows: no vector.
+VectorBatch = np.ndarray | list[models.SparseVector] | list[np.ndarray]
+# A query: a dense vector, a sparse one, or (against a multivector) a matrix of one row.
 QueryVector = np.ndarray | models.SparseVector
 
 
@@ -62,6 +64,7 @@ def entry_from_payload(payload: Mapping | None) -> FaqEntry:
         answer=str(payload.get("answer", "")),
         source=str(payload.get("source", "")),
         filename=str(payload.get("filename", "")),
+        alternates=tuple(str(w) for w in payload.get("alternates") or ()),
     )
 
 
@@ -100,11 +103,18 @@ class FaqStore(ABC):
         return [name for name in self.versions(alias) if name != current]
 
     @abstractmethod
-    def create_version(self, alias: str, dense: Mapping[str, int], sparse: Sequence[str] = ()) -> str:
+    def create_version(
+        self,
+        alias: str,
+        dense: Mapping[str, int],
+        sparse: Sequence[str] = (),
+        multi: Mapping[str, int] | None = None,
+    ) -> str:
         """A new, empty collection version with the named dense vectors (of the given sizes,
         compared by dot product: the search stores and queries unit-length vectors, so scores
-        are cosine similarities) and sparse vectors (IDF-weighted dot product); a keyword
-        index on `source` and on the content id."""
+        are cosine similarities), dense vectors holding several vectors a point (`multi`, name
+        -> size; a point scores the best of its rows: max-sim), and sparse vectors (IDF-weighted dot product);
+        a keyword index on `source` and on the content id."""
 
     def seal(self, collection: str) -> None:  # noqa: B027 - engines without an index step keep this
         """Make a fully written version ready to serve (build its search index, flush it);
@@ -270,14 +280,30 @@ class CollectionLayout:
     distance: str  # "dot" or "cosine"
     sparse: tuple[str, ...] = ()
     metadata: Mapping[str, object] = field(default_factory=dict)
+    multi: tuple[str, ...] = ()  # dense vectors holding several vectors a point (max-sim)
 
 
 @dataclass(frozen=True)
 class StoredPoint:
-    """A point as stored: id, every vector by name (dense as a float list, sparse as indices
-    and values), and its payload."""
+    """A point as stored: id, every vector by name (dense as a float list, a multivector as a
+    list of them, sparse as indices and values), and its payload."""
 
     id: str
-    dense: Mapping[str, Sequence[float]]
+    dense: Mapping[str, Sequence[float] | Sequence[Sequence[float]]]
     sparse: Mapping[str, tuple[list[int], list[float]]]
     payload: Mapping[str, object]
+
+
+def point_vectors(vectors: Mapping[str, VectorBatch], index: int) -> dict[str, object]:
+    """The vectors of the `index`-th point of a batch, as plain lists (a multivector of no rows
+    is left out: the point has no such vector)."""
+    values: dict[str, object] = {}
+    for name, column in vectors.items():
+        value = column[index]
+        if isinstance(value, np.ndarray):
+            if value.ndim == 2 and value.shape[0] == 0:
+                continue
+            values[name] = value.tolist()
+        else:
+            values[name] = value
+    return values

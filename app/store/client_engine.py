@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -36,6 +37,7 @@ from app.store.base import (
     StoreUnavailable,
     VectorBatch,
     entry_from_payload,
+    point_vectors,
     version_name,
 )
 
@@ -151,14 +153,23 @@ class ClientStore(FaqStore):
             names = [c.name for c in self.client.get_collections().collections]
         return sorted(n for n in names if n.startswith(f"{alias}_v"))
 
-    def create_version(self, alias: str, dense: Mapping[str, int], sparse: Sequence[str] = ()) -> str:
+    def create_version(
+        self,
+        alias: str,
+        dense: Mapping[str, int],
+        sparse: Sequence[str] = (),
+        multi: Mapping[str, int] | None = None,
+    ) -> str:
         name = version_name(alias)
+        multi = multi or {}
         with self._locked():
             self.client.create_collection(
                 name,
                 vectors_config={
-                    vector: models.VectorParams(size=size, distance=models.Distance.DOT)
-                    for vector, size in dense.items()
+                    vector: models.VectorParams(
+                        size=size, distance=models.Distance.DOT, multivector_config=_max_sim(vector in multi)
+                    )
+                    for vector, size in {**dense, **multi}.items()
                 },
                 sparse_vectors_config={
                     vector: models.SparseVectorParams(modifier=models.Modifier.IDF) for vector in sparse
@@ -182,19 +193,28 @@ class ClientStore(FaqStore):
     ) -> None:
         """Write `entries` with their vectors, under their own ids (uuid5 of their content) or,
         for an edited entry that keeps its id, under `ids`."""
-        # The columnar Batch form skips building one PointStruct per entry.
-        batch = models.Batch(
-            ids=list(ids) if ids is not None else [entry.id for entry in entries],
-            vectors={
-                name: values.tolist() if isinstance(values, np.ndarray) else list(values)
-                for name, values in vectors.items()
-            },
-            # `content_id`: the content's id, kept current through edits (an edited entry keeps
-            # its point id), so that "this content is already stored" is one keyword match.
-            payloads=[{**entry.to_record(), CONTENT_ID: entry.id} for entry in entries],
-        )
+        point_ids = list(ids) if ids is not None else [entry.id for entry in entries]
+        # `content_id`: the content's id, kept current through edits (an edited entry keeps
+        # its point id), so that "this content is already stored" is one keyword match.
+        payloads = [{**entry.to_record(), CONTENT_ID: entry.id} for entry in entries]
+        points: models.Batch | list[models.PointStruct]
+        if all(isinstance(values, np.ndarray) or _is_sparse(values) for values in vectors.values()):
+            # The columnar Batch form skips building one PointStruct per entry.
+            points = models.Batch(
+                ids=list[int | str | uuid.UUID](point_ids),
+                vectors={
+                    name: values.tolist() if isinstance(values, np.ndarray) else list(values)  # type: ignore[arg-type]
+                    for name, values in vectors.items()
+                },
+                payloads=payloads,
+            )
+        else:  # multivectors: a point may have none, which a Batch cannot say
+            points = [
+                models.PointStruct(id=pid, vector=point_vectors(vectors, i), payload=payloads[i])  # type: ignore[arg-type]
+                for i, pid in enumerate(point_ids)
+            ]
         with self._locked():
-            self.client.upsert(collection, points=batch, wait=True)
+            self.client.upsert(collection, points=points, wait=True)
 
     def count(self, collection: str) -> int:
         with self._locked():
@@ -471,12 +491,16 @@ class ClientStore(FaqStore):
             distance=distance,
             sparse=tuple(sorted(params.sparse_vectors or {})),
             metadata=metadata,
+            multi=tuple(sorted(name for name, v in named.items() if v.multivector_config is not None)),
         )
 
     def create_collection(self, layout: CollectionLayout) -> None:
         distance = models.Distance.COSINE if layout.distance == "cosine" else models.Distance.DOT
         dense: dict[str, models.VectorParams] | models.VectorParams = {
-            name: models.VectorParams(size=size, distance=distance) for name, size in layout.dense.items()
+            name: models.VectorParams(
+                size=size, distance=distance, multivector_config=_max_sim(name in layout.multi)
+            )
+            for name, size in layout.dense.items()
         }
         if set(layout.dense) == {""}:  # a record collection's one unnamed vector
             dense = models.VectorParams(size=layout.dense[""], distance=distance)
@@ -496,8 +520,13 @@ class ClientStore(FaqStore):
             raw: dict[str, Any] = (
                 p.vector if isinstance(p.vector, dict) else {"": p.vector} if p.vector is not None else {}
             )
-            # multivectors (lists of lists) are not used by this service
-            dense = {n: [float(x) for x in v] for n, v in raw.items() if isinstance(v, list)}
+            dense: dict[str, Any] = {
+                n: [[float(x) for x in row] for row in v]
+                if v and isinstance(v[0], list)
+                else [float(x) for x in v]
+                for n, v in raw.items()
+                if isinstance(v, list)
+            }
             sparse = {
                 n: (list(v.indices), [float(x) for x in v.values])
                 for n, v in raw.items()
@@ -544,6 +573,14 @@ def _query_error(exc: Exception, alias: str, using: str) -> Exception:
         # the embedded client's word for an unknown collection
         return CollectionMissing(f"collection '{alias}' does not exist: index the FAQ with `faq index`")
     return exc
+
+
+def _max_sim(multi: bool) -> models.MultiVectorConfig | None:
+    return models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM) if multi else None
+
+
+def _is_sparse(values: object) -> bool:
+    return isinstance(values, list) and all(isinstance(v, models.SparseVector) for v in values)
 
 
 def _source_filter(source: str | None) -> models.Filter | None:

@@ -51,6 +51,7 @@ from app.store.base import (
     StoreUnavailable,
     VectorBatch,
     entry_from_payload,
+    point_vectors,
     version_name,
 )
 
@@ -81,8 +82,12 @@ class _Collection:
 
 def _edge_config(layout: CollectionLayout) -> qe.EdgeConfig:
     distance = qe.Distance.Cosine if layout.distance == "cosine" else qe.Distance.Dot
+    max_sim = qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim)
     dense: qe.EdgeVectorParams | dict[str, qe.EdgeVectorParams] = {
-        name: qe.EdgeVectorParams(size, distance) for name, size in layout.dense.items()
+        name: qe.EdgeVectorParams(
+            size, distance, multivector_config=max_sim if name in layout.multi else None
+        )
+        for name, size in layout.dense.items()
     }
     if set(layout.dense) == {""}:
         dense = qe.EdgeVectorParams(layout.dense[""], distance)
@@ -247,6 +252,7 @@ class EdgeStore(FaqStore):
                 distance=layout_record["distance"],
                 sparse=tuple(layout_record.get("sparse", ())),
                 metadata=dict(layout_record.get("metadata", {})),
+                multi=tuple(layout_record.get("multi", ())),
             )
             try:
                 shard = qe.EdgeShard.load(str(folder / "shard"))
@@ -303,6 +309,7 @@ class EdgeStore(FaqStore):
                 "distance": layout.distance,
                 "sparse": list(layout.sparse),
                 "metadata": dict(layout.metadata),
+                "multi": list(layout.multi),
             },
         )
 
@@ -324,10 +331,22 @@ class EdgeStore(FaqStore):
         folder = self.root / "collections"
         return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name.startswith(f"{alias}_v"))
 
-    def create_version(self, alias: str, dense: Mapping[str, int], sparse: Sequence[str] = ()) -> str:
+    def create_version(
+        self,
+        alias: str,
+        dense: Mapping[str, int],
+        sparse: Sequence[str] = (),
+        multi: Mapping[str, int] | None = None,
+    ) -> str:
         name = version_name(alias)
         self.create_collection(
-            CollectionLayout(name=name, dense=dict(dense), distance="dot", sparse=tuple(sparse))
+            CollectionLayout(
+                name=name,
+                dense={**dense, **(multi or {})},
+                distance="dot",
+                sparse=tuple(sparse),
+                multi=tuple(multi or ()),
+            )
         )
         return name
 
@@ -378,14 +397,10 @@ class EdgeStore(FaqStore):
         ids: Sequence[str] | None = None,
     ) -> None:
         point_ids = list(ids) if ids is not None else [entry.id for entry in entries]
-        columns = {
-            name: values.tolist() if isinstance(values, np.ndarray) else values
-            for name, values in vectors.items()
-        }
         points = [
             qe.Point(
                 point_id,
-                {name: _edge_vector(column[i]) for name, column in columns.items()},
+                {name: _edge_vector(value) for name, value in point_vectors(vectors, i).items()},
                 {**entry.to_record(), CONTENT_ID: entry.id},
             )
             for i, (point_id, entry) in enumerate(zip(point_ids, entries, strict=True))
@@ -641,11 +656,13 @@ class EdgeStore(FaqStore):
 
     def points(self, collection: str, page: int = 500) -> Iterator[StoredPoint]:
         for p in self._scroll(collection, True, page):
-            dense: dict[str, list[float]] = {}
+            dense: dict[str, Any] = {}
             sparse: dict[str, tuple[list[int], list[float]]] = {}
             for name, value in _dense_of(p.vector).items():
                 if isinstance(value, qe.SparseVector):
                     sparse[name] = (list(value.indices), [float(v) for v in value.values])
+                elif value and isinstance(value[0], list):  # a multivector
+                    dense[name] = [[float(v) for v in row] for row in value]
                 else:
                     dense[name] = [float(v) for v in value]
             yield StoredPoint(str(p.id), dense, sparse, dict(p.payload or {}))

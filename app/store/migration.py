@@ -54,8 +54,13 @@ class MigrationReport:
 
 
 def _compact(point: StoredPoint) -> StoredPoint:
+    """The point with its vectors as compact float32 arrays (a multivector's rows one after
+    the other: a copy with other rows differs in length or values)."""
     return StoredPoint(
-        point.id, {n: array("f", v) for n, v in point.dense.items()}, point.sparse, point.payload
+        point.id,
+        {n: array("f", np.asarray(v, dtype=np.float32).ravel().tobytes()) for n, v in point.dense.items()},
+        point.sparse,
+        point.payload,
     )
 
 
@@ -93,7 +98,7 @@ def _difference(old: StoredPoint, new: StoredPoint, cosine: bool) -> str | None:
     if set(old.dense) != set(new.dense) or set(old.sparse) != set(new.sparse):
         return "vector names differ"
     for name in old.dense:
-        if not _same_vector(old.dense[name], new.dense[name], cosine):
+        if not _same_vector(old.dense[name], new.dense[name], cosine):  # type: ignore[arg-type]
             return f"vector '{name}' differs"
     for name, (indices, values) in old.sparse.items():
         copy_indices, copy_values = new.sparse[name]

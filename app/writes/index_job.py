@@ -63,7 +63,9 @@ def index_dataset(
     started = time.perf_counter()
     store, alias = search.store, search.alias
     entries = unique_entries(dataset.entries)
-    collection = store.create_version(alias, search.vector_sizes(), search.settings.sparse_vectors)
+    collection = store.create_version(
+        alias, search.vector_sizes(), search.settings.sparse_vectors, search.multivector_sizes()
+    )
     logger.info("indexing %d entries into %s", len(entries), collection)
     try:
         # Writing a batch to Qdrant overlaps with encoding the next one (torch releases the GIL),

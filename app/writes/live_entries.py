@@ -15,12 +15,17 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from app.domain.entry import FaqEntry, unique_entries
+import numpy as np
+
+from app.domain.entry import FaqEntry, unique_entries, wording_key
+from app.search.duplicates import EntryWarning, warnings_against_store, warnings_among
 from app.search.faq_search import FaqSearch
+from app.search.settings import QUESTION_VECTOR, WORDINGS_VECTOR
+from app.store.base import VectorBatch
 from app.writes.reindex_jobs import ReindexJobs, ReindexRunning
 
 logger = logging.getLogger(__name__)
@@ -33,6 +38,23 @@ SOURCES_TTL_SECONDS = 30.0
 
 class EntryNotFound(LookupError):
     pass
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a live add did: the ids of the entries in the order sent, and warnings about
+    entries very close to another one (their `index` is the place in what was sent)."""
+
+    ids: list[str]
+    warnings: list[EntryWarning]
+
+
+def _order(warning: EntryWarning) -> tuple[int, str]:
+    return warning.index, warning.other_id
+
+
+class ReindexNeeded(RuntimeError):
+    """The live version cannot hold the change (made by an older release): a 409 saying so."""
 
 
 class DuplicateEntry(ValueError):
@@ -84,44 +106,129 @@ class LiveEntries:
 
     # ---- writing ----------------------------------------------------------------------------
     def add(self, entries: Sequence[FaqEntry]) -> list[str]:
-        """Encode and store `entries`; their ids. What an id is: an entry gets the id of its
+        """`add_checked` without the warnings: the ids."""
+        return self.add_checked(entries).ids
+
+    def add_checked(self, entries: Sequence[FaqEntry]) -> Written:
+        """Encode and store `entries`; their ids, and warnings about entries very close to
+        another one (app.search.duplicates). What an id is: an entry gets the id of its
         content (uuid5) when created and keeps it through edits. Content that is already stored
         (under any id) is the same entry: its id is returned and nothing is written. Content
         whose id is held by an entry that was since edited to other content is a new entry, under
         a fresh id: the edited one is never overwritten."""
         unique = unique_entries(entries)
+        warnings: list[EntryWarning] = []
         with self._writing() as (collection, keep_lease):
             held = self.store.ids_holding(collection, unique)
             taken = set(self._existing_ids(collection, [e.id for e in unique if e.id not in held]))
             new = [e for e in unique if e.id not in held]
             ids = {e.id: (f"{uuid.uuid4()}" if e.id in taken else e.id) for e in new}
+            place = {e.id: n for n, e in enumerate(entries)}
+            written: list[np.ndarray] = []
             # In bounded chunks: the store is locked for one chunk at a time, so questions are
             # answered between them while a large batch is written.
             for start in range(0, len(new), WRITE_CHUNK):
                 chunk = new[start : start + WRITE_CHUNK]
                 if start:
                     keep_lease()  # a long write keeps other processes' jobs waiting
-                self.store.upsert(
-                    collection, chunk, self.search.vectors_for(chunk), ids=[ids[e.id] for e in chunk]
-                )
+                vectors = self._vectors(collection, chunk)
+                wordings = self._wording_vectors(chunk, vectors)
+                for warning in warnings_against_store(
+                    self.store, self.alias, chunk, wordings, [None] * len(chunk)
+                ):
+                    warnings.append(replace(warning, index=place[chunk[warning.index].id]))
+                written.extend(wordings)
+                self.store.upsert(collection, chunk, vectors, ids=[ids[e.id] for e in chunk])
+        # Entries of one batch against each other (the store check saw only earlier chunks).
+        within = warnings_among(new, written, [ids[e.id] for e in new]) if len(new) > 1 else []
+        seen = {(w.index, w.other_id) for w in warnings}
+        for warning in within:
+            moved = replace(warning, index=place[new[warning.index].id])
+            if (moved.index, moved.other_id) not in seen:
+                warnings.append(moved)
         logger.info(
             "added %d FAQ entries to %s (%d already there)", len(new), collection, len(unique) - len(new)
         )
         if new:
             self._refit_if_changed(collection)
-        return [held.get(entry.id) or ids[entry.id] for entry in entries]
+        return Written(
+            [held.get(entry.id) or ids[entry.id] for entry in entries], sorted(warnings, key=_order)
+        )
 
-    def update(self, entry_id: str, changes: dict[str, str]) -> FaqEntry:
-        """Edit an entry's fields; it keeps its id and is encoded anew. An edit that would make
-        it identical to another entry is refused (DuplicateEntry), not stored twice."""
+    def update(self, entry_id: str, changes: dict[str, object]) -> FaqEntry:
+        """`update_checked` without the warnings: the edited entry."""
+        return self.update_checked(entry_id, changes)[0]
+
+    def update_checked(
+        self, entry_id: str, changes: dict[str, object]
+    ) -> tuple[FaqEntry, list[EntryWarning]]:
+        """Edit an entry's fields (`alternates`: its whole list of wordings); it keeps its id
+        and is encoded anew. An edit that would make it identical to another entry is refused
+        (DuplicateEntry), not stored twice; one that makes it very close to another is made,
+        with a warning."""
+        if "alternates" in changes:
+            changes = {**changes, "alternates": tuple(changes["alternates"])}  # type: ignore[arg-type]
         with self._writing() as (collection, _):
-            edited = replace(self.get(entry_id), **changes)
+            current = self.get(entry_id)
+            edited = replace(current, **changes)  # type: ignore[arg-type]
+            edited = edited.with_alternates(edited.alternates)
             holder = self.store.ids_holding(collection, [edited]).get(edited.id)
             if holder is not None and holder != entry_id:
                 raise DuplicateEntry(f"the edit would make entry {entry_id} identical to entry {holder}")
-            self.store.upsert(collection, [edited], self.search.vectors_for([edited]), ids=[entry_id])
+            vectors = self._vectors(collection, [edited])
+            wordings = self._wording_vectors([edited], vectors)
+            warnings = warnings_against_store(self.store, self.alias, [edited], wordings, [entry_id])
+            self.store.upsert(collection, [edited], vectors, ids=[entry_id])
         logger.info("edited FAQ entry %s in %s", entry_id, collection)
-        return edited
+        return edited, warnings
+
+    def add_wordings(self, entry_id: str, wordings: Sequence[str]) -> tuple[FaqEntry, list[EntryWarning]]:
+        """Add alternate wordings to an entry (those it has already are kept once); they answer
+        at once, and the entry keeps its id."""
+        entry = self.get(entry_id)
+        return self.update_checked(entry_id, {"alternates": [*entry.alternates, *wordings]})
+
+    def remove_wording(self, entry_id: str, wording: str) -> FaqEntry:
+        """Remove one alternate wording (compared ignoring case and spacing)."""
+        entry = self.get(entry_id)
+        key = wording_key(wording)
+        kept = [w for w in entry.alternates if wording_key(w) != key]
+        if len(kept) == len(entry.alternates):
+            raise EntryNotFound(f"entry {entry_id} has no wording '{wording}'")
+        return self.update(entry_id, {"alternates": kept})
+
+    def _wording_vectors(
+        self, entries: Sequence[FaqEntry], vectors: Mapping[str, VectorBatch]
+    ) -> list[np.ndarray]:
+        """Each entry's wordings on the question side (its question first), from the vectors
+        just encoded for it; a search without a question side encodes them here."""
+        questions = vectors.get(QUESTION_VECTOR)
+        alternates = vectors.get(WORDINGS_VECTOR)
+        if isinstance(questions, np.ndarray):
+            return [
+                np.concatenate([questions[i : i + 1], *([alternates[i]] if alternates is not None else [])])
+                for i in range(len(entries))
+            ]
+        encoded = self.search.query_vectors([w for e in entries for w in e.wordings])[1]
+        out, start = [], 0
+        for entry in entries:
+            out.append(encoded[start : start + len(entry.wordings)])
+            start += len(entry.wordings)
+        return out
+
+    def _vectors(self, collection: str, entries: Sequence[FaqEntry]) -> dict[str, VectorBatch]:
+        """The vectors of `entries` that `collection` holds. A version indexed by a release
+        before alternate wordings has no place for them: entries without wordings are written
+        as before, and wordings are refused with what to do (ReindexNeeded)."""
+        vectors = self.search.vectors_for(entries)
+        held = set(self.store.collection_info(self.alias).vectors)
+        missing = [name for name in vectors if name not in held]
+        if WORDINGS_VECTOR in missing and any(e.alternates for e in entries):
+            raise ReindexNeeded(
+                f"{collection} was indexed before entries had alternate wordings: run `faq index` "
+                "(or POST /admin/reindex) once, with `faq export`'s file, to store wordings"
+            )
+        return {name: value for name, value in vectors.items() if name not in missing}
 
     def _existing_ids(self, collection: str, ids: list[str]) -> list[str]:
         return list(self.store.entries(collection, ids)) if ids else []
@@ -181,8 +288,9 @@ class LiveEntries:
         collection = store.resolve_alias(alias)
         if collection is not None:
             return collection
+        settings = self.search.settings
         collection = store.create_version(
-            alias, self.search.vector_sizes(), self.search.settings.sparse_vectors
+            alias, self.search.vector_sizes(), settings.sparse_vectors, self.search.multivector_sizes()
         )
         store.point_alias_to(alias, collection)
         logger.info("created %s for the first live entry of '%s'", collection, alias)

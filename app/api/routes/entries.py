@@ -25,9 +25,12 @@ from app.api.schemas import (
     EntryOut,
     EntryPage,
     EntryUpdate,
+    EntryWarningOut,
     Problem,
+    WordingsIn,
 )
-from app.domain.entry import FaqEntry
+from app.domain.entry import MAX_QUESTION_CHARS, FaqEntry
+from app.search.duplicates import EntryWarning
 
 router = APIRouter(prefix="/faq/entries", tags=["faq entries"], dependencies=[AdminDep])
 
@@ -40,12 +43,21 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "descripti
 JSONL_MEDIA_TYPE = "application/x-ndjson"
 
 
-def _out(entry_id: str, entry: FaqEntry) -> EntryOut:
-    return EntryOut(id=entry_id, **entry.to_record())
+def _out(entry_id: str, entry: FaqEntry, warnings: list[EntryWarning] | None = None) -> EntryOut:
+    return EntryOut(
+        id=entry_id,
+        question=entry.question,
+        answer=entry.answer,
+        source=entry.source,
+        filename=entry.filename,
+        alternates=list(entry.alternates),
+        warnings=None if warnings is None else [EntryWarningOut(**w.to_record()) for w in warnings],  # type: ignore[arg-type]
+    )
 
 
 def _faq_entry(item: EntryIn) -> FaqEntry:
-    return FaqEntry(question=item.question, answer=item.answer, source=item.source, filename=item.filename)
+    entry = FaqEntry(question=item.question, answer=item.answer, source=item.source, filename=item.filename)
+    return entry.with_alternates(item.alternates)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=EntriesCreated, responses=WRITE_ERRORS)
@@ -56,7 +68,11 @@ def add_entries(body: EntriesIn, live: EntriesDep) -> EntriesCreated:
     nothing; an edited entry is never overwritten by its old content."""
     if not body.root:
         return EntriesCreated(ids=[])
-    return EntriesCreated(ids=live.add([_faq_entry(item) for item in body.root]))
+    written = live.add_checked([_faq_entry(item) for item in body.root])
+    return EntriesCreated(
+        ids=written.ids,
+        warnings=[EntryWarningOut(**w.to_record()) for w in written.warnings],  # type: ignore[arg-type]
+    )
 
 
 @router.get("", response_model=EntryPage, responses={**ADMIN_ERRORS, 503: WRITE_ERRORS[503]})
@@ -83,7 +99,9 @@ def _jsonl(entries: Iterator[FaqEntry]) -> Iterator[str]:
         yield json.dumps(entry.to_record(), ensure_ascii=False) + "\n"
 
 
-@router.get("/{entry_id}", response_model=EntryOut, responses={**ADMIN_ERRORS, **NOT_FOUND})
+@router.get(
+    "/{entry_id}", response_model=EntryOut, response_model_exclude_none=True, responses={**ADMIN_ERRORS, **NOT_FOUND}
+)
 def get_entry(entry_id: UUID, live: EntriesDep) -> EntryOut:
     return _out(str(entry_id), live.get(str(entry_id)))
 
@@ -93,7 +111,28 @@ def edit_entry(entry_id: UUID, body: EntryUpdate, live: EntriesDep) -> EntryOut:
     """Change an entry's fields (the others are kept); it is encoded anew and keeps its id. An
     edit that would make it identical to another entry is a 409 naming that entry."""
     changes = body.model_dump(exclude_unset=True)
-    return _out(str(entry_id), live.update(str(entry_id), changes))
+    edited, warnings = live.update_checked(str(entry_id), changes)
+    return _out(str(entry_id), edited, warnings)
+
+
+@router.post("/{entry_id}/alternates", response_model=EntryOut, responses={**WRITE_ERRORS, **NOT_FOUND})
+def add_wordings(entry_id: UUID, body: WordingsIn, live: EntriesDep) -> EntryOut:
+    """Add wordings of the entry's question (what users asked): each is searched like the
+    question from the next request on, no retraining; the entry keeps its id. Wordings it has
+    already are kept once."""
+    edited, warnings = live.add_wordings(str(entry_id), body.wordings)
+    return _out(str(entry_id), edited, warnings)
+
+
+@router.delete("/{entry_id}/alternates", response_model=EntryOut, responses={**WRITE_ERRORS, **NOT_FOUND})
+def remove_wording(
+    entry_id: UUID,
+    live: EntriesDep,
+    wording: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="The wording.")],
+) -> EntryOut:
+    """Remove one wording (compared ignoring case and spacing); 404 when the entry has none
+    such."""
+    return _out(str(entry_id), live.remove_wording(str(entry_id), wording))
 
 
 @router.delete("/{entry_id}", status_code=status.HTTP_204_NO_CONTENT, responses={**WRITE_ERRORS, **NOT_FOUND})

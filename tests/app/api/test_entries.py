@@ -44,7 +44,11 @@ def test_an_added_entry_answers_its_own_question_at_once(client):
     assert body["answers"][0]["id"] == entry_id and body["answers"][0]["answer"] == EGG["answer"]
     assert _count(client) == before + 1
     # the id of /ask's answer is the entry's id in the entry routes
-    assert client.get(f"/faq/entries/{entry_id}", headers=ADMIN).json() == {"id": entry_id, **EGG}
+    assert client.get(f"/faq/entries/{entry_id}", headers=ADMIN).json() == {
+        "id": entry_id,
+        **EGG,
+        "alternates": [],
+    }
     # adding the same entry again stores it once, under the same id
     again = client.post("/faq/entries", json=[EGG], headers=ADMIN)
     assert again.json()["ids"] == [entry_id] and _count(client) == before + 1
@@ -62,7 +66,14 @@ def test_an_edited_entry_keeps_its_id_and_is_encoded_anew(client):
     edit = {"question": "where do i park my bicycle at the office?", "answer": "in the courtyard rack"}
     response = client.put(f"/faq/entries/{entry_id}", json={**edit, "page": "office_faqs"}, headers=ADMIN)
     assert response.status_code == 200, response.text
-    assert response.json() == {"id": entry_id, **entry, **edit, "filename": "office_faqs"}
+    assert response.json() == {
+        "id": entry_id,
+        **entry,
+        **edit,
+        "filename": "office_faqs",
+        "alternates": [],
+        "warnings": [],
+    }
     body = _ask(client, edit["question"])
     assert body["answers"][0]["id"] == entry_id and body["answers"][0]["answer"] == edit["answer"]
     # the old wording matches it much less: its vectors were replaced, not added to
@@ -195,3 +206,63 @@ def test_ids_follow_identity_and_duplicates_are_never_silent(client):
     assert _count(client) == before + 1
     for entry_id in (x_id, y_id, reposted):
         assert client.delete(f"/faq/entries/{entry_id}", headers=ADMIN).status_code == 204
+
+
+def test_wordings_answer_at_once_and_keep_the_entry_id(client):
+    """POST/DELETE /faq/entries/{id}/alternates: a user's wording answers with the entry from
+    the next request on, without retraining; the id stays; removing it takes it back."""
+    entry = {**EGG, "question": "can i bring my dog to the office?", "answer": "only on fridays, on a leash"}
+    (entry_id,) = client.post("/faq/entries", json=entry, headers=ADMIN).json()["ids"]
+    wording = "what about rover on thursdays"
+    before = _ask(client, wording)
+    assert not (before["status"] == "answered" and before["answers"][0]["id"] == entry_id)
+    added = client.post(
+        f"/faq/entries/{entry_id}/alternates",
+        json={"wordings": [wording, " WHAT about rover  on thursdays "]},
+        headers=ADMIN,
+    )
+    assert added.status_code == 200, added.text
+    assert added.json()["alternates"] == [wording] and added.json()["id"] == entry_id
+    after = _ask(client, wording)
+    assert after["status"] == "answered" and after["answers"][0]["id"] == entry_id
+    shown = client.get(f"/faq/entries/{entry_id}", headers=ADMIN).json()
+    assert shown["alternates"] == [wording] and "warnings" not in shown
+    # exported with the entry, in the data-file format
+    exported = [
+        json.loads(line) for line in client.get("/faq/entries?format=jsonl", headers=ADMIN).text.splitlines()
+    ]
+    assert {"question": entry["question"], "alternates": [wording]}.items() <= next(
+        e for e in exported if e["question"] == entry["question"]
+    ).items()
+    missing = client.delete(
+        f"/faq/entries/{entry_id}/alternates", params={"wording": "never added"}, headers=ADMIN
+    )
+    assert missing.status_code == 404 and "no wording" in missing.json()["detail"]
+    removed = client.delete(
+        f"/faq/entries/{entry_id}/alternates", params={"wording": wording.upper()}, headers=ADMIN
+    )
+    assert removed.status_code == 200 and removed.json()["alternates"] == []
+    again = _ask(client, wording)
+    assert not (again["status"] == "answered" and again["answers"][0]["id"] == entry_id)
+    bad = client.post(f"/faq/entries/{entry_id}/alternates", json={"wordings": ["   "]}, headers=ADMIN)
+    assert bad.status_code == 422
+    assert (
+        client.post(f"/faq/entries/{entry_id}/alternates", json={"wordings": []}, headers=ADMIN).status_code
+        == 422
+    )
+
+
+def test_an_entry_close_to_another_is_written_with_a_warning(client):
+    first = {**EGG, "question": "where do i leave my scooter overnight?", "answer": "in the courtyard rack"}
+    (first_id,) = client.post("/faq/entries", json=first, headers=ADMIN).json()["ids"]
+    close = {**first, "question": "Where do I leave my scooter overnight", "answer": "behind the building"}
+    response = client.post("/faq/entries", json=[close], headers=ADMIN)
+    assert response.status_code == 201
+    (warning,) = response.json()["warnings"]
+    assert warning["kind"] == "conflict" and warning["other_id"] == first_id and warning["index"] == 0
+    near = {**first, "question": "where can i leave my scooter overnight?", "answer": "in the garage"}
+    warnings = client.post("/faq/entries", json=near, headers=ADMIN).json()["warnings"]
+    assert {w["other_id"] for w in warnings} == {first_id, response.json()["ids"][0]}
+    assert all(w["kind"] == "similar" and w["similarity"] >= 0.92 for w in warnings)
+    unrelated = {**EGG, "question": "what time does the canteen open?", "answer": "at noon"}
+    assert client.post("/faq/entries", json=unrelated, headers=ADMIN).json()["warnings"] == []

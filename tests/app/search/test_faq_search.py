@@ -8,7 +8,14 @@ from app.domain.entry import FaqEntry
 from app.domain.records import FaqDataset
 from app.search.faq_search import FaqSearch
 from app.search.fusion import fuse
-from app.search.settings import ANSWER_VECTOR, QUESTION_VECTOR, SearchSettings, page_context, question_text
+from app.search.settings import (
+    ANSWER_VECTOR,
+    QUESTION_VECTOR,
+    WORDINGS_VECTOR,
+    SearchSettings,
+    page_context,
+    question_text,
+)
 from app.store.base import ScoredPoint
 from app.store.opening import scratch_store
 from app.writes.index_job import index_dataset
@@ -100,7 +107,7 @@ def indexed(servable, settings: SearchSettings) -> FaqSearch:
 
 def test_fused_search_finds_entries_by_their_question(base_servable):
     search = indexed(base_servable, SearchSettings(mode="fused", fusion="sum", question_weight=0.7))
-    assert search.store.collection_info("faq").vectors == (ANSWER_VECTOR, QUESTION_VECTOR)
+    assert search.store.collection_info("faq").vectors == (ANSWER_VECTOR, QUESTION_VECTOR, WORDINGS_VECTOR)
     for entry in ENTRIES:
         hits = search.search(entry.question, top_k=3)
         assert hits[0].id == entry.id and hits[0].question == entry.question
@@ -146,7 +153,7 @@ def test_without_a_fitted_rule_the_servable_threshold_applies(base_servable):
 
 def test_lexical_side_is_stored_and_finds_exact_words(base_servable):
     search = indexed(base_servable, SearchSettings(mode="fused", fusion="sum", lexical_weight=0.3))
-    assert search.store.collection_info("faq").vectors == ("answer", "lexical", "question")
+    assert search.store.collection_info("faq").vectors == ("answer", "lexical", "question", "wordings")
     hits = search.search("csv", top_k=3)
     assert hits[0].question == "can i export my data as csv?"
     # the reported score is the dense one, the same with or without the lexical side
@@ -165,7 +172,7 @@ def test_bm25_lexical_side_stems_words(base_servable):
     search = indexed(
         base_servable, SearchSettings(mode="fused", fusion="sum", lexical_weight=0.3, lexical_tokens="bm25")
     )
-    assert search.store.collection_info("faq").vectors == ("answer", "lexical", "question")
+    assert search.store.collection_info("faq").vectors == ("answer", "lexical", "question", "wordings")
     assert search.search("exporting csv", top_k=3)[0].question == "can i export my data as csv?"
 
 
@@ -236,3 +243,23 @@ def test_stored_vectors_are_unit_length_and_scores_are_cosines(base_servable):
     cosine = float(raw_q @ raw_a / np.linalg.norm(raw_q) / np.linalg.norm(raw_a))
     (hit,) = search.search(question, top_k=1)
     assert hit.answer == entries[0].answer and hit.score == pytest.approx(cosine, abs=1e-5)
+
+
+def test_an_entry_is_found_by_its_best_wording(base_servable):
+    """An alternate wording is searched like the question (max-sim over the wordings): a user
+    wording that shares no words with the question finds the entry once it is a wording of it,
+    and is then answered confidently, word for word."""
+    asked = "i am locked out of my profile, what now"
+    plain = indexed(base_servable, SearchSettings(mode="fused", fusion="sum", question_weight=0.5))
+    before = plain.search(asked, top_k=3)
+    reset = ENTRIES[0]
+    worded = FaqSearch(base_servable, scratch_store(), "faq", plain.settings)
+    with_wording = [reset.with_alternates([asked, "  forgot my login  "]), *ENTRIES[1:]]
+    index_dataset(FaqDataset(Path("entries"), with_wording), worded, progress=False)
+    assert worded.store.entries("faq", [reset.id])[reset.id].alternates == (asked, "forgot my login")
+    after = worded.search(asked, top_k=3)
+    assert after[0].id == reset.id  # the id is the content's: wordings are not content
+    before_score = next(h.score for h in before if h.id == reset.id)
+    # the question side now scores 1.0 (the wording itself): the fused score rises by half the gap
+    assert after[0].score > before_score + 0.1
+    assert worded.ask(asked.upper() + "?").status == "answered"

@@ -245,3 +245,23 @@ def test_a_store_copies_into_another_engine(store, alias):
         assert target.metadata(name) == {"decision": {"answer_score": 0.4}}
     finally:
         target.close()
+
+
+def test_multivectors_score_each_point_by_its_best_row(store, alias):
+    """Alternate wordings: a point holds any number of rows (none: no such vector), a query of
+    one row scores a point by its best row (max-sim), and the rows survive a copy."""
+    name = store.create_version(alias, {"dense": 4}, multi={"rows": 4})
+    rows = [VECTORS[[1, 2]], np.zeros((0, 4), np.float32), VECTORS[[0]]]
+    store.upsert(name, ENTRIES, {"dense": VECTORS, "rows": rows})
+    store.point_alias_to(alias, name)
+    found = store.query(alias, VECTORS[2][None, :], "rows", limit=3)
+    assert [p.id for p in found] == [ENTRIES[0].id, ENTRIES[2].id], "the point without rows is not found"
+    assert found[0].score == pytest.approx(float(VECTORS[2] @ VECTORS[2]), rel=1e-5)
+    assert store.layout(name).multi == ("rows",) and store.collection_info(alias).vectors == ("dense", "rows")
+    target = EdgeStore.temporary()
+    try:
+        target.create_collection(store.layout(name))
+        target.write_points(name, list(store.points(name)))
+        assert list(target.points(name)) == list(store.points(name))
+    finally:
+        target.close()
