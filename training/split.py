@@ -83,3 +83,15 @@ def add_extra_pairs(split: Split, extra: Sequence[FaqEntry]) -> tuple[Split, Ext
         report.val_answers,
     )
     return Split([*split.train, *added], split.val), report
+
+
+def wording_pairs(entries: Sequence[FaqEntry]) -> list[FaqEntry]:
+    """Each alternate wording of `entries` as a (wording, answer) training pair: a user's
+    wording that the owner confirmed is a positive pair for its answer. Called on the
+    training side only (with `add_extra_pairs`, which keeps val answers out), as with
+    feedback pairs."""
+    return [
+        FaqEntry(question=wording, answer=e.answer, source=e.source, filename=e.filename)
+        for e in entries
+        for wording in e.alternates
+    ]

@@ -47,7 +47,7 @@ from training.evaluate import load_out_of_domain
 from training.model import FaqModel, FaqPairsDataset
 from training.plot import plot_training_curves
 from training.sampling import SamePageSampler
-from training.split import Split, add_extra_pairs, split_entries
+from training.split import Split, add_extra_pairs, split_entries, wording_pairs
 
 import_quaterion()
 
@@ -114,6 +114,9 @@ def train(cfg: TrainConfig) -> TrainResult:
     dataset = load_faq(cfg.data, skip_invalid=cfg.skip_invalid, fmt=cfg.data_format)
     logger.info("data: %s", dataset.summary())
     split = split_entries(dataset.entries)
+    wordings = wording_pairs(split.train)
+    if wordings:  # the owner's confirmed wordings of training entries: pairs like the questions
+        split, _ = add_extra_pairs(split, wordings)
     extra = None
     if cfg.extra_pairs is not None:
         split, extra = add_extra_pairs(

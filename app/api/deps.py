@@ -13,6 +13,7 @@ from app.search.faq_search import FaqSearch
 from app.serving.batcher import MicroBatcher
 from app.serving.services import Services
 from app.usage.feedback import FeedbackLog
+from app.usage.review import ReviewQueue
 from app.usage.unanswered import UnansweredLog
 from app.writes.live_entries import LiveEntries
 from app.writes.reindex_jobs import ReindexJobs
@@ -77,6 +78,10 @@ def get_unanswered(services: ServicesDep) -> UnansweredLog:
     return services.unanswered
 
 
+def get_review(services: ServicesDep) -> ReviewQueue:
+    return services.review
+
+
 def get_batcher(services: ServicesDep) -> MicroBatcher:
     return services.batcher
 
@@ -119,4 +124,5 @@ SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 EntriesDep = Annotated[LiveEntries, Depends(get_entries)]
 FeedbackDep = Annotated[FeedbackLog, Depends(get_feedback)]
 UnansweredDep = Annotated[UnansweredLog, Depends(get_unanswered)]
+ReviewDep = Annotated[ReviewQueue, Depends(get_review)]
 AdminDep = Depends(require_admin)

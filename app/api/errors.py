@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.serving.batcher import Overloaded
 from app.store.base import CollectionMissing, StoreError
+from app.usage.review import ReviewItemGone
 from app.writes.live_entries import DuplicateEntry, EntryNotFound, ReindexNeeded
 from app.writes.reindex_jobs import JobAlreadyRunning, ReindexRunning
 
@@ -30,6 +31,7 @@ def hide_paths(text: str) -> str:
 # Most specific first: a CollectionMissing is a StoreError too.
 STATUS_OF: list[tuple[type[Exception], int, str]] = [
     (EntryNotFound, status.HTTP_404_NOT_FOUND, "{}"),
+    (ReviewItemGone, status.HTTP_404_NOT_FOUND, "{}"),
     (DuplicateEntry, status.HTTP_409_CONFLICT, "{}"),
     (ReindexNeeded, status.HTTP_409_CONFLICT, "{}"),
     (ReindexRunning, status.HTTP_409_CONFLICT, "{}"),

@@ -21,9 +21,11 @@ from app.domain.entry import (
     MAX_ANSWER_CHARS,
     MAX_QUESTION_CHARS,
     MAX_SOURCE_CHARS,
+    FaqEntry,
     check_text,
     normalise_text,
 )
+from app.search.duplicates import EntryWarning
 
 
 def strict_body(*examples: dict) -> ConfigDict:
@@ -281,6 +283,10 @@ class EntryWarningOut(BaseModel):
     message: str
     where: str | None = Field(default=None, description="The row of a file, when there is one.")
 
+    @classmethod
+    def of(cls, warning: EntryWarning) -> EntryWarningOut:
+        return cls.model_validate(warning.to_record())
+
 
 class EntryOut(BaseModel):
     id: str = Field(description="The entry's id: the `id` of its answers in /ask.")
@@ -292,6 +298,18 @@ class EntryOut(BaseModel):
     warnings: list[EntryWarningOut] | None = Field(
         default=None, description="After a change: entries it is very close to (absent when read)."
     )
+
+    @classmethod
+    def of(cls, entry_id: str, entry: FaqEntry, warnings: list[EntryWarning] | None = None) -> EntryOut:
+        return cls(
+            id=entry_id,
+            question=entry.question,
+            answer=entry.answer,
+            source=entry.source,
+            filename=entry.filename,
+            alternates=list(entry.alternates),
+            warnings=None if warnings is None else [EntryWarningOut.of(w) for w in warnings],
+        )
 
 
 class WordingsIn(BaseModel):
@@ -340,6 +358,11 @@ class FeedbackIn(BaseModel):
     entry_id: UUID = Field(description="The `id` of the answer, as /ask returned it.", strict=False)
     helpful: bool
     comment: Annotated[str, _optional_text("comment"), Field(max_length=MAX_COMMENT_CHARS)] = ""
+    picked: bool = Field(
+        default=False,
+        description="The user picked this entry among the suggestions of an asked-back question "
+        "(status `clarify`): the question goes to the review queue as a wording to confirm.",
+    )
 
 
 class FeedbackOut(BaseModel):
@@ -362,3 +385,55 @@ class UnansweredResponse(BaseModel):
     recording: bool = Field(description="False when FAQ_RECORD_QUESTIONS is off.")
     questions: int = Field(description="Recorded questions in all groups.")
     groups: list[UnansweredGroupOut]
+
+
+# ---- the review queue -------------------------------------------------------------------------
+
+
+class NearestEntry(BaseModel):
+    id: str
+    question: str
+    score: float
+
+
+class ReviewItemOut(BaseModel):
+    id: str = Field(description="The item's id, for POST /admin/review/{item_id}.")
+    kind: Literal["unanswered", "picked_suggestion", "not_helpful"]
+    count: int = Field(description="How many times it was asked (or the feedback given).")
+    examples: list[str] = Field(description="Its questions, most typical first (at most 5).")
+    nearest: list[NearestEntry] = Field(description="The FAQ entries nearest to its first question.")
+    entry_id: str | None = Field(default=None, description="The entry the feedback was about.")
+
+
+class ReviewQueueOut(BaseModel):
+    items: list[ReviewItemOut]
+
+
+class ReviewAction(BaseModel):
+    """`add_wording`: the item's questions (or `wordings`, some of them) become wordings of
+    `entry_id`; `create_entry`: a new entry with `answer` (`question`: the item's first
+    example unless given; its other questions become wordings); `dismiss`."""
+
+    model_config = strict_body({"action": "add_wording", "entry_id": "0b0f8d1e-8f4e-5d43-9d7c-2f9b6a3c1e11"})
+
+    action: Literal["add_wording", "create_entry", "dismiss"]
+    entry_id: UUID | None = Field(default=None, strict=False)
+    wordings: Annotated[list[QuestionText], Field(min_length=1, max_length=MAX_ALTERNATES)] | None = None
+    answer: AnswerText | None = None
+    question: QuestionText | None = None
+    source: SourceText = ""
+
+    @model_validator(mode="after")
+    def _fields_of_the_action(self) -> ReviewAction:
+        if self.action == "add_wording" and self.entry_id is None:
+            raise ValueError("add_wording needs entry_id: the entry the questions are wordings of")
+        if self.action == "create_entry" and self.answer is None:
+            raise ValueError("create_entry needs answer: the new entry's answer")
+        return self
+
+
+class ReviewDone(BaseModel):
+    item: str
+    action: str
+    entry: EntryOut | None = Field(default=None, description="The entry added to or created.")
+    dismissed: int | None = Field(default=None, description="Questions dismissed.")

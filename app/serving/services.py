@@ -1,5 +1,5 @@
 """What the service builds on one `FaqSearch`: reindex jobs, live entries, the feedback and
-unanswered-question logs, and the /ask micro-batcher. Built in one place, for the lifespan
+unanswered-question logs, the review queue, and the /ask micro-batcher. Built in one place, for the lifespan
 and for a dependency override that swaps the search (app.api.deps)."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from app.serving.batcher import MicroBatcher
 from app.serving.metrics import Metrics
 from app.serving.rate_limit import ClientBudget
 from app.usage.feedback import FeedbackLog
+from app.usage.review import ReviewQueue
 from app.usage.unanswered import UnansweredLog
 from app.writes.live_entries import LiveEntries
 from app.writes.reindex_jobs import ReindexJobs
@@ -24,6 +25,7 @@ class Services:
     entries: LiveEntries
     feedback: FeedbackLog
     unanswered: UnansweredLog
+    review: ReviewQueue
     batcher: MicroBatcher
     # What one anonymous client may write (app.serving.rate_limit).
     feedback_budget: ClientBudget
@@ -33,12 +35,15 @@ class Services:
     def build(cls, search: FaqSearch, settings: ServiceSettings, metrics: Metrics | None) -> Services:
         jobs = ReindexJobs(search)
         entries = LiveEntries(search, jobs)
+        feedback = FeedbackLog(search, entries)
+        unanswered = UnansweredLog(search, settings)
         return cls(
             search=search,
             jobs=jobs,
             entries=entries,
-            feedback=FeedbackLog(search, entries),
-            unanswered=UnansweredLog(search, settings),
+            feedback=feedback,
+            unanswered=unanswered,
+            review=ReviewQueue(entries, feedback, unanswered),
             batcher=MicroBatcher.from_settings(search, settings, metrics),
             feedback_budget=ClientBudget(settings.feedback_per_minute),
             records_budget=ClientBudget(settings.records_per_minute),

@@ -2,8 +2,10 @@
 its own beside the FAQ (`<alias>_feedback`), so that every API replica in front of one Qdrant
 server writes to and reads from the same place. Each record holds the question's embedding.
 
-Helpful feedback is training data: `pairs()` turns it into (user question, FAQ answer) pairs in
-the data-file format, which `faq train --extra-pairs` adds to the training split.
+Helpful feedback is training data once an owner has accepted it: `pairs()` turns the feedback
+whose question was accepted in the review queue (app.usage.review) into (user question, FAQ
+answer) pairs in the data-file format, which `faq train --extra-pairs` adds to the training
+split. Anyone may post feedback, so unreviewed feedback never reaches training.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app.domain.entry import FaqEntry, unique_entries
+from app.domain.entry import FaqEntry, unique_entries, wording_key
 from app.search.faq_search import FaqSearch
 from app.store.base import entry_from_payload
 from app.writes.live_entries import LiveEntries
@@ -30,6 +32,8 @@ class Feedback:
     comment: str
     at: str
     entry: FaqEntry
+    # The user picked this entry among the suggestions of an asked-back question.
+    picked: bool = False
 
 
 class FeedbackLog:
@@ -39,7 +43,9 @@ class FeedbackLog:
         self.store = search.store
         self.name = f"{search.alias}_feedback"
 
-    def record(self, question: str, entry_id: str, helpful: bool, comment: str = "") -> Feedback:
+    def record(
+        self, question: str, entry_id: str, helpful: bool, comment: str = "", picked: bool = False
+    ) -> Feedback:
         """Store one piece of feedback on the answer `entry_id` gave to `question`. The entry's
         text is kept with it: the pair stays usable after the entry is edited or deleted."""
         entry = self.entries.get(entry_id)  # EntryNotFound for an id /ask never returned
@@ -51,6 +57,7 @@ class FeedbackLog:
             comment=comment,
             at=datetime.now(UTC).isoformat(timespec="seconds"),
             entry=entry,
+            picked=picked,
         )
         payload = {
             "question": question,
@@ -59,6 +66,7 @@ class FeedbackLog:
             "comment": comment,
             "at": feedback.at,
             "entry": feedback.entry.to_record(),
+            "picked": picked,
         }
         self.store.add_record(self.name, feedback.id, self.search.embed_question(question), payload)
         logger.info("feedback %s on %s: %s", feedback.id, entry_id, "helpful" if helpful else "not helpful")
@@ -85,13 +93,15 @@ class FeedbackLog:
                 comment=str(payload.get("comment", "")),
                 at=str(payload.get("at", "")),
                 entry=entry_from_payload(payload.get("entry")),
+                picked=bool(payload.get("picked")),
             )
             for record_id, payload, _ in self.store.records(self.name)
         ]
 
-    def pairs(self) -> list[FaqEntry]:
-        """Helpful feedback as training pairs: the user's question with the answer that helped,
-        on that answer's page; each distinct pair once."""
+    def pairs(self, accepted: set[str]) -> list[FaqEntry]:
+        """Reviewed helpful feedback as training pairs: the user's question with the answer
+        that helped, on that answer's page, when an owner accepted that question (its
+        `wording_key` is in `accepted`); each distinct pair once."""
         return unique_entries(
             [
                 FaqEntry(
@@ -101,6 +111,6 @@ class FeedbackLog:
                     filename=item.entry.filename,
                 )
                 for item in self.all()
-                if item.helpful and item.entry.answer
+                if item.helpful and item.entry.answer and wording_key(item.question) in accepted
             ]
         )

@@ -132,7 +132,7 @@ class UnansweredLog:
             return [], 0
         vectors = np.stack([vector for _, vector in records])
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        members = _cluster(vectors, min_similarity)
+        members = cluster(vectors, min_similarity)
         # Order by size and latest question (members are in time order), then describe only
         # the groups that are shown: 10,000 singleton groups need not all be summarised.
         members.sort(
@@ -145,7 +145,7 @@ class UnansweredLog:
 CLUSTER_BLOCK = 256
 
 
-def _cluster(vectors: np.ndarray, min_similarity: float) -> list[list[int]]:
+def cluster(vectors: np.ndarray, min_similarity: float) -> list[list[int]]:
     """Leader clustering in time order: each question joins the group whose centre it is most
     similar to when that similarity reaches `min_similarity`, else starts a group. One pass,
     no number of groups to choose, and the same record set always gives the same groups.

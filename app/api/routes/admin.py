@@ -10,11 +10,22 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from app.api.deps import AdminDep, FeedbackDep, JobsDep, UnansweredDep
-from app.api.schemas import Problem, ReindexJob, UnansweredGroupOut, UnansweredResponse
+from app.api.deps import AdminDep, FeedbackDep, JobsDep, ReviewDep, UnansweredDep
+from app.api.schemas import (
+    EntryOut,
+    Problem,
+    ReindexJob,
+    ReviewAction,
+    ReviewDone,
+    ReviewItemOut,
+    ReviewQueueOut,
+    UnansweredGroupOut,
+    UnansweredResponse,
+)
 from app.domain.entry import DataError
 from app.domain.formats import FORMATS, format_of_content_type
 from app.domain.records import parse_dataset
+from app.usage.review import NotInItem
 from app.usage.unanswered import DEFAULT_MIN_SIMILARITY
 from app.writes.reindex_jobs import JobState
 
@@ -132,17 +143,64 @@ def delete_feedback(
 )
 def feedback_export(
     feedback: FeedbackDep,
+    review: ReviewDep,
     pairs: Annotated[
         bool, Query(description="Helpful feedback as (question, answer) pairs in the data-file format.")
     ] = True,
 ) -> StreamingResponse:
-    """The feedback as JSONL: by default the helpful pairs that `faq train --extra-pairs` reads;
-    with `pairs=false` every record (question, entry id, helpful, comment, time)."""
+    """The feedback as JSONL: by default the helpful pairs that `faq train --extra-pairs` reads,
+    those whose question an owner accepted in the review queue (anyone can post feedback: it
+    reaches training only once reviewed); with `pairs=false` every record (question, entry id,
+    helpful, picked, comment, time)."""
     if pairs:
-        lines = (json.dumps(entry.to_record(), ensure_ascii=False) + "\n" for entry in feedback.pairs())
+        accepted = review.accepted()
+        lines = (
+            json.dumps(entry.to_record(), ensure_ascii=False) + "\n" for entry in feedback.pairs(accepted)
+        )
     else:
         lines = (
             json.dumps({**asdict(item), "entry": item.entry.to_record()}, ensure_ascii=False) + "\n"
             for item in feedback.all()
         )
     return StreamingResponse(lines, media_type="application/x-ndjson")
+
+
+@router.get("/review", response_model=ReviewQueueOut, responses=ADMIN_ERRORS)
+def review_queue(
+    review: ReviewDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Items to list.")] = 50,
+    min_similarity: Annotated[
+        float, Query(ge=0.0, le=1.0, description="How similar unanswered questions must be to share an item.")
+    ] = DEFAULT_MIN_SIMILARITY,
+) -> ReviewQueueOut:
+    """What users asked that the FAQ did not answer well, most frequent first: groups of
+    unanswered questions, suggestions users picked after being asked back, and answers they
+    found not helpful; each with its nearest entries. Act on an item with
+    POST /admin/review/{item_id}."""
+    items = review.items(limit=limit, min_similarity=min_similarity)
+    return ReviewQueueOut(items=[ReviewItemOut(**item.to_record()) for item in items])
+
+
+@router.post(
+    "/review/{item_id}",
+    response_model=ReviewDone,
+    response_model_exclude_none=True,
+    responses={**ADMIN_ERRORS, 404: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}},
+)
+def review_action(item_id: UUID, body: ReviewAction, review: ReviewDep) -> ReviewDone:
+    """One action on a review item: `add_wording` (its questions answer with `entry_id` at
+    once), `create_entry` (a new entry with `answer`, the item's question prefilled) or
+    `dismiss`. The item's questions leave the queue and do not come back."""
+    item = str(item_id)
+    try:
+        if body.action == "add_wording":
+            wordings = body.wordings
+            entry = review.add_wording(item, str(body.entry_id), wordings)
+            return ReviewDone(item=item, action=body.action, entry=EntryOut.of(str(body.entry_id), entry))
+        if body.action == "create_entry":
+            assert body.answer is not None  # checked by ReviewAction
+            new_id, created = review.create_entry(item, body.answer, body.source, body.question)
+            return ReviewDone(item=item, action=body.action, entry=EntryOut.of(new_id, created))
+        return ReviewDone(item=item, action=body.action, dismissed=review.dismiss(item))
+    except NotInItem as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None

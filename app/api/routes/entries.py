@@ -30,7 +30,6 @@ from app.api.schemas import (
     WordingsIn,
 )
 from app.domain.entry import MAX_QUESTION_CHARS, FaqEntry
-from app.search.duplicates import EntryWarning
 
 router = APIRouter(prefix="/faq/entries", tags=["faq entries"], dependencies=[AdminDep])
 
@@ -41,18 +40,6 @@ WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "no entry with this id"}}
 JSONL_MEDIA_TYPE = "application/x-ndjson"
-
-
-def _out(entry_id: str, entry: FaqEntry, warnings: list[EntryWarning] | None = None) -> EntryOut:
-    return EntryOut(
-        id=entry_id,
-        question=entry.question,
-        answer=entry.answer,
-        source=entry.source,
-        filename=entry.filename,
-        alternates=list(entry.alternates),
-        warnings=None if warnings is None else [EntryWarningOut(**w.to_record()) for w in warnings],  # type: ignore[arg-type]
-    )
 
 
 def _faq_entry(item: EntryIn) -> FaqEntry:
@@ -71,7 +58,7 @@ def add_entries(body: EntriesIn, live: EntriesDep) -> EntriesCreated:
     written = live.add_checked([_faq_entry(item) for item in body.root])
     return EntriesCreated(
         ids=written.ids,
-        warnings=[EntryWarningOut(**w.to_record()) for w in written.warnings],  # type: ignore[arg-type]
+        warnings=[EntryWarningOut.of(w) for w in written.warnings],
     )
 
 
@@ -91,7 +78,7 @@ def list_entries(
     if format == "jsonl":
         return StreamingResponse(_jsonl(live.export(source)), media_type=JSONL_MEDIA_TYPE)
     page, following = live.page(source=source, limit=limit, cursor=str(cursor) if cursor else None)
-    return EntryPage(entries=[_out(pid, entry) for pid, entry in page], next_cursor=following)
+    return EntryPage(entries=[EntryOut.of(pid, entry) for pid, entry in page], next_cursor=following)
 
 
 def _jsonl(entries: Iterator[FaqEntry]) -> Iterator[str]:
@@ -100,10 +87,13 @@ def _jsonl(entries: Iterator[FaqEntry]) -> Iterator[str]:
 
 
 @router.get(
-    "/{entry_id}", response_model=EntryOut, response_model_exclude_none=True, responses={**ADMIN_ERRORS, **NOT_FOUND}
+    "/{entry_id}",
+    response_model=EntryOut,
+    response_model_exclude_none=True,
+    responses={**ADMIN_ERRORS, **NOT_FOUND},
 )
 def get_entry(entry_id: UUID, live: EntriesDep) -> EntryOut:
-    return _out(str(entry_id), live.get(str(entry_id)))
+    return EntryOut.of(str(entry_id), live.get(str(entry_id)))
 
 
 @router.put("/{entry_id}", response_model=EntryOut, responses={**WRITE_ERRORS, **NOT_FOUND})
@@ -112,7 +102,7 @@ def edit_entry(entry_id: UUID, body: EntryUpdate, live: EntriesDep) -> EntryOut:
     edit that would make it identical to another entry is a 409 naming that entry."""
     changes = body.model_dump(exclude_unset=True)
     edited, warnings = live.update_checked(str(entry_id), changes)
-    return _out(str(entry_id), edited, warnings)
+    return EntryOut.of(str(entry_id), edited, warnings)
 
 
 @router.post("/{entry_id}/alternates", response_model=EntryOut, responses={**WRITE_ERRORS, **NOT_FOUND})
@@ -121,7 +111,7 @@ def add_wordings(entry_id: UUID, body: WordingsIn, live: EntriesDep) -> EntryOut
     question from the next request on, no retraining; the entry keeps its id. Wordings it has
     already are kept once."""
     edited, warnings = live.add_wordings(str(entry_id), body.wordings)
-    return _out(str(entry_id), edited, warnings)
+    return EntryOut.of(str(entry_id), edited, warnings)
 
 
 @router.delete("/{entry_id}/alternates", response_model=EntryOut, responses={**WRITE_ERRORS, **NOT_FOUND})
@@ -132,7 +122,7 @@ def remove_wording(
 ) -> EntryOut:
     """Remove one wording (compared ignoring case and spacing); 404 when the entry has none
     such."""
-    return _out(str(entry_id), live.remove_wording(str(entry_id), wording))
+    return EntryOut.of(str(entry_id), live.remove_wording(str(entry_id), wording))
 
 
 @router.delete("/{entry_id}", status_code=status.HTTP_204_NO_CONTENT, responses={**WRITE_ERRORS, **NOT_FOUND})

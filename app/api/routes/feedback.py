@@ -22,8 +22,10 @@ def give_feedback(
     body: FeedbackIn, feedback: FeedbackDep, services: ServicesDep, request: Request
 ) -> FeedbackOut:
     """Say whether an answer helped. `entry_id` is the answer's `id` from /ask. Stored with the
-    question's embedding; helpful answers become training pairs (`faq feedback export`). One
-    client may post FAQ_FEEDBACK_PER_MINUTE a minute (429 with Retry-After beyond)."""
+        question's embedding; `picked` (a suggestion chosen after the service asked back) and not
+    helpful feedback go to the review queue, and only questions the owner accepted there become
+    training pairs (`faq feedback export`). One
+        client may post FAQ_FEEDBACK_PER_MINUTE a minute (429 with Retry-After beyond)."""
     budget = services.feedback_budget
     if not budget.allow(client_key(request)):
         raise HTTPException(
@@ -31,5 +33,5 @@ def give_feedback(
             "too much feedback from this client: try again later",
             headers={"Retry-After": str(budget.retry_after())},
         )
-    saved = feedback.record(body.question, str(body.entry_id), body.helpful, body.comment)
+    saved = feedback.record(body.question, str(body.entry_id), body.helpful, body.comment, body.picked)
     return FeedbackOut(id=saved.id, entry_id=saved.entry_id, helpful=saved.helpful, at=saved.at)

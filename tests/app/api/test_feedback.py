@@ -42,18 +42,34 @@ def test_feedback_is_stored_with_the_question_embedding(client, answer):
     assert np.allclose(vector / np.linalg.norm(vector), expected / np.linalg.norm(expected), atol=1e-5)
 
 
-def test_helpful_feedback_exports_as_training_pairs(client, answer):
-    client.post("/feedback", json={"question": "max object size?", "entry_id": answer["id"], "helpful": True})
+def test_feedback_reaches_training_pairs_only_once_reviewed(client, answer):
+    """Anyone may post feedback: a helpful pair is exported for training only after an owner
+    accepted its question in the review queue."""
+    client.post(
+        "/feedback",
+        json={"question": "max object size?", "entry_id": answer["id"], "helpful": True, "picked": True},
+    )
     client.post("/feedback", json={"question": "unhelpful one", "entry_id": answer["id"], "helpful": False})
-    response = client.get("/admin/feedback", headers=ADMIN)
-    assert response.status_code == 200
-    pairs = parse_dataset(response.text.splitlines(), origin="feedback").entries
-    questions = {pair.question for pair in pairs}
-    assert {QUESTION, "max object size?"} <= questions and "unhelpful one" not in questions
-    assert all(pair.answer == answer["answer"] for pair in pairs)
+
+    def exported() -> set[str]:
+        response = client.get("/admin/feedback", headers=ADMIN)
+        assert response.status_code == 200
+        return {json.loads(line)["question"] for line in response.text.splitlines()}
+
+    assert exported() == set(), "nothing reviewed yet: no pairs"
+    items = client.get("/admin/review", headers=ADMIN).json()["items"]
+    picked = next(i for i in items if i["kind"] == "picked_suggestion")
+    assert picked["examples"] == ["max object size?"] and picked["entry_id"] == answer["id"]
+    done = client.post(
+        f"/admin/review/{picked['id']}",
+        json={"action": "add_wording", "entry_id": answer["id"]},
+        headers=ADMIN,
+    )
+    assert done.status_code == 200, done.text
+    assert exported() == {"max object size?"}
     everything = client.get("/admin/feedback", params={"pairs": "false"}, headers=ADMIN)
     records = [json.loads(line) for line in everything.text.splitlines()]
-    assert {"unhelpful one", QUESTION} <= {r["question"] for r in records}
+    assert {"unhelpful one", QUESTION, "max object size?"} <= {r["question"] for r in records}
     assert client.get("/admin/feedback").status_code == 401
 
 

@@ -199,3 +199,29 @@ def test_one_normaliser_for_files_and_the_api():
     as_entry = FaqEntry(from_api.question, from_api.answer, from_api.source, from_api.filename)
     assert from_file == as_entry == FaqEntry("How do I join?", "Bring an ID.", "main")
     assert from_file.id == as_entry.id
+
+
+def test_alternate_wordings_from_every_format(tmp_path):
+    """`alternates` as a JSON list, as further `alternate` columns, or one column split on
+    `|`; normalised (blanks, repeats and the question itself dropped); kept by to_record."""
+    from app.domain.records import load_faq
+
+    csv_file = tmp_path / "faq.csv"
+    csv_file.write_text(
+        "question,answer,alternate,Alternate 2,wordings\n"
+        "how do i renew a book?,online or at the desk,renew loans online, can I extend my loan ,"
+        "extend a loan|how do i renew a book| |\n"
+        "where is the library?,on main street,,,\n",
+        encoding="utf-8",
+    )
+    first, second = load_faq(csv_file).entries
+    assert first.alternates == ("renew loans online", "can I extend my loan", "extend a loan")
+    assert second.alternates == () and "alternates" not in second.to_record()
+    jsonl = tmp_path / "faq.jsonl"
+    jsonl.write_text(json.dumps(first.to_record()) + "\n", encoding="utf-8")
+    (again,) = load_faq(jsonl).entries
+    assert again == first and again.id == first.with_alternates([]).id, "wordings are not the content id"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"question": "q", "answer": "a", "alternates": [3]}) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match="line 1: alternate 1 must be a string"):
+        load_faq(bad)

@@ -1,0 +1,235 @@
+"""The review queue: what users asked that the FAQ did not answer well, in one list for the
+owner to act on in one step each.
+
+Three kinds of item, most frequent first:
+
+- `unanswered`: a group of recorded questions the FAQ declined or asked back on
+  (app.usage.unanswered, grouped the same way);
+- `picked_suggestion`: questions the service asked back on, where the user then picked one of
+  the suggestions (recorded as feedback with `picked`), one item an entry picked;
+- `not_helpful`: questions whose answer the user said did not help, one item an entry.
+
+Actions: add the item's questions as wordings of an entry (they answer with it at once), create
+an entry from the item (its question prefilled), or dismiss it. A question acted on is kept in
+`<alias>_reviewed` (by its words, `wording_key`), so it never comes back, whoever asks it again;
+and only feedback whose question was accepted that way becomes a training pair
+(`FeedbackLog.pairs`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.domain.entry import FaqEntry, wording_key
+from app.search.faq_search import Question
+from app.usage.feedback import FeedbackLog
+from app.usage.unanswered import DEFAULT_MIN_SIMILARITY, UnansweredLog, cluster
+from app.writes.live_entries import LiveEntries
+
+logger = logging.getLogger(__name__)
+
+UNANSWERED = "unanswered"
+PICKED = "picked_suggestion"
+NOT_HELPFUL = "not_helpful"
+KINDS = (UNANSWERED, PICKED, NOT_HELPFUL)
+ADD_WORDING, CREATE_ENTRY, DISMISS = "add_wording", "create_entry", "dismiss"
+ACCEPTED = (ADD_WORDING, CREATE_ENTRY)
+EXAMPLES = 5
+NEAREST = 3
+_ITEM_NAMESPACE = uuid.UUID("0d5c3a52-5a8e-4c4e-9a59-2f0b9e1c7a41")
+
+
+class ReviewItemGone(LookupError):
+    """No item of that id in the queue (acted on already, or its questions were pruned)."""
+
+
+class NotInItem(ValueError):
+    """Wordings named in an action that are not questions of the item."""
+
+
+@dataclass
+class ReviewItem:
+    id: str
+    kind: str
+    count: int
+    examples: list[str]
+    nearest: list[dict] = field(default_factory=list)
+    # Every distinct question of the item (examples shows the first few), and the entry the
+    # feedback was about (feedback kinds).
+    questions: list[str] = field(default_factory=list)
+    entry_id: str | None = None
+
+    def to_record(self) -> dict:
+        record = {
+            "id": self.id,
+            "kind": self.kind,
+            "count": self.count,
+            "examples": self.examples,
+            "nearest": self.nearest,
+        }
+        if self.entry_id is not None:
+            record["entry_id"] = self.entry_id
+        return record
+
+
+def _item_id(kind: str, key: str) -> str:
+    return str(uuid.uuid5(_ITEM_NAMESPACE, f"{kind}\x1f{key}"))
+
+
+class ReviewQueue:
+    def __init__(self, entries: LiveEntries, feedback: FeedbackLog, unanswered: UnansweredLog):
+        self.entries = entries
+        self.feedback = feedback
+        self.unanswered = unanswered
+        self.search = entries.search
+        self.store = entries.store
+        self.name = f"{entries.alias}_reviewed"
+
+    # ---- what was acted on --------------------------------------------------------------------
+    def reviewed(self) -> dict[str, str]:
+        """Wording key -> the action taken on it."""
+        return {
+            str(payload.get("key", "")): str(payload.get("action", ""))
+            for _, payload, _ in self.store.records(self.name)
+        }
+
+    def accepted(self) -> set[str]:
+        """The questions (by wording key) an owner accepted: added as wordings or made entries."""
+        return {key for key, action in self.reviewed().items() if action in ACCEPTED}
+
+    def _mark(self, questions: Sequence[str], action: str) -> None:
+        for question in questions:
+            key = wording_key(question)
+            self.store.put_state(
+                self.name,
+                str(uuid.uuid5(_ITEM_NAMESPACE, key)),
+                {"key": key, "action": action, "question": question, "at": time.time()},
+            )
+
+    # ---- the queue ----------------------------------------------------------------------------
+    def items(self, *, limit: int = 50, min_similarity: float = DEFAULT_MIN_SIMILARITY) -> list[ReviewItem]:
+        """The queue, most frequent first (the first `limit` items, with their nearest entries)."""
+        items = self._all_items(min_similarity)[:limit]
+        self._add_nearest(items)
+        return items
+
+    def _all_items(self, min_similarity: float) -> list[ReviewItem]:
+        done = set(self.reviewed())
+        items: list[ReviewItem] = []
+        taken: set[str] = set()  # questions already in a feedback item
+        by_entry: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for record in self.feedback.all():
+            key = wording_key(record.question)
+            if key in done:
+                continue
+            if record.picked:
+                by_entry[(PICKED, record.entry_id)].append(record.question)
+            elif not record.helpful:
+                by_entry[(NOT_HELPFUL, record.entry_id)].append(record.question)
+            else:
+                continue
+            taken.add(key)
+        for (kind, entry_id), questions in by_entry.items():
+            distinct = list(dict.fromkeys(questions))
+            items.append(
+                ReviewItem(
+                    id=_item_id(kind, entry_id),
+                    kind=kind,
+                    count=len(questions),
+                    examples=distinct[:EXAMPLES],
+                    questions=distinct,
+                    entry_id=entry_id,
+                )
+            )
+        skip = done | taken
+        records = [
+            (record_id, payload, vector)
+            for record_id, payload, vector in self.store.records(self.unanswered.name, with_vectors=True)
+            if vector is not None and wording_key(str(payload.get("question", ""))) not in skip
+        ]
+        records.sort(key=lambda item: float(item[1].get("asked_at", 0.0)))
+        if records:
+            vectors = np.stack([vector for _, _, vector in records])
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+            for members in cluster(vectors, min_similarity):
+                questions = [str(records[i][1].get("question", "")) for i in members]
+                centre = vectors[members].mean(axis=0)
+                order = np.argsort(-(vectors[members] @ centre))
+                distinct = list(dict.fromkeys(questions[i] for i in order))
+                items.append(
+                    ReviewItem(
+                        # the group's first question leads it while the group grows
+                        id=_item_id(UNANSWERED, records[members[0]][0]),
+                        kind=UNANSWERED,
+                        count=len(members),
+                        examples=distinct[:EXAMPLES],
+                        questions=distinct,
+                    )
+                )
+        items.sort(key=lambda item: (-item.count, KINDS.index(item.kind), item.examples[0]))
+        return items
+
+    def _add_nearest(self, items: list[ReviewItem]) -> None:
+        """Each item's nearest entries for its first example: one batched search for all."""
+        if not items or self.store.resolve_alias(self.entries.alias) is None:
+            return
+        results = self.search.ask_many([Question(item.examples[0], top_k=NEAREST) for item in items])
+        for item, answers in zip(items, results, strict=True):
+            hits = answers.answers or answers.suggestions
+            if len(hits) < NEAREST:
+                hits = self.search.search(item.examples[0], top_k=NEAREST)
+            item.nearest = [{"id": h.id, "question": h.question, "score": round(h.score, 4)} for h in hits]
+
+    def find(self, item_id: str) -> ReviewItem:
+        for item in self._all_items(DEFAULT_MIN_SIMILARITY):
+            if item.id == item_id:
+                return item
+        raise ReviewItemGone(f"no review item '{item_id}' (acted on already, or no longer recorded)")
+
+    # ---- actions ------------------------------------------------------------------------------
+    def add_wording(self, item_id: str, entry_id: str, wordings: Sequence[str] | None = None) -> FaqEntry:
+        """Add the item's questions (or the given ones of them) as wordings of `entry_id`: they
+        answer with it from the next question on. Those questions leave the queue for good."""
+        item = self.find(item_id)
+        chosen = self._chosen(item, wordings)
+        entry, _ = self.entries.add_wordings(entry_id, chosen)
+        self._mark(chosen, ADD_WORDING)
+        logger.info("review item %s: %d wordings added to entry %s", item_id, len(chosen), entry_id)
+        return entry
+
+    def create_entry(
+        self, item_id: str, answer: str, source: str = "", question: str | None = None
+    ) -> tuple[str, FaqEntry]:
+        """A new entry answering the item: its question is `question`, else the item's first
+        example, and the item's other questions are its wordings."""
+        item = self.find(item_id)
+        main = question or item.examples[0]
+        entry = FaqEntry(question=main, answer=answer, source=source).with_alternates(
+            [q for q in item.questions if wording_key(q) != wording_key(main)]
+        )
+        (new_id,) = self.entries.add([entry])
+        self._mark(item.questions, CREATE_ENTRY)
+        logger.info("review item %s: entry %s created", item_id, new_id)
+        return new_id, self.entries.get(new_id)
+
+    def dismiss(self, item_id: str) -> int:
+        item = self.find(item_id)
+        self._mark(item.questions, DISMISS)
+        return len(item.questions)
+
+    @staticmethod
+    def _chosen(item: ReviewItem, wordings: Sequence[str] | None) -> list[str]:
+        if wordings is None:
+            return item.questions
+        known = {wording_key(q) for q in item.questions}
+        strangers = [w for w in wordings if wording_key(w) not in known]
+        if strangers:
+            raise NotInItem(f"not a question of this item: {strangers[0]!r}")
+        return list(wordings)
