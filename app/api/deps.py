@@ -15,6 +15,7 @@ from app.serving.services import Services
 from app.usage.feedback import FeedbackLog
 from app.usage.review import ReviewQueue
 from app.usage.unanswered import UnansweredLog
+from app.writes.faq_import import FaqImport
 from app.writes.live_entries import LiveEntries
 from app.writes.reindex_jobs import ReindexJobs
 
@@ -82,6 +83,10 @@ def get_review(services: ServicesDep) -> ReviewQueue:
     return services.review
 
 
+def get_import(services: ServicesDep) -> FaqImport:
+    return services.importer
+
+
 def get_batcher(services: ServicesDep) -> MicroBatcher:
     return services.batcher
 
@@ -125,4 +130,5 @@ EntriesDep = Annotated[LiveEntries, Depends(get_entries)]
 FeedbackDep = Annotated[FeedbackLog, Depends(get_feedback)]
 UnansweredDep = Annotated[UnansweredLog, Depends(get_unanswered)]
 ReviewDep = Annotated[ReviewQueue, Depends(get_review)]
+ImportDep = Annotated[FaqImport, Depends(get_import)]
 AdminDep = Depends(require_admin)

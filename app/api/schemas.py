@@ -437,3 +437,23 @@ class ReviewDone(BaseModel):
     action: str
     entry: EntryOut | None = Field(default=None, description="The entry added to or created.")
     dismissed: int | None = Field(default=None, description="Questions dismissed.")
+
+
+# ---- importing into the running FAQ -----------------------------------------------------------
+
+
+class RowError(BaseModel):
+    where: str = Field(description="The row or line in the file (`row 7`, `line 3`).")
+    problem: str
+
+
+class ImportReport(BaseModel):
+    mode: Literal["merge", "replace"]
+    dry_run: bool
+    added: int
+    changed: int
+    removed: int
+    unchanged: int
+    warnings: list[EntryWarningOut] = Field(description="Entries very close to another one, by row.")
+    errors: list[RowError] = Field(description="Invalid rows: with any, nothing is written.")
+    job: ReindexJob | None = Field(default=None, description="A replace runs as this reindex job.")

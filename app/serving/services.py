@@ -14,6 +14,7 @@ from app.serving.rate_limit import ClientBudget
 from app.usage.feedback import FeedbackLog
 from app.usage.review import ReviewQueue
 from app.usage.unanswered import UnansweredLog
+from app.writes.faq_import import FaqImport
 from app.writes.live_entries import LiveEntries
 from app.writes.reindex_jobs import ReindexJobs
 
@@ -26,6 +27,7 @@ class Services:
     feedback: FeedbackLog
     unanswered: UnansweredLog
     review: ReviewQueue
+    importer: FaqImport
     batcher: MicroBatcher
     # What one anonymous client may write (app.serving.rate_limit).
     feedback_budget: ClientBudget
@@ -44,6 +46,7 @@ class Services:
             feedback=feedback,
             unanswered=unanswered,
             review=ReviewQueue(entries, feedback, unanswered),
+            importer=FaqImport(entries, jobs),
             batcher=MicroBatcher.from_settings(search, settings, metrics),
             feedback_budget=ClientBudget(settings.feedback_per_minute),
             records_budget=ClientBudget(settings.records_per_minute),

@@ -3,22 +3,25 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
-from app.api.deps import AdminDep, FeedbackDep, JobsDep, ReviewDep, UnansweredDep
+from app.api.deps import AdminDep, FeedbackDep, ImportDep, JobsDep, ReviewDep, UnansweredDep
 from app.api.schemas import (
     EntryOut,
+    EntryWarningOut,
+    ImportReport,
     Problem,
     ReindexJob,
     ReviewAction,
     ReviewDone,
     ReviewItemOut,
     ReviewQueueOut,
+    RowError,
     UnansweredGroupOut,
     UnansweredResponse,
 )
@@ -27,6 +30,7 @@ from app.domain.formats import FORMATS, format_of_content_type
 from app.domain.records import parse_dataset
 from app.usage.review import NotInItem
 from app.usage.unanswered import DEFAULT_MIN_SIMILARITY
+from app.writes.faq_import import ImportPlan, parse_rows
 from app.writes.reindex_jobs import JobState
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
@@ -204,3 +208,69 @@ def review_action(item_id: UUID, body: ReviewAction, review: ReviewDep) -> Revie
         return ReviewDone(item=item, action=body.action, dismissed=review.dismiss(item))
     except NotInItem as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+
+
+def _import_report(plan: ImportPlan, dry_run: bool, job: JobState | None = None) -> ImportReport:
+    return ImportReport(
+        mode=plan.mode,  # type: ignore[arg-type]  # one of MODES, checked by the query
+        dry_run=dry_run,
+        **plan.counts(),
+        warnings=[EntryWarningOut.of(w) for w in plan.warnings],
+        errors=[RowError(where=e.where, problem=e.problem) for e in plan.errors],
+        job=None if job is None else _job(job),
+    )
+
+
+@router.post(
+    "/import",
+    response_model=ImportReport,
+    responses={
+        **ADMIN_ERRORS,
+        202: {"model": ImportReport, "description": "replace: the reindex job started"},
+        409: {"model": Problem},
+        413: {"model": Problem},
+        422: {"model": ImportReport, "description": "invalid rows (nothing written), or an unreadable file"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "content": {media_type: {"schema": {"type": "string"}} for media_type in UPLOAD_MEDIA_TYPES},
+            "required": True,
+        }
+    },
+)
+async def import_faq(
+    request: Request,
+    importer: ImportDep,
+    mode: Annotated[
+        Literal["merge", "replace"], Query(description="merge into the FAQ, or replace it.")
+    ] = "merge",
+    dry_run: Annotated[bool, Query(description="Only say what would change.")] = False,
+    format: Annotated[
+        str | None,
+        Query(description=f"The body's format ({', '.join(FORMATS)}) when its Content-Type does not say."),
+    ] = None,
+) -> JSONResponse:
+    """Import a FAQ file (any format the data readers take) into the running FAQ. `merge`
+    matches an entry by id or identical question: it adds what is new and changes what differs
+    (wordings of both kept), removes nothing; `replace` makes the file the FAQ (a full reindex:
+    `job` to follow, 202). Returns what is (or, with `dry_run=true`, would be) added, changed,
+    removed and left unchanged, with warnings and errors by row. Any invalid row: nothing is
+    written (422, the same report)."""
+    body = await request.body()  # its size is limited by the app's BodySizeLimit
+    try:
+        fmt = format_of_content_type(request.headers.get("content-type"), format)
+        rows, invalid = await run_in_threadpool(parse_rows, body, fmt, str(UPLOAD_ORIGIN))
+    except DataError as exc:  # an unknown format, not UTF-8, no header: not a file at all
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    if not rows and not invalid:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{UPLOAD_ORIGIN}: no FAQ entries")
+    plan = await run_in_threadpool(importer.plan, rows, invalid, mode)
+    if dry_run:
+        return JSONResponse(_import_report(plan, True).model_dump(mode="json"))
+    if plan.errors:
+        report = _import_report(plan, False).model_dump(mode="json")
+        report["detail"] = f"{len(plan.errors)} invalid rows: nothing written"
+        return JSONResponse(report, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    result = await run_in_threadpool(importer.apply, plan, str(UPLOAD_ORIGIN))
+    code = status.HTTP_202_ACCEPTED if result.job is not None else status.HTTP_200_OK
+    return JSONResponse(_import_report(plan, False, result.job).model_dump(mode="json"), status_code=code)
