@@ -184,3 +184,113 @@ def unanswered(
     for group in body["groups"]:
         table.add_row(str(group["count"]), group["representative"], group["last_asked"])
     console.print(table)
+
+
+@entries_app.command("add-wording")
+def add_wording(
+    entry_id: Annotated[str, typer.Argument(help="The entry's id (the `id` of /ask's answers).")],
+    wordings: Annotated[list[str], typer.Argument(help="One or more wordings of its question.")],
+    url: UrlOption = None,
+) -> None:
+    """Add wordings of an entry's question (what users ask): they answer with it at once."""
+    body = _call("POST", url, f"/faq/entries/{entry_id}/alternates", json={"wordings": wordings}).json()
+    typer.echo(f"entry {body['id']} has {len(body['alternates'])} wordings besides its question")
+    _print_warnings(body.get("warnings") or [])
+
+
+def _print_warnings(warnings: list[dict]) -> None:
+    for warning in warnings:
+        console.print(f"warning: {warning['message']}", style="yellow", markup=False)
+
+
+def review(
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Items to show.")] = 20,
+    accept: Annotated[
+        str | None, typer.Option("--accept", help="Add this item's questions as wordings of --entry.")
+    ] = None,
+    entry: Annotated[str | None, typer.Option("--entry", help="With --accept: the entry's id.")] = None,
+    create: Annotated[
+        str | None, typer.Option("--create", help="Make a new entry of this item, with --answer.")
+    ] = None,
+    answer: Annotated[str | None, typer.Option("--answer", help="With --create: its answer.")] = None,
+    source: Annotated[str, typer.Option("--source", help="With --create: its source.")] = "",
+    dismiss: Annotated[str | None, typer.Option("--dismiss", help="Dismiss this item.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The items as JSON, one a line.")] = False,
+    url: UrlOption = None,
+) -> None:
+    """The review queue: what users asked that the FAQ did not answer well, most frequent first
+    (unanswered groups, suggestions users picked, not-helpful answers), with the nearest
+    entries. With --accept ITEM --entry ID, --create ITEM --answer TEXT or --dismiss ITEM, act
+    on one item (its questions then leave the queue for good)."""
+    actions = [a for a in (accept, create, dismiss) if a is not None]
+    if len(actions) > 1:
+        raise fail("give one of --accept, --create and --dismiss")
+    if accept is not None:
+        if entry is None:
+            raise fail("--accept needs --entry ID: the entry the questions are wordings of")
+        body = {"action": "add_wording", "entry_id": entry}
+    elif create is not None:
+        if not answer:
+            raise fail("--create needs --answer TEXT")
+        body = {"action": "create_entry", "answer": answer, "source": source}
+    elif dismiss is not None:
+        body = {"action": "dismiss"}
+    if actions:
+        done = _call("POST", url, f"/admin/review/{actions[0]}", json=body).json()
+        if "entry" in done:
+            typer.echo(f"{done['action']}: entry {done['entry']['id']} ({done['entry']['question']})")
+        else:
+            typer.echo(f"dismissed {done['dismissed']} questions")
+        return
+    items = _call("GET", url, "/admin/review", params={"limit": limit}).json()["items"]
+    if as_json:
+        for item in items:
+            typer.echo(json.dumps(item, ensure_ascii=False))
+        return
+    table = Table(title=f"review queue: {len(items)} items")
+    for column in ("item", "kind", "asked", "questions", "nearest entries"):
+        table.add_column(column, overflow="fold")
+    for item in items:
+        nearest = "\n".join(f"{n['id'][:8]} {n['question']} ({n['score']:.2f})" for n in item["nearest"])
+        table.add_row(item["id"], item["kind"], str(item["count"]), "\n".join(item["examples"]), nearest)
+    console.print(table)
+
+
+def import_to_service(file: Path, fmt: str, *, replace: bool, dry_run: bool, url: str | None) -> None:
+    """`faq import FILE --to-service`: POST /admin/import, print the report, wait for a
+    replace's reindex job."""
+    from app.domain.records import read_file
+
+    target, key = _target(url)
+    params = {"mode": "replace" if replace else "merge", "dry_run": str(dry_run).lower(), "format": fmt}
+    try:
+        response = remote.call(
+            "POST",
+            target,
+            "/admin/import",
+            api_key=key,
+            expected=(200, 202, 422),
+            content=read_file(file),
+            params=params,
+            timeout=3600,
+        )
+    except remote.RemoteError as exc:
+        raise fail(str(exc)) from None
+    report = response.json()
+    for error in report.get("errors", []):
+        console.print(f"{file}, {error['where']}: {error['problem']}", style="red", markup=False)
+    if "added" not in report:  # not a FAQ file at all
+        raise fail(str(report.get("detail")))
+    _print_warnings(report.get("warnings", []))
+    counts = ", ".join(f"{report[k]} {k}" for k in ("added", "changed", "removed", "unchanged"))
+    if response.status_code == 422:
+        raise fail(f"{file}: {counts} if it were valid; nothing imported ({report.get('detail')})")
+    console.print(f"{'would be' if dry_run else 'import'} ({params['mode']}): {counts}", markup=False)
+    job = report.get("job")
+    if job is not None:
+        console.print(f"reindex job {job['id']} started; waiting for it", markup=False)
+        try:
+            remote.wait_for_job(target, job, api_key=key)
+        except remote.RemoteError as exc:
+            raise fail(str(exc)) from None
+        console.print("the imported FAQ is live", style="green")

@@ -645,20 +645,51 @@ def import_file(
     file: Annotated[
         Path, typer.Argument(help="The FAQ file: CSV, TSV, .xlsx, JSON, JSONL, HTML or Markdown.")
     ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="The JSONL file to write.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Convert: the JSONL file to write.")
+    ] = None,
+    to_service: Annotated[
+        bool,
+        typer.Option(
+            "--to-service", help="Import into the running service's FAQ (merge; admin: needs ADMIN_API_KEY)."
+        ),
+    ] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="With --to-service: the file replaces the FAQ (a reindex).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With --to-service: only say what would change.")
+    ] = False,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url", help="The service. Default: $FAQ_URL, else http://127.0.0.1:8000.", show_default=False
+        ),
+    ] = None,
     data_format: FormatOption = None,
 ) -> None:
-    """Convert a FAQ file in any format the data readers take to the project's JSONL, and report
-    what was read, skipped and why (bad rows are skipped here, not fatal)."""
+    """Convert a FAQ file in any format the data readers take to the project's JSONL (--output),
+    reporting what was read, skipped and why; or import it into the running FAQ (--to-service):
+    merge adds what is new and changes what differs, --replace makes the file the FAQ, and
+    --dry-run only reports the counts, warnings and errors by row. A file with a bad row is
+    not imported at all."""
     from app.domain.entry import DataError, unique_entries
     from app.domain.formats import format_of_path
     from app.domain.records import load_faq
 
+    if to_service == (output is not None):
+        raise fail("give either --output FILE (convert) or --to-service (import into the running FAQ)")
+    if not to_service and (replace or dry_run):
+        raise fail("--replace and --dry-run go with --to-service")
     try:
         fmt = format_of_path(file, data_format)
+        if to_service:
+            live.import_to_service(file, fmt, replace=replace, dry_run=dry_run, url=url)
+            return
         dataset = load_faq(file, skip_invalid=True, fmt=fmt)
     except DataError as exc:
         raise fail(str(exc)) from None
+    assert output is not None
     entries = unique_entries(dataset.entries)  # an exact duplicate would be the same entry
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.partial")
@@ -675,6 +706,79 @@ def import_file(
     )
     for row in dataset.invalid:
         console.print(f"  skipped {row.where}: {row.problem}", markup=False)
+
+
+@app.command()
+def check(
+    file: Annotated[
+        Path, typer.Argument(help="The FAQ file: CSV, TSV, .xlsx, JSON, JSONL, HTML or Markdown.")
+    ],
+    servable: Annotated[
+        Path | None,
+        typer.Option(
+            help="Compare questions with this servable's question side (default: $FAQ_SERVABLE, "
+            "else the base encoder)."
+        ),
+    ] = None,
+    data_format: FormatOption = None,
+) -> None:
+    """List the entries of a data file that are very close to another one (similar wordings)
+    and the questions that appear twice with different answers (conflicts), by row, with
+    invalid rows. Warnings, not errors: exits 0 unless the file cannot be read."""
+    from app.domain.entry import DataError
+    from app.domain.formats import format_of_path
+    from app.domain.records import read_file
+    from app.search.duplicates import DUPLICATE_SIMILARITY, warnings_among
+    from app.writes.faq_import import parse_rows
+
+    try:
+        fmt = format_of_path(file, data_format)
+        rows, invalid = parse_rows(read_file(file), fmt, str(file))
+    except DataError as exc:
+        raise fail(str(exc)) from None
+    for row in invalid:
+        console.print(f"{row.where}: invalid: {row.problem}", markup=False)
+    if not rows:
+        raise fail(f"{file}: no valid FAQ entries")
+    model = _checking_model(servable)
+    entries = [entry for _, entry in rows]
+    texts = [wording for entry in entries for wording in entry.wordings]
+    encoded = model(texts)
+    vectors, start = [], 0
+    for entry in entries:
+        vectors.append(encoded[start : start + len(entry.wordings)])
+        start += len(entry.wordings)
+    where = [w for w, _ in rows]
+    warnings = warnings_among(entries, vectors, where, where)
+    for warning in warnings:
+        # the other entry is named by its row here: a file has no ids
+        text = warning.message.replace("entry row", "row")
+        console.print(text, markup=False)
+    conflicts = sum(w.kind == "conflict" for w in warnings)
+    similar = _count(len(warnings) - conflicts, "similar pair")
+    console.print(
+        f"{file}: {_count(len(entries), 'entry', 'entries')}, {similar} (similarity >= "
+        f"{DUPLICATE_SIMILARITY}), {_count(conflicts, 'conflict')}, {_count(len(invalid), 'invalid row')}",
+        markup=False,
+    )
+
+
+def _checking_model(servable: Path | None):
+    """The question side's encoder: the servable's when there is one, else the base encoder."""
+    from app.config import ModelSettings
+    from app.encoding.servable import Servable, ServableError
+    from app.search.faq_search import unit_rows
+
+    path = servable or ModelSettings().servable
+    try:
+        model = (
+            Servable.load(path, device="cpu")
+            if Path(path).exists()
+            else Servable.from_base_model(device="cpu")
+        )
+    except ServableError as exc:
+        raise fail(str(exc)) from None
+    return lambda texts: unit_rows(model.encode_question_side(texts))
 
 
 @app.command("migrate-store")
@@ -734,6 +838,7 @@ app.add_typer(live.entries_app, name="entries")
 app.add_typer(live.feedback_app, name="feedback")
 app.command("export")(live.export)
 app.command("unanswered")(live.unanswered)
+app.command("review")(live.review)
 
 if __name__ == "__main__":
     app()

@@ -56,6 +56,13 @@ def reindex(
         content=data.read_bytes(),
         params={"format": fmt},
     ).json()
+    return wait_for_job(url, job, api_key=api_key, poll_seconds=poll_seconds, timeout=timeout)
+
+
+def wait_for_job(
+    url: str, job: dict, *, api_key: str | None, poll_seconds: float = 1.0, timeout: float = 3600
+) -> dict:
+    """Poll a reindex job until it has finished; its report (RemoteError when it failed)."""
     deadline = time.monotonic() + timeout
     while job["status"] == "running":
         if time.monotonic() > deadline:

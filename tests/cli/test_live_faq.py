@@ -75,13 +75,25 @@ def test_feedback_pairs_train_and_never_enter_val(served, tmp_path):
     for question, faq_question in asked:
         answer = httpx.post(f"{url}/ask", json={"question": faq_question}).json()["answers"][0]
         sent = httpx.post(
-            f"{url}/feedback", json={"question": question, "entry_id": answer["id"], "helpful": True}
+            f"{url}/feedback",
+            json={"question": question, "entry_id": answer["id"], "helpful": True, "picked": True},
         )
         assert sent.status_code == 201
     pairs_file = tmp_path / "pairs.jsonl"
+    assert run_faq("feedback", "export", "--output", str(pairs_file), env=served.env).returncode == 0
+    assert load_faq_or_empty(pairs_file) == [], "not reviewed yet: no pairs"
+    # the owner accepts each picked suggestion in the review queue (`faq review --accept`)
+    listed = run_faq("review", "--json", env=served.env)
+    assert listed.returncode == 0, listed.stderr
+    items = [json.loads(line) for line in listed.stdout.splitlines()]
+    picked = [i for i in items if i["kind"] == "picked_suggestion"]
+    assert {i["examples"][0] for i in picked} == {question for question, _ in asked}
+    for item in picked:
+        accepted = run_faq("review", "--accept", item["id"], "--entry", item["entry_id"], env=served.env)
+        assert accepted.returncode == 0 and "add_wording" in accepted.stdout, accepted.stderr
     out = run_faq("feedback", "export", "--output", str(pairs_file), env=served.env)
     assert out.returncode == 0, out.stderr
-    pairs = load_faq(pairs_file).entries
+    pairs = load_faq_or_empty(pairs_file)
     assert {p.question for p in pairs} == {question for question, _ in asked}
 
     result = train(mini_config(tmp_path, epochs=1, calibrate=False, extra_pairs=pairs_file))
@@ -96,6 +108,57 @@ def test_feedback_pairs_train_and_never_enter_val(served, tmp_path):
     }
     assert meta["val_pairs"] == len(split.val)  # the val split is the data file's, untouched
     assert meta["train_pairs"] == len(split.train) + expected_added
+
+
+def load_faq_or_empty(path):
+    return load_faq(path).entries if path.read_text().strip() else []
+
+
+def test_import_into_the_service_and_wordings_from_the_cli(served, tmp_path):
+    faq = tmp_path / "office.csv"
+    faq.write_text(
+        "category,question,answer,alternate\n"
+        "office,where do i find the first aid kit?,next to the kitchen sink,first aid box\n"
+        "office,how do i order a new monitor?,ask it desk with your manager's ok,\n",
+        encoding="utf-8",
+    )
+    dry = run_faq("import", str(faq), "--to-service", "--dry-run", env=served.env)
+    assert (
+        dry.returncode == 0 and "would be (merge): 2 added, 0 changed, 0 removed, 0 unchanged" in dry.stdout
+    )
+    applied = run_faq("import", str(faq), "--to-service", env=served.env)
+    assert applied.returncode == 0 and "import (merge): 2 added" in applied.stdout, applied.stderr
+    again = run_faq("import", str(faq), "--to-service", env=served.env)
+    assert "0 added, 0 changed, 0 removed, 2 unchanged" in again.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("question,answer\nwhere is the printer?,\n", encoding="utf-8")
+    refused = run_faq("import", str(bad), "--to-service", env=served.env)
+    assert refused.returncode == 2 and "row 2" in refused.stdout + refused.stderr
+    assert "nothing imported" in refused.stderr
+    answered = httpx.post(f"{served.url}/ask", json={"question": "first aid box"}).json()
+    entry_id = answered["answers"][0]["id"]
+    worded = run_faq("entries", "add-wording", entry_id, "plasters please", env=served.env)
+    assert worded.returncode == 0 and "2 wordings" in worded.stdout, worded.stderr
+    after = httpx.post(f"{served.url}/ask", json={"question": "plasters please"}).json()
+    assert after["status"] == "answered" and after["answers"][0]["id"] == entry_id
+    both = run_faq("import", str(faq), "--output", str(tmp_path / "x.jsonl"), "--to-service", env=served.env)
+    assert both.returncode == 2 and "either --output" in both.stderr
+
+
+def test_check_lists_close_entries_and_conflicts(tmp_path):
+    faq = tmp_path / "faq.csv"
+    faq.write_text(
+        "question,answer\nhow do i renew a book?,online\nHow do I renew a book,at the desk\n"
+        "how can i renew my books?,online\nwhere is the library?,main street\nbroken row?,\n",
+        encoding="utf-8",
+    )
+    out = run_faq("check", str(faq), env={"FAQ_SERVABLE": str(tmp_path / "none")})
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.replace("\n", " ")
+    assert "row 6: invalid: field 'answer' must not be empty" in lines
+    assert "row 3: the same question as row 2" in lines
+    assert "row 4: very close to row 2" in lines
+    assert "2 similar pairs" in lines and "1 conflict" in lines and "row 5:" not in lines
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 
-from app.domain.records import parse_dataset
 from tests.app.api.conftest import ADMIN_KEY
 
 ADMIN = {"X-API-Key": ADMIN_KEY}
