@@ -69,9 +69,10 @@ index: install ## Index the FAQ answers with var/servable into the store
 serve: install ## Serve on http://$(HOST):$(PORT)
 	$(BIN)/faq serve --host $(HOST) --port $(PORT)
 
-bench: install ## The service vs a minimal app (needs var/servable), then the store at 10k and 100k entries
+bench: install ## The service vs a minimal app (needs var/servable), the store at 10k and 100k entries, the review queue at 10k questions
 	$(BIN)/faq bench $(DATA_ARG)
 	$(BIN)/faq bench --scale
+	$(BIN)/python -m benchmarks.review_scale
 
 clean: ## Remove the virtual environment and everything under var/
 	rm -rf $(VENV) var

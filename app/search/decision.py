@@ -107,10 +107,18 @@ class DecisionRule:
             logger.warning("ignoring an unreadable decision rule: %r", record)
             return None
 
-    def needs_refit(self, entries: int) -> bool:
-        """Whether a FAQ of `entries` entries has moved far enough from the one this rule was
-        fitted to (5%, or any change to a FAQ of under 20) to fit it again."""
-        return abs(entries - self.entries) >= max(1, round(0.05 * self.entries))
+    @property
+    def wordings(self) -> int:
+        """How many alternate wordings the FAQ had when the rule was fitted."""
+        return int(self.fitted.get("wordings", 0) or 0)
+
+    def needs_refit(self, entries: int, wordings: int | None = None) -> bool:
+        """Whether a FAQ of `entries` entries (and `wordings` alternate wordings, when known)
+        has moved far enough from the one this rule was fitted to (5% of the entries, or any
+        change to a FAQ of under 20) to fit it again."""
+        step = max(1, round(0.05 * self.entries))
+        moved = abs(entries - self.entries) >= step
+        return moved or (wordings is not None and abs(wordings - self.wordings) >= step)
 
 
 def dense_scores(
@@ -119,14 +127,19 @@ def dense_scores(
     question_queries: np.ndarray,
     answers: np.ndarray,
     questions: np.ndarray | None,
+    wordings: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """The (queries x entries) dense scores the search gives, computed in memory: the answer
     side's cosine, fused with the question side's as `settings` say (rrf reads "sum", as the
-    search does for its decision)."""
+    search does for its decision). `wordings`: alternate wordings' question-side vectors and
+    the entry each belongs to; an entry's question side is then its best wording, as searched."""
     by_answer = answer_queries @ answers.T
     if settings.mode != "fused" or questions is None:
         return by_answer
     by_question = question_queries @ questions.T
+    if wordings is not None and len(wordings[0]):
+        vectors, owner = wordings
+        np.maximum.at(by_question.T, owner, (question_queries @ vectors.T).T)
     if settings.fusion == "max":
         return np.maximum(by_answer, by_question)
     w = settings.question_weight
@@ -171,6 +184,9 @@ class FitInput:
     accuracy_from: str
     # Whether the encoder was fine-tuned (on this FAQ or another): see `fit`'s margin_first.
     fine_tuned: bool = False
+    # The entries' alternate wordings (question-side vectors, and the entry of each): searched
+    # like the questions, and, being real users' wordings, asked like them too (in `sample`).
+    wordings: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def fit(
@@ -201,10 +217,17 @@ def fit(
     page_ids = np.array([page_key.setdefault((e.source, e.filename), len(page_key)) for e in data.entries])
 
     far = dense_scores(
-        settings, data.far_answer_queries, data.far_question_queries, data.answers, data.questions
+        settings,
+        data.far_answer_queries,
+        data.far_question_queries,
+        data.answers,
+        data.questions,
+        data.wordings,
     )
     far_best, _ = best_and_margin(far, answer_ids)
-    asked = dense_scores(settings, data.answer_queries, data.question_queries, data.answers, data.questions)
+    asked = dense_scores(
+        settings, data.answer_queries, data.question_queries, data.answers, data.questions, data.wordings
+    )
     own_answer = answer_ids[data.sample]
     loo = np.where(answer_ids[None, :] == own_answer[:, None], -np.inf, asked)
     usable = np.isfinite(loo).any(axis=1)
@@ -214,6 +237,7 @@ def fit(
         "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "entries": n,
         "questions_asked": int(len(data.sample)),
+        "wordings": 0 if data.wordings is None else int(len(data.wordings[1])),
         "far_questions": int(len(far_best)),
         "epsilon": epsilon,
         "near_rate": near_rate,

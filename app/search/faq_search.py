@@ -361,6 +361,24 @@ class FaqSearch:
         else:
             accuracy = encoder_accuracy(answer_queries, answers[sample], rng)
             accuracy_from = f"{len(sample)} FAQ questions, pools of 64 (all trained on: optimistic)"
+        wordings = None
+        owners = np.array([i for i, e in enumerate(entries) for _ in e.alternates], dtype=np.int64)
+        if len(owners) and self.settings.mode == "fused":
+            # The owner's confirmed wordings: in the index (the question side is an entry's best
+            # wording) and real users' wordings, so asked too (each with its entry left out).
+            texts = [w for e in entries for w in e.alternates]
+            alt_answer, alt_question = self.query_vectors(texts)
+            contexts = [
+                question_text(replace(entries[i], question=t), self.settings.question_context)
+                for i, t in zip(owners, texts, strict=True)
+            ]
+            stored_side = (
+                alt_question if not self.settings.question_context else self.query_vectors(contexts)[1]
+            )
+            wordings = (stored_side, owners)
+            sample = np.concatenate([sample, owners])
+            answer_queries = np.vstack([answer_queries, alt_answer])
+            question_queries = np.vstack([question_queries, alt_question])
         return FitInput(
             entries=entries,
             answers=answers,
@@ -368,6 +386,7 @@ class FaqSearch:
             sample=sample,
             answer_queries=answer_queries,
             question_queries=question_queries,
+            wordings=wordings,
             far_answer_queries=far_answer,
             far_question_queries=far_question,
             accuracy=accuracy,
@@ -378,6 +397,10 @@ class FaqSearch:
     def search(self, question: str, *, top_k: int = 5, source: str | None = None) -> list[Hit]:
         """The `top_k` best entries for `question`, best first, whatever their scores."""
         return self._search_many([Question(question, top_k, source)])[0][0]
+
+    def search_many(self, questions: Sequence[Question]) -> list[list[Hit]]:
+        """`search` for several questions: one forward per encoder, one store call per side."""
+        return [hits for hits, _ in self._search_many(questions)]
 
     def _search_many(self, questions: Sequence[Question]) -> list[tuple[list[Hit], np.ndarray]]:
         settings = self.settings

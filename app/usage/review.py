@@ -160,9 +160,10 @@ class ReviewQueue:
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
             for members in cluster(vectors, min_similarity):
                 questions = [str(records[i][1].get("question", "")) for i in members]
-                centre = vectors[members].mean(axis=0)
-                order = np.argsort(-(vectors[members] @ centre))
-                distinct = list(dict.fromkeys(questions[i] for i in order))
+                if len(members) > 1:  # most typical first: nearest the group's centre
+                    group = vectors[members]
+                    questions = [questions[i] for i in np.argsort(-(group @ group.mean(axis=0)))]
+                distinct = list(dict.fromkeys(questions))
                 items.append(
                     ReviewItem(
                         # the group's first question leads it while the group grows
@@ -180,24 +181,29 @@ class ReviewQueue:
         """Each item's nearest entries for its first example: one batched search for all."""
         if not items or self.store.resolve_alias(self.entries.alias) is None:
             return
-        results = self.search.ask_many([Question(item.examples[0], top_k=NEAREST) for item in items])
-        for item, answers in zip(items, results, strict=True):
-            hits = answers.answers or answers.suggestions
-            if len(hits) < NEAREST:
-                hits = self.search.search(item.examples[0], top_k=NEAREST)
+        results = self.search.search_many([Question(item.examples[0], top_k=NEAREST) for item in items])
+        for item, hits in zip(items, results, strict=True):
             item.nearest = [{"id": h.id, "question": h.question, "score": round(h.score, 4)} for h in hits]
 
-    def find(self, item_id: str) -> ReviewItem:
-        for item in self._all_items(DEFAULT_MIN_SIMILARITY):
+    def find(self, item_id: str, min_similarity: float = DEFAULT_MIN_SIMILARITY) -> ReviewItem:
+        """The item of that id in the queue as grouped with `min_similarity` (the grouping the
+        list was read with)."""
+        for item in self._all_items(min_similarity):
             if item.id == item_id:
                 return item
         raise ReviewItemGone(f"no review item '{item_id}' (acted on already, or no longer recorded)")
 
     # ---- actions ------------------------------------------------------------------------------
-    def add_wording(self, item_id: str, entry_id: str, wordings: Sequence[str] | None = None) -> FaqEntry:
+    def add_wording(
+        self,
+        item_id: str,
+        entry_id: str,
+        wordings: Sequence[str] | None = None,
+        min_similarity: float = DEFAULT_MIN_SIMILARITY,
+    ) -> FaqEntry:
         """Add the item's questions (or the given ones of them) as wordings of `entry_id`: they
         answer with it from the next question on. Those questions leave the queue for good."""
-        item = self.find(item_id)
+        item = self.find(item_id, min_similarity)
         chosen = self._chosen(item, wordings)
         entry, _ = self.entries.add_wordings(entry_id, chosen)
         self._mark(chosen, ADD_WORDING)
@@ -205,11 +211,16 @@ class ReviewQueue:
         return entry
 
     def create_entry(
-        self, item_id: str, answer: str, source: str = "", question: str | None = None
+        self,
+        item_id: str,
+        answer: str,
+        source: str = "",
+        question: str | None = None,
+        min_similarity: float = DEFAULT_MIN_SIMILARITY,
     ) -> tuple[str, FaqEntry]:
         """A new entry answering the item: its question is `question`, else the item's first
         example, and the item's other questions are its wordings."""
-        item = self.find(item_id)
+        item = self.find(item_id, min_similarity)
         main = question or item.examples[0]
         entry = FaqEntry(question=main, answer=answer, source=source).with_alternates(
             [q for q in item.questions if wording_key(q) != wording_key(main)]
@@ -219,8 +230,8 @@ class ReviewQueue:
         logger.info("review item %s: entry %s created", item_id, new_id)
         return new_id, self.entries.get(new_id)
 
-    def dismiss(self, item_id: str) -> int:
-        item = self.find(item_id)
+    def dismiss(self, item_id: str, min_similarity: float = DEFAULT_MIN_SIMILARITY) -> int:
+        item = self.find(item_id, min_similarity)
         self._mark(item.questions, DISMISS)
         return len(item.questions)
 

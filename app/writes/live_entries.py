@@ -150,7 +150,7 @@ class LiveEntries:
             "added %d FAQ entries to %s (%d already there)", len(new), collection, len(unique) - len(new)
         )
         if new:
-            self._refit_if_changed(collection)
+            self._refit_if_changed(collection, wordings_changed=any(e.alternates for e in new))
         return Written(
             [held.get(entry.id) or ids[entry.id] for entry in entries], sorted(warnings, key=_order)
         )
@@ -180,6 +180,8 @@ class LiveEntries:
             warnings = warnings_against_store(self.store, self.alias, [edited], wordings, [entry_id])
             self.store.upsert(collection, [edited], vectors, ids=[entry_id])
         logger.info("edited FAQ entry %s in %s", entry_id, collection)
+        if edited.alternates != current.alternates:
+            self._refit_if_changed(collection, wordings_changed=True)
         return edited, warnings
 
     def add_wordings(self, entry_id: str, wordings: Sequence[str]) -> tuple[FaqEntry, list[EntryWarning]]:
@@ -241,7 +243,7 @@ class LiveEntries:
         self._refit_if_changed(collection)
         return entry
 
-    def _refit_if_changed(self, collection: str) -> None:
+    def _refit_if_changed(self, collection: str, wordings_changed: bool = False) -> None:
         """Fit the decision rule again when the FAQ has grown or shrunk enough since it was
         fitted (DecisionRule.needs_refit), from the stored vectors: the rule must fit the FAQ
         that is served, not the one first indexed. A failure keeps the old rule (logged): the
@@ -249,9 +251,15 @@ class LiveEntries:
         try:
             count = self.store.count(collection)
             rule = self.search.decision_rule()
-            if rule is not None and not rule.needs_refit(count):
+            entries: list[FaqEntry] | None = None
+            wordings = None
+            if wordings_changed:  # the rule searches wordings too: count them
+                entries, vectors = self.store.stored_vectors(collection, list(self.search.vector_sizes()))
+                wordings = sum(len(e.alternates) for e in entries)
+            if rule is not None and not rule.needs_refit(count, wordings):
                 return
-            entries, vectors = self.store.stored_vectors(collection, list(self.search.vector_sizes()))
+            if entries is None:
+                entries, vectors = self.store.stored_vectors(collection, list(self.search.vector_sizes()))
             if not entries:
                 return
             fitted = self.search.fit_rule(entries, vectors)

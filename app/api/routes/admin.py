@@ -191,7 +191,14 @@ def review_queue(
     response_model_exclude_none=True,
     responses={**ADMIN_ERRORS, 404: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}},
 )
-def review_action(item_id: UUID, body: ReviewAction, review: ReviewDep) -> ReviewDone:
+def review_action(
+    item_id: UUID,
+    body: ReviewAction,
+    review: ReviewDep,
+    min_similarity: Annotated[
+        float, Query(ge=0.0, le=1.0, description="The grouping the queue was listed with.")
+    ] = DEFAULT_MIN_SIMILARITY,
+) -> ReviewDone:
     """One action on a review item: `add_wording` (its questions answer with `entry_id` at
     once), `create_entry` (a new entry with `answer`, the item's question prefilled) or
     `dismiss`. The item's questions leave the queue and do not come back."""
@@ -199,13 +206,15 @@ def review_action(item_id: UUID, body: ReviewAction, review: ReviewDep) -> Revie
     try:
         if body.action == "add_wording":
             wordings = body.wordings
-            entry = review.add_wording(item, str(body.entry_id), wordings)
+            entry = review.add_wording(item, str(body.entry_id), wordings, min_similarity)
             return ReviewDone(item=item, action=body.action, entry=EntryOut.of(str(body.entry_id), entry))
         if body.action == "create_entry":
             assert body.answer is not None  # checked by ReviewAction
-            new_id, created = review.create_entry(item, body.answer, body.source, body.question)
+            new_id, created = review.create_entry(
+                item, body.answer, body.source, body.question, min_similarity
+            )
             return ReviewDone(item=item, action=body.action, entry=EntryOut.of(new_id, created))
-        return ReviewDone(item=item, action=body.action, dismissed=review.dismiss(item))
+        return ReviewDone(item=item, action=body.action, dismissed=review.dismiss(item, min_similarity))
     except NotInItem as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
 
