@@ -53,7 +53,7 @@ def build(records: int, seed: int = 0):
     entries = [FaqEntry(q, a, "library") for q, a in FAQ]
     index_dataset(FaqDataset(Path("bench"), entries), search, progress=False)
     live = LiveEntries(search, ReindexJobs(search))
-    settings = RecordingSettings(FAQ_UNANSWERED_MAX_RECORDS=str(records * 2))
+    settings = RecordingSettings.model_validate({"FAQ_UNANSWERED_MAX_RECORDS": records * 2})
     unanswered = UnansweredLog(search, settings)
     feedback = FeedbackLog(search, live)
     rng = np.random.default_rng(seed)
@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     queue, unanswered = build(args.records)
     review_s, items = timed(lambda: queue.items(limit=50), args.repeats)
-    groups_s, (groups, total) = timed(lambda: unanswered.groups(limit=50), args.repeats)  # type: ignore[misc]
+    groups_s, listed = timed(lambda: unanswered.groups(limit=50), args.repeats)
+    groups, total = listed  # type: ignore[misc]
     strict_s, _ = timed(lambda: unanswered.groups(min_similarity=1.0, limit=50), args.repeats)
     report = {
         "records": args.records,
