@@ -47,6 +47,10 @@ class StoreSettings(_Settings):
         pattern=r"^[A-Za-z0-9_-]+$",
     )
 
+    # Finished index versions kept (the live one included), for rollback; older ones are dropped
+    # after each switch.
+    keep_versions: int = Field(default=3, validation_alias="FAQ_KEEP_VERSIONS", ge=1, le=100)
+
     # Qdrant's distributed mode (a server cluster): applied to the collections the index job
     # creates; unset means Qdrant's defaults. Ignored, with a log line, by the embedded store.
     shard_number: int | None = Field(default=None, validation_alias="FAQ_SHARD_NUMBER", gt=0)

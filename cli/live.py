@@ -294,3 +294,58 @@ def import_to_service(file: Path, fmt: str, *, replace: bool, dry_run: bool, url
         except remote.RemoteError as exc:
             raise fail(str(exc)) from None
         console.print("the imported FAQ is live", style="green")
+
+
+def test_set(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The test set: `question`, and `expected_id` or `expected_question` (or `none`: "
+            "must not be answered) a row; any data format."
+        ),
+    ],
+    version: Annotated[
+        str | None, typer.Option("--version", help="The version to test (default: the live one).")
+    ] = None,
+    data_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="The file's format when its extension does not say.", show_default=False
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The whole result as JSON.")] = False,
+    url: UrlOption = None,
+) -> None:
+    """Run a FAQ test set against the running service (a version of it): right, asked back with
+    the right entry, wrong, declined; the result is kept with the version (an activation that
+    answers it worse than the live version is refused). Exits 1 when any case is wrong."""
+    from app.domain.entry import DataError
+    from app.domain.formats import format_of_path
+    from app.domain.records import read_file
+
+    try:
+        fmt = format_of_path(file, data_format)
+        content = read_file(file)
+    except DataError as exc:
+        raise fail(str(exc)) from None
+    params = {"format": fmt, **({"version": version} if version else {})}
+    result = _call("POST", url, "/admin/test", content=content, params=params, timeout=3600).json()
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        for case in result["results"]:
+            if case["outcome"] in ("wrong", "declined"):
+                got = case["top_question"] or case["status"]
+                expected = case["expected_question"]
+                console.print(
+                    f"{case['outcome']}: {case['question']!r}: expected {expected!r}, got {got!r}",
+                    markup=False,
+                )
+        console.print(
+            f"{result['version']}: {result['total']} questions: {result['right']} right, "
+            f"{result['clarified']} asked back with the right entry, {result['wrong']} wrong, "
+            f"{result['declined']} declined",
+            markup=False,
+        )
+    if result["wrong"]:
+        raise typer.Exit(1)

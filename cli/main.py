@@ -439,7 +439,7 @@ def index(
             store,
             settings.collection,
         )
-        report_obj = index_dataset(dataset, search, batch_size=batch_size)
+        report_obj = index_dataset(dataset, search, batch_size=batch_size, keep=settings.keep_versions)
     except (ServableError, StoreError, ValueError) as exc:
         raise fail(f"{exc} (the previous index, if any, is still serving)") from None
     except KeyboardInterrupt:
@@ -839,6 +839,7 @@ app.add_typer(live.feedback_app, name="feedback")
 app.command("export")(live.export)
 app.command("unanswered")(live.unanswered)
 app.command("review")(live.review)
+app.command("test")(live.test_set)
 
 if __name__ == "__main__":
     app()

@@ -18,6 +18,7 @@ from app.usage.unanswered import UnansweredLog
 from app.writes.faq_import import FaqImport
 from app.writes.live_entries import LiveEntries
 from app.writes.reindex_jobs import ReindexJobs
+from app.writes.versions import Versions
 
 
 def get_settings(request: Request) -> ServiceSettings:
@@ -87,6 +88,10 @@ def get_import(services: ServicesDep) -> FaqImport:
     return services.importer
 
 
+def get_versions(services: ServicesDep) -> Versions:
+    return services.versions
+
+
 def get_batcher(services: ServicesDep) -> MicroBatcher:
     return services.batcher
 
@@ -131,4 +136,5 @@ FeedbackDep = Annotated[FeedbackLog, Depends(get_feedback)]
 UnansweredDep = Annotated[UnansweredLog, Depends(get_unanswered)]
 ReviewDep = Annotated[ReviewQueue, Depends(get_review)]
 ImportDep = Annotated[FaqImport, Depends(get_import)]
+VersionsDep = Annotated[Versions, Depends(get_versions)]
 AdminDep = Depends(require_admin)

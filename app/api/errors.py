@@ -17,6 +17,7 @@ from app.store.base import CollectionMissing, StoreError
 from app.usage.review import ReviewItemGone
 from app.writes.live_entries import DuplicateEntry, EntryNotFound, ReindexNeeded
 from app.writes.reindex_jobs import JobAlreadyRunning, ReindexRunning
+from app.writes.versions import VersionNotFound
 
 RETRY_AFTER_SECONDS = "1"
 # An absolute path in a message (not the "//" of a URL): a 503 says what is missing, not where
@@ -32,6 +33,7 @@ def hide_paths(text: str) -> str:
 STATUS_OF: list[tuple[type[Exception], int, str]] = [
     (EntryNotFound, status.HTTP_404_NOT_FOUND, "{}"),
     (ReviewItemGone, status.HTTP_404_NOT_FOUND, "{}"),
+    (VersionNotFound, status.HTTP_404_NOT_FOUND, "{}"),
     (DuplicateEntry, status.HTTP_409_CONFLICT, "{}"),
     (ReindexNeeded, status.HTTP_409_CONFLICT, "{}"),
     (ReindexRunning, status.HTTP_409_CONFLICT, "{}"),

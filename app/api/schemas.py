@@ -55,6 +55,13 @@ class AskRequest(BaseModel):
         description="Answer (status answered) exactly when the best entry scores at least this (the "
         "scores of `answers`), overriding the FAQ's fitted decision rule.",
     )
+    version: str | None = Field(
+        default=None,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Admin only (X-API-Key): ask this version of the FAQ (a staged or older one, "
+        "GET /admin/versions) instead of the live one; not recorded.",
+    )
 
     @field_validator("question")
     @classmethod
@@ -457,3 +464,57 @@ class ImportReport(BaseModel):
     warnings: list[EntryWarningOut] = Field(description="Entries very close to another one, by row.")
     errors: list[RowError] = Field(description="Invalid rows: with any, nothing is written.")
     job: ReindexJob | None = Field(default=None, description="A replace runs as this reindex job.")
+
+
+# ---- versions and the test set ----------------------------------------------------------------
+
+
+class TestCounts(BaseModel):
+    version: str
+    at: str
+    total: int
+    right: int = Field(
+        description="Answered confidently with the expected entry (or, for none, not answered)."
+    )
+    clarified: int = Field(description="Asked back with the expected entry among the suggestions.")
+    wrong: int = Field(description="Answered confidently with another entry (or at all, for none).")
+    declined: int = Field(description="Not answered, the expected entry not suggested.")
+
+
+class TestCaseResult(BaseModel):
+    question: str
+    expected_id: str | None
+    expected_question: str | None
+    status: str
+    top_id: str | None
+    top_question: str | None
+    score: float | None
+    outcome: Literal["right", "clarified", "wrong", "declined"]
+
+
+class TestResult(TestCounts):
+    results: list[TestCaseResult]
+
+
+class VersionOut(BaseModel):
+    name: str
+    created: str | None = Field(description="When it was built (None: before versions were recorded).")
+    entries: int
+    origin: str = Field(description="What built it: reindex, import, or live (the first live entry).")
+    live: bool
+    staged: bool = Field(description="Built to be tested before it goes live (not yet activated).")
+    test: TestCounts | None = Field(description="Its last test-set result.")
+    activated: dict | None = Field(
+        default=None,
+        description="Its last activation: when, how (rollback, staged version published), forced.",
+    )
+
+
+class VersionsOut(BaseModel):
+    versions: list[VersionOut]
+
+
+class VersionRefused(BaseModel):
+    detail: str
+    version: dict = Field(description="The version's last test result.")
+    live: dict = Field(description="The live version's last test result.")

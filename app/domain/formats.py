@@ -56,6 +56,10 @@ _COLUMN_ALIASES = {
     "filename": "filename",
     "page": "filename",
     "url": "filename",
+    # a test set's columns (app.search.faq_tests)
+    "expected_id": "expected_id",
+    "expected_question": "expected_question",
+    "expected": "expected_question",
 }
 # Columns holding alternate wordings of the question: any number of them ("alternate",
 # "alternate 2", "alternates", "wording_3"...), each cell one wording or several split on "|".
@@ -98,18 +102,22 @@ def format_of_content_type(content_type: str | None, explicit: str | None = None
     return _CONTENT_TYPES.get(media_type, "jsonl")
 
 
-def read_rows(data: bytes, fmt: str, origin: str) -> list[Row]:
+FAQ_COLUMNS = ("question", "answer")
+
+
+def read_rows(data: bytes, fmt: str, origin: str, required: tuple[str, ...] = FAQ_COLUMNS) -> list[Row]:
     """The rows of a file's bytes in format `fmt`; a file that cannot be read at all (not
-    UTF-8, not a workbook, no header) is a DataError naming `origin`."""
+    UTF-8, not a workbook, no header; a spreadsheet without the `required` columns) is a
+    DataError naming `origin`."""
     if fmt == "xlsx":
-        return list(_xlsx_rows(data, origin))
+        return list(_xlsx_rows(data, origin, required))
     text = _decode(data, origin)
     if fmt == "jsonl":
         return list(_jsonl_rows(text))
     if fmt == "json":
         return list(_json_rows(text, origin))
     if fmt in ("csv", "tsv"):
-        return list(_csv_rows(text, origin, delimiter="\t" if fmt == "tsv" else None))
+        return list(_csv_rows(text, origin, "\t" if fmt == "tsv" else None, required))
     if fmt == "html":
         return _html_rows(text, origin)
     if fmt == "markdown":
@@ -168,8 +176,8 @@ def _json_rows(text: str, origin: str) -> Iterator[Row]:
             yield Row(f"entry {number}", {}, f"expected a JSON object, got {type(item).__name__}")
 
 
-def _columns(header: list[str], origin: str) -> dict[int, str]:
-    """Column index -> field name for a header row; question and answer are required."""
+def _columns(header: list[str], origin: str, required: tuple[str, ...] = FAQ_COLUMNS) -> dict[int, str]:
+    """Column index -> field name for a header row, which must have the `required` fields."""
     columns: dict[int, str] = {}
     for index, name in enumerate(header):
         key = str(name or "").strip().lower()
@@ -179,7 +187,7 @@ def _columns(header: list[str], origin: str) -> dict[int, str]:
         field = _COLUMN_ALIASES.get(key)
         if field and field not in columns.values():  # the first of two aliases wins
             columns[index] = field
-    missing = [name for name in ("question", "answer") if name not in columns.values()]
+    missing = [name for name in required if name not in columns.values()]
     if missing:
         found = ", ".join(repr(str(h).strip()) for h in header if str(h or "").strip()) or "none"
         raise DataError(
@@ -212,7 +220,9 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _csv_rows(text: str, origin: str, *, delimiter: str | None) -> Iterator[Row]:
+def _csv_rows(
+    text: str, origin: str, delimiter: str | None, required: tuple[str, ...] = FAQ_COLUMNS
+) -> Iterator[Row]:
     if delimiter is None:
         first_line = text.split("\n", 1)[0]
         try:
@@ -224,7 +234,7 @@ def _csv_rows(text: str, origin: str, *, delimiter: str | None) -> Iterator[Row]
         header = next(reader, None)
         if header is None:
             raise DataError(f"{origin}: empty file (expected a header row: question, answer, ...)")
-        columns = _columns(header, origin)
+        columns = _columns(header, origin, required)
         # Rows are numbered as a spreadsheet shows them: the header is row 1.
         for number, cells in enumerate(reader, start=2):
             if not any(cell.strip() for cell in cells):
@@ -234,7 +244,7 @@ def _csv_rows(text: str, origin: str, *, delimiter: str | None) -> Iterator[Row]
         raise DataError(f"{origin}, line {reader.line_num}: not valid CSV ({exc})") from None
 
 
-def _xlsx_rows(data: bytes, origin: str) -> Iterator[Row]:
+def _xlsx_rows(data: bytes, origin: str, required: tuple[str, ...] = FAQ_COLUMNS) -> Iterator[Row]:
     # openpyxl is imported here: only the readers of workbooks pay for it.
     import zipfile
 
@@ -252,7 +262,7 @@ def _xlsx_rows(data: bytes, origin: str) -> Iterator[Row]:
         header = next(rows, None)
         if header is None:
             raise DataError(f"{origin}: the first sheet is empty (expected a header row)")
-        columns = _columns([_cell_text(v) for v in header], origin)
+        columns = _columns([_cell_text(v) for v in header], origin, required)
         for number, cells in enumerate(rows, start=2):
             if not any(_cell_text(v).strip() for v in cells):
                 continue

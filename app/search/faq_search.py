@@ -134,6 +134,13 @@ class FaqSearch:
         self._rule_lock = threading.Lock()
         self._missing_sides: set[str] = set()  # said once each: a collection from an older release
 
+    def on(self, collection: str) -> FaqSearch:
+        """The same search over another collection version (a staged or older one), sharing
+        the query-embedding cache (an embedding does not depend on the version)."""
+        other = FaqSearch(self.servable, self.store, collection, self.settings)
+        other.cache = self.cache
+        return other
+
     @cached_property
     def lexical(self) -> LexicalEncoder | Bm25Encoder:
         return lexical_encoder(self.settings.lexical_tokens, self.servable.tokenizer)

@@ -17,6 +17,7 @@ from app.usage.unanswered import UnansweredLog
 from app.writes.faq_import import FaqImport
 from app.writes.live_entries import LiveEntries
 from app.writes.reindex_jobs import ReindexJobs
+from app.writes.versions import Versions
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Services:
     unanswered: UnansweredLog
     review: ReviewQueue
     importer: FaqImport
+    versions: Versions
     batcher: MicroBatcher
     # What one anonymous client may write (app.serving.rate_limit).
     feedback_budget: ClientBudget
@@ -35,7 +37,7 @@ class Services:
 
     @classmethod
     def build(cls, search: FaqSearch, settings: ServiceSettings, metrics: Metrics | None) -> Services:
-        jobs = ReindexJobs(search)
+        jobs = ReindexJobs(search, settings.keep_versions)
         entries = LiveEntries(search, jobs)
         feedback = FeedbackLog(search, entries)
         unanswered = UnansweredLog(search, settings)
@@ -47,6 +49,7 @@ class Services:
             unanswered=unanswered,
             review=ReviewQueue(entries, feedback, unanswered),
             importer=FaqImport(entries, jobs),
+            versions=Versions(entries),
             batcher=MicroBatcher.from_settings(search, settings, metrics),
             feedback_budget=ClientBudget(settings.feedback_per_minute),
             records_budget=ClientBudget(settings.records_per_minute),

@@ -22,6 +22,8 @@ QueryVector = np.ndarray | models.SparseVector
 
 # The payload field holding an entry's content id (FaqEntry.id of what it holds now).
 CONTENT_ID = "content_id"
+# The metadata key of a finished version's facts (created, origin, entries; staged; last test).
+VERSION_KEY = "version"
 
 
 class StoreError(RuntimeError):
@@ -97,10 +99,23 @@ class FaqStore(ABC):
         """Collections that are versions of `alias` (alias_vYYYYmmddTHHMMSS_xxxxxx), sorted."""
 
     def orphan_versions(self, alias: str) -> list[str]:
-        """Versions of `alias` that it does not point at: left by an index job that was killed
-        (a finished job drops the versions it replaced)."""
+        """Versions of `alias` that it does not point at and that were never finished: left by
+        an index job that was killed, or being built by one now (finished versions are kept for
+        rollback and staging: their metadata says `finished`)."""
         current = self.resolve_alias(alias)
-        return [name for name in self.versions(alias) if name != current]
+        orphans = []
+        for name in self.versions(alias):
+            if name == current:
+                continue
+            try:
+                finished = bool((self.metadata(name).get(VERSION_KEY) or {}).get("finished"))
+            except CollectionMissing:
+                finished = False  # a creation that died before its layout was written
+            except (StoreError, ValueError):
+                continue  # dropped meanwhile
+            if not finished:
+                orphans.append(name)
+        return orphans
 
     @abstractmethod
     def create_version(

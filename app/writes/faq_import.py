@@ -166,12 +166,15 @@ class FaqImport:
         found += warnings_among(entries, vectors, names, where)
         return sorted(found, key=lambda w: (w.index, w.other_id))
 
-    def apply(self, plan: ImportPlan, origin: str = "import") -> ImportResult:
-        """Make exactly the plan's changes; a plan with errors writes nothing (ImportRefused)."""
+    def apply(self, plan: ImportPlan, origin: str = "import", *, stage: bool = False) -> ImportResult:
+        """Make exactly the plan's changes; a plan with errors writes nothing (ImportRefused).
+        `stage` (replace only): build the new version and keep it beside the live one."""
         if plan.errors:
             raise ImportRefused(plan)
+        if stage and plan.mode != REPLACE:
+            raise ValueError("only a replace can be staged (a merge changes the live FAQ entry by entry)")
         if plan.mode == REPLACE:
-            job = self.jobs.start(FaqDataset(Path(origin), plan.entries))
+            job = self.jobs.start(FaqDataset(Path(origin), plan.entries), stage=stage, origin="import")
             logger.info("import (replace): reindex job %s started", job.id)
             return ImportResult(plan, applied=True, job=job)
         if plan.added:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 from tqdm import tqdm
@@ -19,7 +20,7 @@ from tqdm import tqdm
 from app.domain.entry import unique_entries
 from app.domain.records import FaqDataset
 from app.search.faq_search import FaqSearch
-from app.store.base import StoreError
+from app.store.base import VERSION_KEY, FaqStore, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +43,45 @@ class IndexReport:
     seconds: float
     # The decision rule fitted to the indexed FAQ, stored with the collection version.
     decision: dict | None = None
+    # Built and kept, but not switched to (POST /admin/reindex?stage=true).
+    staged: bool = False
 
     @property
     def entries_per_second(self) -> float:
         return self.indexed / self.seconds if self.seconds > 0 else 0.0
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "entries_per_second": round(self.entries_per_second, 1)}
+        # `version`: the name an admin asks, tests and activates it by.
+        return {
+            **asdict(self),
+            "version": self.collection,
+            "entries_per_second": round(self.entries_per_second, 1),
+        }
+
+
+def version_facts(origin: str, entries: int, *, staged: bool = False) -> dict:
+    """What a finished version records about itself (metadata `version`)."""
+    return {
+        "finished": True,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "origin": origin,
+        "entries": entries,
+        "staged": staged,
+    }
+
+
+def prune_versions(store: FaqStore, alias: str, keep: int, *, spare: str | None = None) -> list[str]:
+    """Drop the finished versions of `alias` beyond the newest `keep` (the live one and `spare`
+    never); returns those dropped."""
+    live = store.resolve_alias(alias)
+    orphans = set(store.orphan_versions(alias))
+    finished = [name for name in store.versions(alias) if name not in orphans]
+    kept = {live, spare} | set(sorted(finished, reverse=True)[:keep])
+    dropped = [name for name in finished if name not in kept]
+    for name in dropped:
+        store.drop(name)
+        logger.info("dropped %s (FAQ_KEEP_VERSIONS=%d)", name, keep)
+    return dropped
 
 
 def index_dataset(
@@ -58,8 +91,13 @@ def index_dataset(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = True,
     on_batch: Callable[[int, int], None] | None = None,
+    stage: bool = False,
+    origin: str = "reindex",
+    keep: int = 3,
 ) -> IndexReport:
-    """Index `dataset` with `search`'s vectors into a new version of `search.alias`."""
+    """Index `dataset` with `search`'s vectors into a new version of `search.alias` and switch
+    to it (or, `stage`, keep it beside the live one without switching); the newest `keep`
+    finished versions are kept for rollback, older ones dropped."""
     started = time.perf_counter()
     store, alias = search.store, search.alias
     entries = unique_entries(dataset.entries)
@@ -96,9 +134,13 @@ def index_dataset(
         # The rule is fitted to this FAQ and kept with its version: it switches with it.
         logger.info("fitting the decision rule to the %d entries", len(entries))
         rule = search.fit_rule(entries, {name: np.concatenate(rows) for name, rows in dense.items()})
-        store.set_metadata(collection, {"decision": rule.to_record()})
-        previous = store.point_alias_to(alias, collection)
-        search.forget_rule()
+        facts = version_facts(origin, len(entries), staged=stage)
+        store.set_metadata(collection, {"decision": rule.to_record(), VERSION_KEY: facts})
+        if stage:
+            previous = store.resolve_alias(alias)
+        else:
+            previous = store.point_alias_to(alias, collection)
+            search.forget_rule()
     except BaseException as exc:  # KeyboardInterrupt too: never leave a half-built version behind
         logger.error("indexing failed (%s); '%s' still serves the previous version", exc, alias)
         try:
@@ -106,10 +148,11 @@ def index_dataset(
         except StoreError:
             logger.warning("could not drop the unfinished collection %s", collection)
         raise
-    # Older versions (the one just replaced, and any left by a killed run) are no longer served.
-    for old in store.versions(alias):
+    # Versions left by a killed run are dropped; finished ones are kept up to `keep`.
+    for old in store.orphan_versions(alias):
         if old != collection:
             store.drop(old)
+    prune_versions(store, alias, keep, spare=collection)
     seconds = time.perf_counter() - started
     report = IndexReport(
         alias=alias,
@@ -121,6 +164,7 @@ def index_dataset(
         duplicates=dataset.duplicates,
         seconds=round(seconds, 2),
         decision=rule.to_record(),
+        staged=stage,
     )
     logger.info(
         "indexed %d entries in %.1f s (%.0f entries/s)", report.indexed, seconds, report.entries_per_second

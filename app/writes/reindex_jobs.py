@@ -62,8 +62,9 @@ class JobState:
 
 
 class ReindexJobs:
-    def __init__(self, search: FaqSearch):
+    def __init__(self, search: FaqSearch, keep_versions: int = 3):
         self.search = search
+        self.keep_versions = keep_versions
         self.store = search.store
         self.name = f"{search.alias}_jobs"
         # This process's name on the lease (a host, a pid, and an instance: two apps in one
@@ -74,7 +75,9 @@ class ReindexJobs:
         self._thread: threading.Thread | None = None
         self._saved = 0.0
 
-    def start(self, dataset: FaqDataset) -> JobState:
+    def start(self, dataset: FaqDataset, *, stage: bool = False, origin: str = "reindex") -> JobState:
+        """Start indexing `dataset` in the background: a new version, switched to when complete
+        (or, `stage`, kept beside the live one); JobAlreadyRunning when one runs anywhere."""
         # A live change holds the lock while it writes (a large one for a minute): a reindex
         # request is answered at once, not kept waiting behind it.
         if not self._lock.acquire(timeout=START_WAIT):
@@ -94,7 +97,7 @@ class ReindexJobs:
             self._jobs[job.id] = job
             self._save(job, force=True)
             self._thread = threading.Thread(
-                target=self._run, args=(job, dataset), name=f"reindex-{job.id}", daemon=True
+                target=self._run, args=(job, dataset, stage, origin), name=f"reindex-{job.id}", daemon=True
             )
             self._thread.start()
         finally:
@@ -171,13 +174,21 @@ class ReindexJobs:
         if thread is not None:
             thread.join(timeout)
 
-    def _run(self, job: JobState, dataset: FaqDataset) -> None:
+    def _run(self, job: JobState, dataset: FaqDataset, stage: bool, origin: str) -> None:
         def progress(done: int, total: int) -> None:
             job.done, job.total = done, total
             self._save(job)
 
         try:
-            report = index_dataset(dataset, self.search, progress=False, on_batch=progress)
+            report = index_dataset(
+                dataset,
+                self.search,
+                progress=False,
+                on_batch=progress,
+                stage=stage,
+                origin=origin,
+                keep=self.keep_versions,
+            )
         except Exception as exc:  # the job's outcome is reported through its status, not raised
             logger.exception("reindex job %s failed", job.id)
             job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"

@@ -154,7 +154,7 @@ def test_check_lists_close_entries_and_conflicts(tmp_path):
     )
     out = run_faq("check", str(faq), env={"FAQ_SERVABLE": str(tmp_path / "none")})
     assert out.returncode == 0, out.stderr
-    lines = out.stdout.replace("\n", " ")
+    lines = " ".join(out.stdout.split())
     assert "row 6: invalid: field 'answer' must not be empty" in lines
     assert "row 3: the same question as row 2" in lines
     assert "row 4: very close to row 2" in lines
@@ -184,3 +184,27 @@ def test_an_added_entry_survives_a_restart(own_service):
         assert body["answers"][0]["id"] == entry_id
     finally:
         stop_service(service)
+
+
+def test_a_test_set_from_the_cli(served, tmp_path):
+    cases = tmp_path / "tests.csv"
+    cases.write_text(
+        "question,expected_question\n"
+        "how do i create a storage bucket?,how do i create a storage bucket?\n"
+        "what is the capital of australia?,none\n",
+        encoding="utf-8",
+    )
+    out = run_faq("test", str(cases), env=served.env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert (
+        "2 questions: 2 right, 0 asked back with the right entry, 0 wrong, 0 declined"
+        in " ".join(out.stdout.split())
+    )
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text(
+        "question,expected_question\n"
+        "how do i create a storage bucket?,can i make a bucket publicly readable?\n",
+        encoding="utf-8",
+    )
+    failed = run_faq("test", str(wrong), env=served.env)
+    assert failed.returncode == 1 and "wrong: 'how do i create a storage bucket?'" in failed.stdout

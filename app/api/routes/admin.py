@@ -2,15 +2,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from pathlib import Path
+from functools import partial
+from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from app.api.deps import AdminDep, FeedbackDep, ImportDep, JobsDep, ReviewDep, UnansweredDep
+from app.api.deps import AdminDep, FeedbackDep, ImportDep, JobsDep, ReviewDep, UnansweredDep, VersionsDep
 from app.api.schemas import (
     EntryOut,
     EntryWarningOut,
@@ -22,20 +23,26 @@ from app.api.schemas import (
     ReviewItemOut,
     ReviewQueueOut,
     RowError,
+    TestResult,
     UnansweredGroupOut,
     UnansweredResponse,
+    VersionOut,
+    VersionRefused,
+    VersionsOut,
 )
 from app.domain.entry import DataError
 from app.domain.formats import FORMATS, format_of_content_type
 from app.domain.records import parse_dataset
+from app.search.faq_tests import read_test_set, run_test_set
 from app.usage.review import NotInItem
 from app.usage.unanswered import DEFAULT_MIN_SIMILARITY
 from app.writes.faq_import import ImportPlan, parse_rows
 from app.writes.reindex_jobs import JobState
+from app.writes.versions import VersionWorse
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
 
-UPLOAD_ORIGIN = Path("uploaded data")
+UPLOAD_ORIGIN = FilePath("uploaded data")
 UPLOAD_MEDIA_TYPES = (
     "application/x-ndjson",
     "application/json",
@@ -74,6 +81,13 @@ async def reindex(
         str | None,
         Query(description=f"The body's format ({', '.join(FORMATS)}) when its Content-Type does not say."),
     ] = None,
+    stage: Annotated[
+        bool,
+        Query(
+            description="Build the new version and keep it beside the live one, without switching "
+            "(its name is the report's `version`: ask it, test it, then activate it)."
+        ),
+    ] = False,
 ) -> ReindexJob:
     """Re-index the FAQ from the file in the body: JSONL (one {"question", "answer", ...} object
     a line), JSON, CSV, TSV, Excel .xlsx, an HTML FAQ page or Markdown, by Content-Type or
@@ -91,7 +105,7 @@ async def reindex(
     except DataError as exc:  # an unknown format, a bad row, not UTF-8, or no entries at all
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     # start() takes the lock a live change holds while it encodes: never on the event loop.
-    return _job(await run_in_threadpool(jobs.start, dataset))  # JobAlreadyRunning: 409
+    return _job(await run_in_threadpool(partial(jobs.start, dataset, stage=stage)))  # JobAlreadyRunning: 409
 
 
 @router.get(
@@ -254,6 +268,9 @@ async def import_faq(
         Literal["merge", "replace"], Query(description="merge into the FAQ, or replace it.")
     ] = "merge",
     dry_run: Annotated[bool, Query(description="Only say what would change.")] = False,
+    stage: Annotated[
+        bool, Query(description="replace only: build the new version and keep it, without switching.")
+    ] = False,
     format: Annotated[
         str | None,
         Query(description=f"The body's format ({', '.join(FORMATS)}) when its Content-Type does not say."),
@@ -273,6 +290,11 @@ async def import_faq(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     if not rows and not invalid:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{UPLOAD_ORIGIN}: no FAQ entries")
+    if stage and mode != "replace":
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "stage=true needs mode=replace (a merge changes the live FAQ)",
+        )
     plan = await run_in_threadpool(importer.plan, rows, invalid, mode)
     if dry_run:
         return JSONResponse(_import_report(plan, True).model_dump(mode="json"))
@@ -280,6 +302,78 @@ async def import_faq(
         report = _import_report(plan, False).model_dump(mode="json")
         report["detail"] = f"{len(plan.errors)} invalid rows: nothing written"
         return JSONResponse(report, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
-    result = await run_in_threadpool(importer.apply, plan, str(UPLOAD_ORIGIN))
+    result = await run_in_threadpool(partial(importer.apply, plan, str(UPLOAD_ORIGIN), stage=stage))
     code = status.HTTP_202_ACCEPTED if result.job is not None else status.HTTP_200_OK
     return JSONResponse(_import_report(plan, False, result.job).model_dump(mode="json"), status_code=code)
+
+
+@router.get("/versions", response_model=VersionsOut, responses=ADMIN_ERRORS)
+def list_versions(versions: VersionsDep) -> VersionsOut:
+    """The FAQ's finished versions, newest first: the live one, staged ones, and older ones kept
+    for rollback (FAQ_KEEP_VERSIONS), each with its entry count and last test-set result."""
+    return VersionsOut(versions=[VersionOut(**v.to_record()) for v in versions.all()])
+
+
+@router.post(
+    "/versions/{name}/activate",
+    response_model=VersionOut,
+    responses={**ADMIN_ERRORS, 404: {"model": Problem}, 409: {"model": VersionRefused}},
+)
+def activate_version(
+    name: Annotated[str, Path(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")],
+    versions: VersionsDep,
+    force: Annotated[bool, Query(description="Activate even if it answers the test set worse.")] = False,
+):
+    """Make this version the live FAQ, in one atomic switch (a rollback, or publishing a staged
+    version); `/ask` answers throughout. Refused with 409 and both test results when its last
+    test result has fewer right answers than the live version's (`force=true` overrides, and
+    the list says so)."""
+    try:
+        return VersionOut(**versions.activate(name, force=force).to_record())
+    except VersionWorse as exc:
+        body = VersionRefused(detail=str(exc), version=exc.candidate, live=exc.live)
+        return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_409_CONFLICT)
+
+
+@router.post(
+    "/test",
+    response_model=TestResult,
+    responses={**ADMIN_ERRORS, 404: {"model": Problem}, 413: {"model": Problem}, 422: {"model": Problem}},
+    openapi_extra={
+        "requestBody": {
+            "content": {media_type: {"schema": {"type": "string"}} for media_type in UPLOAD_MEDIA_TYPES},
+            "required": True,
+        }
+    },
+)
+async def test_set(
+    request: Request,
+    versions: VersionsDep,
+    version: Annotated[
+        str | None, Query(max_length=200, description="The version to test (default: the live one).")
+    ] = None,
+    format: Annotated[
+        str | None,
+        Query(description=f"The body's format ({', '.join(FORMATS)}) when its Content-Type does not say."),
+    ] = None,
+) -> TestResult:
+    """Run a FAQ test set (the body: `question`, and `expected_id` or `expected_question`, or
+    `none`, a row) against a version: how many are answered right, asked back with the right
+    entry, wrong, or declined, and each result. Kept with the version: activating a version
+    that answers it worse than the live one is refused."""
+    body = await request.body()
+    try:
+        fmt = format_of_content_type(request.headers.get("content-type"), format)
+        cases = await run_in_threadpool(read_test_set, body, fmt, "test set")
+    except DataError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    if not cases:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "test set: no cases")
+    name = version or versions.store.resolve_alias(versions.alias)
+    if name is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "nothing is indexed yet: no version to test")
+    versions.get(name)  # VersionNotFound: 404
+    result = await run_in_threadpool(run_test_set, versions.search.on(name), cases, name)
+    summary = {k: v for k, v in result.items() if k != "results"}
+    await run_in_threadpool(versions.record_test, name, summary)
+    return TestResult(**result)

@@ -4,8 +4,17 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.concurrency import run_in_threadpool
 
-from app.api.deps import BatcherDep, EntriesDep, ServicesDep, UnansweredDep, client_key
+from app.api.deps import (
+    BatcherDep,
+    EntriesDep,
+    ServicesDep,
+    SettingsDep,
+    UnansweredDep,
+    client_key,
+    require_admin,
+)
 from app.api.schemas import (
     Answer,
     AskRequest,
@@ -32,6 +41,7 @@ async def ask(
     background: BackgroundTasks,
     services: ServicesDep,
     http_request: Request,
+    settings: SettingsDep,
 ) -> AskResponse:
     """Answer, ask back, or decline (`status`): the best FAQ answers when the FAQ's decision
     rule is confident (`answered`); else the closest FAQ questions to ask back "did you mean"
@@ -42,11 +52,17 @@ async def ask(
     is 503 with Retry-After."""
     started = time.perf_counter()
     question = Question(request.question, request.top_k, request.source, request.score_threshold)
-    result = await batcher.ask(question)  # Overloaded and store errors: app.api.errors
-    # Recorded after the response is sent, within the client's budget (one client must not
-    # push everyone else's questions out of the log's cap).
-    if unanswered.missed(result) and services.records_budget.allow(client_key(http_request)):
-        background.add_task(unanswered.record_missed, request.question, result)
+    if request.version is not None:  # an admin trying a staged or older version
+        require_admin(settings, http_request.headers.get("x-api-key"))
+        services.versions.get(request.version)  # VersionNotFound: 404
+        staged = services.search.on(request.version)
+        (result,) = await run_in_threadpool(staged.ask_many, [question])
+    else:
+        result = await batcher.ask(question)  # Overloaded and store errors: app.api.errors
+        # Recorded after the response is sent, within the client's budget (one client must not
+        # push everyone else's questions out of the log's cap).
+        if unanswered.missed(result) and services.records_budget.allow(client_key(http_request)):
+            background.add_task(unanswered.record_missed, request.question, result)
     return AskResponse(
         question=request.question,
         answers=[

@@ -48,6 +48,14 @@ ROUTES = {
     "GET /faq/entries/{entry_id}",
     "PUT /faq/entries/{entry_id}",
     "DELETE /faq/entries/{entry_id}",
+    "POST /faq/entries/{entry_id}/alternates",
+    "DELETE /faq/entries/{entry_id}/alternates",
+    "GET /admin/review",
+    "POST /admin/review/{item_id}",
+    "POST /admin/import",
+    "GET /admin/versions",
+    "POST /admin/versions/{name}/activate",
+    "POST /admin/test",
 }
 
 

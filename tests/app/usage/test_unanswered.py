@@ -72,21 +72,21 @@ def test_nothing_is_recorded_when_switched_off(base_servable):
     assert off.groups() == ([], 0)
 
 
-def test_grouping_is_the_same_leader_clustering_block_by_block():
+def test_grouping_is_the_same_leaderclustering_block_by_block():
     """Blocks change nothing for questions far apart or near-identical: each group is found
     whatever block its members fall in (a block boundary inside a group included)."""
     import numpy as np
 
-    from app.usage.unanswered import CLUSTER_BLOCK, _cluster
+    from app.usage.unanswered import CLUSTER_BLOCK, cluster
 
     rng = np.random.default_rng(0)
     topics = rng.normal(size=(40, 64))
     labels = rng.integers(0, 40, 3 * CLUSTER_BLOCK)
     vectors = topics[labels] + rng.normal(size=(len(labels), 64)) * 0.05
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    members = _cluster(vectors.astype(np.float32), 0.9)
+    members = cluster(vectors.astype(np.float32), 0.9)
     assert sorted(sorted(set(labels[idx].tolist())) for idx in members) == [
         [t] for t in sorted(set(labels.tolist()))
     ]
     assert sorted(i for idx in members for i in idx) == list(range(len(labels)))
-    assert len(_cluster(vectors.astype(np.float32), 1.01)) == len(labels)  # nothing is that similar
+    assert len(cluster(vectors.astype(np.float32), 1.01)) == len(labels)  # nothing is that similar

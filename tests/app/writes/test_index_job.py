@@ -4,7 +4,13 @@ from app.domain.entry import unique_entries
 from app.domain.records import load_faq
 from app.encoding.servable import Servable
 from app.search.faq_search import FaqSearch
-from app.search.settings import ANSWER_VECTOR, LEXICAL_VECTOR, QUESTION_VECTOR, SearchSettings
+from app.search.settings import (
+    ANSWER_VECTOR,
+    LEXICAL_VECTOR,
+    QUESTION_VECTOR,
+    WORDINGS_VECTOR,
+    SearchSettings,
+)
 from app.store.base import FaqStore
 from app.store.opening import scratch_store
 from app.writes.index_job import index_dataset
@@ -31,7 +37,11 @@ def test_index_report_and_idempotent_reindex(servable):
     points_first = stored_points(search.store, "faq")
     second = index_dataset(dataset, search, batch_size=7, progress=False)
     assert second.previous == first.collection and second.collection != first.collection
-    assert search.store.versions("faq") == [second.collection], "the replaced version is dropped"
+    # the replaced version is kept for rollback (FAQ_KEEP_VERSIONS), finished, not an orphan
+    assert search.store.versions("faq") == [first.collection, second.collection]
+    assert search.store.orphan_versions("faq") == []
+    third = index_dataset(dataset, search, progress=False, keep=2)
+    assert search.store.versions("faq") == [second.collection, third.collection], "beyond 2: dropped"
     points_second = stored_points(search.store, "faq")
     # the same ids (uuid5 of the entry) and the same vectors, whatever the batch size
     assert set(points_second) == set(points_first) == {e.id for e in dataset.entries}
@@ -82,7 +92,12 @@ def test_the_servable_settings_decide_the_stored_vectors(servable):
     fused = FaqSearch(servable, scratch_store(), "faq")  # the default recipe: fused, with words
     assert fused.settings.mode == "fused" and fused.settings.lexical_weight == 0.1
     index_dataset(load_faq(MINI_FAQ), fused, progress=False)
-    assert fused.store.collection_info("faq").vectors == (ANSWER_VECTOR, LEXICAL_VECTOR, QUESTION_VECTOR)
+    assert fused.store.collection_info("faq").vectors == (
+        ANSWER_VECTOR,
+        LEXICAL_VECTOR,
+        QUESTION_VECTOR,
+        WORDINGS_VECTOR,
+    )
     answers_only = FaqSearch(servable, scratch_store(), "faq", SearchSettings(mode="answer"))
     index_dataset(load_faq(MINI_FAQ), answers_only, progress=False)
     assert answers_only.store.collection_info("faq").vectors == (ANSWER_VECTOR,)
