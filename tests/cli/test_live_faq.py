@@ -196,9 +196,8 @@ def test_a_test_set_from_the_cli(served, tmp_path):
     )
     out = run_faq("test", str(cases), env=served.env)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert (
-        "2 questions: 2 right, 0 asked back with the right entry, 0 wrong, 0 declined"
-        in " ".join(out.stdout.split())
+    assert "2 questions: 2 right, 0 asked back with the right entry, 0 wrong, 0 declined" in " ".join(
+        out.stdout.split()
     )
     wrong = tmp_path / "wrong.csv"
     wrong.write_text(
