@@ -125,6 +125,8 @@ class RecordingSettings(_Settings):
     record_questions: bool = Field(default=True, validation_alias="FAQ_RECORD_QUESTIONS")
     unanswered_max_records: int = Field(default=10_000, validation_alias="FAQ_UNANSWERED_MAX_RECORDS", gt=0)
     unanswered_max_days: float = Field(default=90.0, validation_alias="FAQ_UNANSWERED_MAX_DAYS", gt=0)
+    # The ask log (every question, for insights) keeps at most this many; the age limit above too.
+    ask_log_max_records: int = Field(default=500_000, validation_alias="FAQ_ASK_LOG_MAX_RECORDS", gt=0)
     # What one client (address) may write: feedback posts, and recorded unanswered questions.
     feedback_per_minute: float = Field(default=10.0, validation_alias="FAQ_FEEDBACK_PER_MINUTE", gt=0)
     records_per_minute: float = Field(default=10.0, validation_alias="FAQ_RECORDS_PER_MINUTE", gt=0)

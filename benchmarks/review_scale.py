@@ -1,8 +1,9 @@
-"""The owner's lists as the recorded questions grow: `GET /admin/review` and `GET
-/admin/unanswered` (the same code: `ReviewQueue.items`, `UnansweredLog.groups`) at N recorded
-questions, in this process, on the embedded store (Qdrant Edge) as the service keeps them.
+"""The owner's lists as the records grow: `GET /admin/review` and `GET /admin/unanswered`
+(the same code: `ReviewQueue.items`, `UnansweredLog.groups`) at N recorded questions, and
+`GET /admin/insights?days=30` (`Insights.report`) at M logged asks, in this process, on the
+embedded store (Qdrant Edge) as the service keeps them.
 
-    python -m benchmarks.review_scale [--records 10000] [--output var/bench/review_scale.json]
+    python -m benchmarks.review_scale [--records 10000] [--asks 100000] [--output var/bench/review_scale.json]
 
 The questions are synthetic but shaped like real traffic: topics asked with Zipf-like counts
 (a few often, most once), each asking a unit vector near its topic's centre (what the
@@ -85,6 +86,42 @@ def build(records: int, seed: int = 0):
     return ReviewQueue(live, feedback, unanswered), unanswered
 
 
+def log_asks(queue, asks: int, seed: int = 1):
+    """`asks` logged asks over the last 29 days (a third answered by a few popular entries, the
+    rest asked back or declined), written in bulk; the insights over them."""
+    from app.usage.ask_log import AskLog, day_of
+    from app.usage.insights import Insights
+
+    log = AskLog(queue.search, queue.unanswered.settings.model_copy(update={"ask_log_max_records": asks * 2}))
+    rng = np.random.default_rng(seed)
+    now = time.time()
+    statuses = rng.choice(["answered", "clarify", "no_answer"], size=asks, p=[0.6, 0.3, 0.1])
+    ages = rng.uniform(0, 29 * 86400, size=asks)  # within the 30 days asked for
+    tops = rng.integers(0, len(FAQ), size=asks)
+    page, _ = queue.store.scroll_entries(queue.entries.alias, limit=100)
+    ids = [pid for pid, _ in page]
+    one = np.ones(1, dtype=np.float32)
+    batch = []
+    for n in range(asks):
+        at = now - float(ages[n])
+        payload = {
+            "question": f"question {n}",
+            "status": str(statuses[n]),
+            "top_id": ids[tops[n] % len(ids)] if statuses[n] == "answered" else "",
+            "top_question": "",
+            "score": 0.5,
+            "at": at,
+            "date": day_of(at),
+        }
+        batch.append((str(uuid.uuid4()), one, payload))
+        if len(batch) == 5000:
+            log.write(batch)
+            batch = []
+    if batch:
+        log.write(batch)
+    return Insights(log, queue.entries, queue.unanswered, queue.feedback)
+
+
 def timed(call, repeats: int) -> tuple[float, object]:
     seconds = []
     result = None
@@ -100,17 +137,20 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m benchmarks.review_scale", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--records", type=int, default=10_000, help="recorded questions")
+    parser.add_argument("--asks", type=int, default=100_000, help="logged asks (for the insights)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each list (the median is reported)")
     parser.add_argument("--output", type=Path, default=Path("var/bench/review_scale.json"))
     args = parser.parse_args(argv)
-    if args.records < 1:
-        parser.error("--records must be at least 1")
+    if args.records < 1 or args.asks < 1:
+        parser.error("--records and --asks must be at least 1")
     logging.basicConfig(level=logging.WARNING)
     queue, unanswered = build(args.records)
     review_s, items = timed(lambda: queue.items(limit=50), args.repeats)
     groups_s, _ = timed(lambda: unanswered.groups(limit=50), args.repeats)
     groups, total = unanswered.groups(limit=50)  # what was listed (the same each run)
     strict_s, _ = timed(lambda: unanswered.groups(min_similarity=1.0, limit=50), args.repeats)
+    insights = log_asks(queue, args.asks)
+    insights_s, report_30 = timed(lambda: insights.report(30), args.repeats)
     report = {
         "records": args.records,
         "review_items_listed": len(items),  # type: ignore[arg-type]
@@ -119,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         "unanswered_groups_listed": len(groups),
         "unanswered_seconds": round(groups_s, 3),
         "unanswered_min_similarity_1_seconds": round(strict_s, 3),
+        "asks_logged": args.asks,
+        "insights_30_days_seconds": round(insights_s, 3),
+        "insights_asks_counted": sum(day["asks"] for day in report_30["days"]),  # type: ignore[index]
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

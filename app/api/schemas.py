@@ -518,3 +518,41 @@ class VersionRefused(BaseModel):
     detail: str
     version: dict = Field(description="The version's last test result.")
     live: dict = Field(description="The live version's last test result.")
+
+
+# ---- insights -----------------------------------------------------------------------------------
+
+
+class DayCounts(BaseModel):
+    date: str
+    asks: int
+    answered: int
+    clarify: int
+    no_answer: int
+
+
+class TopEntry(BaseModel):
+    id: str
+    question: str | None = Field(description="None when the entry has since been deleted.")
+    asks: int = Field(description="Questions it answered confidently.")
+
+
+class UnansweredTopic(BaseModel):
+    question: str
+    count: int
+    last_asked: str
+    examples: list[str]
+
+
+class EntryFeedback(BaseModel):
+    id: str
+    question: str
+    helpful: int
+    not_helpful: int
+
+
+class InsightsOut(BaseModel):
+    days: list[DayCounts] = Field(description="Asks per day by outcome, oldest first.")
+    top_entries: list[TopEntry] = Field(description="The most asked entries (answered confidently).")
+    unanswered: list[UnansweredTopic] = Field(description="The most frequent unanswered groups.")
+    feedback: list[EntryFeedback] = Field(description="Helpful / not helpful per entry.")

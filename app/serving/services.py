@@ -11,7 +11,9 @@ from app.search.faq_search import FaqSearch
 from app.serving.batcher import MicroBatcher
 from app.serving.metrics import Metrics
 from app.serving.rate_limit import ClientBudget
+from app.usage.ask_log import AskLog
 from app.usage.feedback import FeedbackLog
+from app.usage.insights import Insights
 from app.usage.review import ReviewQueue
 from app.usage.unanswered import UnansweredLog
 from app.writes.faq_import import FaqImport
@@ -30,6 +32,8 @@ class Services:
     review: ReviewQueue
     importer: FaqImport
     versions: Versions
+    asks: AskLog
+    insights: Insights
     batcher: MicroBatcher
     # What one anonymous client may write (app.serving.rate_limit).
     feedback_budget: ClientBudget
@@ -41,6 +45,7 @@ class Services:
         entries = LiveEntries(search, jobs)
         feedback = FeedbackLog(search, entries)
         unanswered = UnansweredLog(search, settings)
+        asks = AskLog(search, settings)
         return cls(
             search=search,
             jobs=jobs,
@@ -50,6 +55,8 @@ class Services:
             review=ReviewQueue(entries, feedback, unanswered),
             importer=FaqImport(entries, jobs),
             versions=Versions(entries),
+            asks=asks,
+            insights=Insights(asks, entries, unanswered, feedback),
             batcher=MicroBatcher.from_settings(search, settings, metrics),
             feedback_budget=ClientBudget(settings.feedback_per_minute),
             records_budget=ClientBudget(settings.records_per_minute),
@@ -57,4 +64,5 @@ class Services:
 
     def close(self) -> None:
         self.batcher.close()
+        self.asks.flush()
         self.jobs.wait(timeout=60)

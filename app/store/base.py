@@ -228,6 +228,23 @@ class FaqStore(ABC):
         """Write a record to a plain collection (one unnamed cosine vector a record) kept beside
         the FAQ; created by its first record, never versioned or replaced by an index job."""
 
+    def add_records(self, name: str, records: Sequence[tuple[str, np.ndarray, dict]]) -> None:
+        """`add_record` for several records (id, vector, payload) in one write."""
+        for record_id, vector, payload in records:
+            self.add_record(name, record_id, vector, payload)
+
+    @abstractmethod
+    def index_records(self, name: str, keys: Sequence[str]) -> None:
+        """Keyword indexes on these payload keys of a record collection (which must exist), so
+        that `count_records` reads counts from the index; idempotent."""
+
+    @abstractmethod
+    def count_records(
+        self, name: str, key: str, *, where: Mapping[str, Sequence[str]] | None = None, limit: int = 100
+    ) -> dict[str, int]:
+        """How many records of `name` have each value of `key` (the `limit` most frequent),
+        among those whose payload matches one of the listed values of every `where` key."""
+
     @abstractmethod
     def records(
         self, name: str, *, with_vectors: bool = False, page: int = 1000

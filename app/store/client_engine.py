@@ -388,6 +388,44 @@ class ClientStore(FaqStore):
         return {str(hit.value): hit.count for hit in response.hits}
 
     # ---- record collections (feedback, unanswered questions) ----------------------------------
+    def add_records(self, name: str, records: Sequence[tuple[str, np.ndarray, dict]]) -> None:
+        if not records:
+            return
+        first_id, first_vector, first_payload = records[0]
+        self.add_record(name, first_id, first_vector, first_payload)  # creates the collection
+        points = [
+            models.PointStruct(id=record_id, vector=vector.tolist(), payload=payload)
+            for record_id, vector, payload in records[1:]
+        ]
+        if points:
+            with self._locked():
+                self.client.upsert(name, points=points, wait=True)
+
+    def index_records(self, name: str, keys: Sequence[str]) -> None:
+        if self.embedded:
+            return  # local mode filters and counts by scanning; it has no payload indexes
+        with self._locked():
+            for key in keys:
+                self.client.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD)
+
+    def count_records(
+        self, name: str, key: str, *, where: Mapping[str, Sequence[str]] | None = None, limit: int = 100
+    ) -> dict[str, int]:
+        conditions: list[models.Condition] = [
+            models.FieldCondition(key=k, match=models.MatchAny(any=list(v))) for k, v in (where or {}).items()
+        ]
+        with self._locked():
+            if not self.client.collection_exists(name):
+                return {}
+            response = self.client.facet(
+                name,
+                key=key,
+                limit=limit,
+                exact=True,
+                facet_filter=models.Filter(must=conditions) if conditions else None,
+            )
+        return {str(hit.value): hit.count for hit in response.hits if hit.count > 0}
+
     def add_record(self, name: str, record_id: str, vector: np.ndarray, payload: dict) -> None:
         """Write a record to a plain collection (one unnamed cosine vector a record) kept beside
         the FAQ for a log (feedback, unanswered questions); created by its first record, never

@@ -597,6 +597,37 @@ class EdgeStore(FaqStore):
         with self._using(name) as shard:
             shard.update(qe.UpdateOperation.upsert_points([qe.Point(record_id, vector.tolist(), payload)]))
 
+    def add_records(self, name: str, records: Sequence[tuple[str, np.ndarray, dict]]) -> None:
+        if not records:
+            return
+        with self._registry_lock:
+            if not self._exists(name):
+                size = len(records[0][1])
+                self.create_collection(CollectionLayout(name=name, dense={"": size}, distance="cosine"))
+        points = [qe.Point(record_id, vector.tolist(), payload) for record_id, vector, payload in records]
+        with self._using(name) as shard:
+            shard.update(qe.UpdateOperation.upsert_points(points))
+
+    def index_records(self, name: str, keys: Sequence[str]) -> None:
+        with self._using(name) as shard:
+            for key in keys:
+                shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
+
+    def count_records(
+        self, name: str, key: str, *, where: Mapping[str, Sequence[str]] | None = None, limit: int = 100
+    ) -> dict[str, int]:
+        if not self._exists(name):
+            return {}
+        conditions: list[Any] = [
+            qe.FieldCondition(k, match=qe.MatchAny(list(v))) for k, v in (where or {}).items()
+        ]
+        request = qe.FacetRequest(
+            key, limit=limit, exact=True, filter=qe.Filter(must=conditions) if conditions else None
+        )
+        with self._using(name) as shard:
+            response = shard.facet(request)
+        return {str(hit.value): hit.count for hit in response.hits if hit.count > 0}
+
     def records(
         self, name: str, *, with_vectors: bool = False, page: int = 1000
     ) -> Iterator[tuple[str, dict, np.ndarray | None]]:

@@ -11,11 +11,21 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from app.api.deps import AdminDep, FeedbackDep, ImportDep, JobsDep, ReviewDep, UnansweredDep, VersionsDep
+from app.api.deps import (
+    AdminDep,
+    FeedbackDep,
+    ImportDep,
+    JobsDep,
+    ReviewDep,
+    ServicesDep,
+    UnansweredDep,
+    VersionsDep,
+)
 from app.api.schemas import (
     EntryOut,
     EntryWarningOut,
     ImportReport,
+    InsightsOut,
     Problem,
     ReindexJob,
     ReviewAction,
@@ -377,3 +387,14 @@ async def test_set(
     summary = {k: v for k, v in result.items() if k != "results"}
     await run_in_threadpool(versions.record_test, name, summary)
     return TestResult(**result)
+
+
+@router.get("/insights", response_model=InsightsOut, responses=ADMIN_ERRORS)
+def insights(
+    services: ServicesDep,
+    days: Annotated[int, Query(ge=1, le=366, description="The last this many days (today included).")] = 30,
+) -> InsightsOut:
+    """What users asked: asks per day by outcome (answered, asked back, declined), the most
+    asked entries, the most frequent unanswered questions, and feedback per entry. From the ask
+    log (kept like the unanswered questions: nothing when FAQ_RECORD_QUESTIONS is off)."""
+    return InsightsOut(**services.insights.report(days))

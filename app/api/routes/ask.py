@@ -63,6 +63,7 @@ async def ask(
         # push everyone else's questions out of the log's cap).
         if unanswered.missed(result) and services.records_budget.allow(client_key(http_request)):
             background.add_task(unanswered.record_missed, request.question, result)
+        background.add_task(services.asks.record, request.question, result)  # for insights
     return AskResponse(
         question=request.question,
         answers=[

@@ -265,3 +265,30 @@ def test_multivectors_score_each_point_by_its_best_row(store, alias):
         assert list(target.points(name)) == list(store.points(name))
     finally:
         target.close()
+
+
+def test_records_in_bulk_counted_by_a_key(store, alias):
+    """What the ask log needs: many records in one write, and counts by a payload key among
+    those matching other keys (a facet), read from keyword indexes."""
+    name = f"{alias}_asks"
+    one = np.ones(1, dtype=np.float32)
+    rows = [
+        (str(uuid.uuid4()), one, {"date": f"2026-11-{day:02d}", "status": status, "top_id": top})
+        for day, status, top in [
+            (1, "answered", "a"),
+            (1, "clarify", "b"),
+            (2, "answered", "a"),
+            (2, "answered", "c"),
+        ]
+    ]
+    assert store.count_records(name, "date") == {}, "no collection yet: nothing counted"
+    store.add_records(name, rows)
+    store.index_records(name, ["date", "status", "top_id"])
+    store.index_records(name, ["date"])  # idempotent
+    assert store.count_records(name, "date") == {"2026-11-01": 2, "2026-11-02": 2}
+    answered = store.count_records(name, "top_id", where={"status": ["answered"]})
+    assert answered == {"a": 2, "c": 1}
+    assert store.count_records(name, "status", where={"date": ["2026-11-02"], "top_id": ["a", "c"]}) == {
+        "answered": 2
+    }
+    assert len(list(store.records(name))) == 4
