@@ -24,6 +24,7 @@ request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 
 
 STATIC_PREFIX = "/static/"
+PAGES = ("/", "/admin")
 
 
 class RequestIdFilter(logging.Filter):
@@ -56,7 +57,7 @@ class RequestContext:
                 status = message["status"]
                 message.setdefault("headers", [])
                 extra = [(REQUEST_ID_HEADER, rid.encode("ascii")), *SECURITY_HEADERS]
-                if scope.get("path") == "/" or scope.get("path", "").startswith("/static/"):
+                if scope.get("path") in PAGES or scope.get("path", "").startswith("/static/"):
                     extra.append(PAGE_POLICY)
                 message["headers"] = [*message["headers"], *extra]
             await send(message)

@@ -78,11 +78,27 @@ class LiveEntries:
         return found[entry_id]
 
     def page(
-        self, *, source: str | None, limit: int, cursor: str | None
+        self, *, source: str | None, limit: int, cursor: str | None, text: str | None = None
     ) -> tuple[list[tuple[str, FaqEntry]], str | None]:
+        """A page of entries in id order from `cursor`; with `text`, only those whose question,
+        wordings or answer contain it (ignoring case): found by reading the FAQ page by page."""
         if self.store.resolve_alias(self.alias) is None:
             return [], None  # nothing indexed or added yet: an empty FAQ
-        return self.store.scroll_entries(self.alias, source=source, limit=limit, cursor=cursor)
+        if not text:
+            return self.store.scroll_entries(self.alias, source=source, limit=limit, cursor=cursor)
+        needle = text.casefold()
+        found: list[tuple[str, FaqEntry]] = []
+        scan: str | None = cursor
+        while True:
+            page, scan = self.store.scroll_entries(self.alias, source=source, limit=1000, cursor=scan)
+            for pid, entry in page:
+                haystack = " ".join((*entry.wordings, entry.answer)).casefold()
+                if needle in haystack:
+                    if len(found) == limit:
+                        return found, pid  # the next match starts the next page
+                    found.append((pid, entry))
+            if scan is None:
+                return found, None
 
     def export(self, source: str | None = None, page_size: int = 500) -> Iterator[FaqEntry]:
         """Every live entry (of `source`), in the data-file format's fields."""

@@ -68,6 +68,10 @@ def list_entries(
     source: Annotated[str | None, Query(max_length=MAX_SOURCE_CHARS, description="Only this source.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Entries per page.")] = 100,
     cursor: Annotated[UUID | None, Query(description="`next_cursor` of the previous page.")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Only entries whose question, wordings or answer contain this."),
+    ] = None,
     format: Annotated[
         Literal["json", "jsonl"],
         Query(description="`jsonl`: every entry (of `source`) in the data-file format, for export."),
@@ -77,7 +81,7 @@ def list_entries(
     `faq train` and `faq index` read (a full reindex replaces the live entries: export first)."""
     if format == "jsonl":
         return StreamingResponse(_jsonl(live.export(source)), media_type=JSONL_MEDIA_TYPE)
-    page, following = live.page(source=source, limit=limit, cursor=str(cursor) if cursor else None)
+    page, following = live.page(source=source, limit=limit, cursor=str(cursor) if cursor else None, text=q)
     return EntryPage(entries=[EntryOut.of(pid, entry) for pid, entry in page], next_cursor=following)
 
 

@@ -100,12 +100,21 @@ function renderAnswer(question, answer) {
   return item;
 }
 
-function renderSuggestion(suggestion) {
+function renderSuggestion(asked, suggestion, picked) {
   const item = document.createElement("li");
   const button = document.createElement("button");
   button.type = "button";
   button.textContent = suggestion.question;
   button.addEventListener("click", () => {
+    if (picked) {
+      // "Did you mean" answered by the user: the owner's review queue offers their wording as
+      // a wording of this entry. Fire and forget: the answer matters more than the record.
+      fetch("/feedback", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ question: asked, entry_id: suggestion.id, helpful: true, picked: true }),
+      }).catch(() => {});
+    }
     $("question").value = suggestion.question;
     ask();
   });
@@ -144,10 +153,10 @@ async function ask() {
     if (body.status === "answered") {
       $("answers").replaceChildren(...body.answers.map((answer) => renderAnswer(question, answer)));
     } else if (body.status === "clarify") {
-      $("suggestions").replaceChildren(...body.suggestions.map(renderSuggestion));
+      $("suggestions").replaceChildren(...body.suggestions.map((s) => renderSuggestion(question, s, true)));
       show($("clarify"), true);
     } else {
-      $("related").replaceChildren(...body.suggestions.map(renderSuggestion));
+      $("related").replaceChildren(...body.suggestions.map((s) => renderSuggestion(question, s, false)));
       show($("related-block"), body.suggestions.length > 0);
       show($("no-answer"), true);
     }

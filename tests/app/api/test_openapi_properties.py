@@ -56,6 +56,7 @@ ROUTES = {
     "GET /admin/versions",
     "POST /admin/versions/{name}/activate",
     "POST /admin/test",
+    "GET /admin/insights",
 }
 
 

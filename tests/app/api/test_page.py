@@ -168,6 +168,12 @@ def test_ask_filter_no_answer_and_feedback_in_the_browser(browser, page_service,
     suggestions[0].click()
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#answers .answer"))
     assert browser.find_element(By.ID, "question").get_attribute("value") == suggested
+    # the pick is recorded for the owner's review queue, with what was asked
+    records = httpx.get(
+        f"{page_service.url}/admin/feedback", params={"pairs": "false"}, headers={"X-API-Key": ADMIN_KEY}
+    ).text.splitlines()
+    picks = [json.loads(line) for line in records if json.loads(line)["picked"]]
+    assert [(p["question"], p["entry"]["question"]) for p in picks] == [(unsure, suggested)]
     browser.save_screenshot(str(tmp_path / "page.png"))
 
 
