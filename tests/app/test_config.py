@@ -28,6 +28,8 @@ VARIABLES = {
     "FAQ_RECORD_QUESTIONS": ("false", lambda s: s.record_questions, False),
     "FAQ_UNANSWERED_MAX_RECORDS": ("50", lambda s: s.unanswered_max_records, 50),
     "FAQ_UNANSWERED_MAX_DAYS": ("7", lambda s: s.unanswered_max_days, 7.0),
+    "FAQ_ASK_LOG_MAX_RECORDS": ("1000", lambda s: s.ask_log_max_records, 1000),
+    "FAQ_KEEP_VERSIONS": ("5", lambda s: s.keep_versions, 5),
     "FAQ_FEEDBACK_PER_MINUTE": ("3", lambda s: s.feedback_per_minute, 3.0),
     "FAQ_RECORDS_PER_MINUTE": ("4", lambda s: s.records_per_minute, 4.0),
     "FAQ_BATCH_MAX_SIZE": ("8", lambda s: s.batch_max_size, 8),
