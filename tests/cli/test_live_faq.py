@@ -11,7 +11,7 @@ import pytest
 
 from app.domain.records import load_faq
 from tests.cli.conftest import start_service, stop_service
-from tests.cli.test_main import run_faq
+from tests.cli.test_main import invoke, run_faq
 from tests.conftest import MINI_FAQ, mini_config
 
 ENTRY = ("--question", "how do i book a meeting room?", "--answer", "use the rooms tab of the intranet")
@@ -80,16 +80,16 @@ def test_feedback_pairs_train_and_never_enter_val(served, tmp_path):
         )
         assert sent.status_code == 201
     pairs_file = tmp_path / "pairs.jsonl"
-    assert run_faq("feedback", "export", "--output", str(pairs_file), env=served.env).returncode == 0
+    assert invoke("feedback", "export", "--output", str(pairs_file), env=served.env).returncode == 0
     assert load_faq_or_empty(pairs_file) == [], "not reviewed yet: no pairs"
     # the owner accepts each picked suggestion in the review queue (`faq review --accept`)
-    listed = run_faq("review", "--json", env=served.env)
+    listed = invoke("review", "--json", env=served.env)
     assert listed.returncode == 0, listed.stderr
     items = [json.loads(line) for line in listed.stdout.splitlines()]
     picked = [i for i in items if i["kind"] == "picked_suggestion"]
     assert {i["examples"][0] for i in picked} == {question for question, _ in asked}
     for item in picked:
-        accepted = run_faq("review", "--accept", item["id"], "--entry", item["entry_id"], env=served.env)
+        accepted = invoke("review", "--accept", item["id"], "--entry", item["entry_id"], env=served.env)
         assert accepted.returncode == 0 and "add_wording" in accepted.stdout, accepted.stderr
     out = run_faq("feedback", "export", "--output", str(pairs_file), env=served.env)
     assert out.returncode == 0, out.stderr
@@ -122,26 +122,26 @@ def test_import_into_the_service_and_wordings_from_the_cli(served, tmp_path):
         "office,how do i order a new monitor?,ask it desk with your manager's ok,\n",
         encoding="utf-8",
     )
-    dry = run_faq("import", str(faq), "--to-service", "--dry-run", env=served.env)
+    dry = invoke("import", str(faq), "--to-service", "--dry-run", env=served.env)
     assert (
         dry.returncode == 0 and "would be (merge): 2 added, 0 changed, 0 removed, 0 unchanged" in dry.stdout
     )
-    applied = run_faq("import", str(faq), "--to-service", env=served.env)
+    applied = invoke("import", str(faq), "--to-service", env=served.env)
     assert applied.returncode == 0 and "import (merge): 2 added" in applied.stdout, applied.stderr
-    again = run_faq("import", str(faq), "--to-service", env=served.env)
+    again = invoke("import", str(faq), "--to-service", env=served.env)
     assert "0 added, 0 changed, 0 removed, 2 unchanged" in again.stdout
     bad = tmp_path / "bad.csv"
     bad.write_text("question,answer\nwhere is the printer?,\n", encoding="utf-8")
-    refused = run_faq("import", str(bad), "--to-service", env=served.env)
+    refused = invoke("import", str(bad), "--to-service", env=served.env)
     assert refused.returncode == 2 and "row 2" in refused.stdout + refused.stderr
     assert "nothing imported" in refused.stderr
     answered = httpx.post(f"{served.url}/ask", json={"question": "first aid box"}).json()
     entry_id = answered["answers"][0]["id"]
-    worded = run_faq("entries", "add-wording", entry_id, "plasters please", env=served.env)
+    worded = invoke("entries", "add-wording", entry_id, "plasters please", env=served.env)
     assert worded.returncode == 0 and "2 wordings" in worded.stdout, worded.stderr
     after = httpx.post(f"{served.url}/ask", json={"question": "plasters please"}).json()
     assert after["status"] == "answered" and after["answers"][0]["id"] == entry_id
-    both = run_faq("import", str(faq), "--output", str(tmp_path / "x.jsonl"), "--to-service", env=served.env)
+    both = invoke("import", str(faq), "--output", str(tmp_path / "x.jsonl"), "--to-service", env=served.env)
     assert both.returncode == 2 and "either --output" in both.stderr
 
 
@@ -152,7 +152,7 @@ def test_check_lists_close_entries_and_conflicts(tmp_path):
         "how can i renew my books?,online\nwhere is the library?,main street\nbroken row?,\n",
         encoding="utf-8",
     )
-    out = run_faq("check", str(faq), env={"FAQ_SERVABLE": str(tmp_path / "none")})
+    out = invoke("check", str(faq), env={"FAQ_SERVABLE": str(tmp_path / "none")})  # in-process: quick
     assert out.returncode == 0, out.stderr
     lines = " ".join(out.stdout.split())
     assert "row 6: invalid: field 'answer' must not be empty" in lines
@@ -194,7 +194,7 @@ def test_a_test_set_from_the_cli(served, tmp_path):
         "what is the capital of australia?,none\n",
         encoding="utf-8",
     )
-    out = run_faq("test", str(cases), env=served.env)
+    out = invoke("test", str(cases), env=served.env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "2 questions: 2 right, 0 asked back with the right entry, 0 wrong, 0 declined" in " ".join(
         out.stdout.split()
@@ -205,5 +205,5 @@ def test_a_test_set_from_the_cli(served, tmp_path):
         "how do i create a storage bucket?,can i make a bucket publicly readable?\n",
         encoding="utf-8",
     )
-    failed = run_faq("test", str(wrong), env=served.env)
+    failed = invoke("test", str(wrong), env=served.env)
     assert failed.returncode == 1 and "wrong: 'how do i create a storage bucket?'" in failed.stdout

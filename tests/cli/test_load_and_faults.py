@@ -118,7 +118,7 @@ def questions_from(path: Path) -> list[str]:
 
 
 def test_load_with_a_reindex_under_it(served):
-    load_and_reindex(served, MINI_FAQ, questions_from(MINI_PARAPHRASES), clients=16, seconds=6)
+    load_and_reindex(served, MINI_FAQ, questions_from(MINI_PARAPHRASES), clients=16, seconds=4)
 
 
 def test_admin_writes_under_load_lose_nothing(served):

@@ -126,7 +126,7 @@ def test_train_then_evaluate_end_to_end(tmp_path: Path):
 
     # index and ask without a server: straight against the embedded store
     env = {"QDRANT_PATH": str(tmp_path / "qdrant"), "FAQ_URL": "http://127.0.0.1:9"}
-    out = run_faq("index", "--data", str(MINI_FAQ), "--servable", str(servable), env=env)
+    out = invoke("index", "--data", str(MINI_FAQ), "--servable", str(servable), env=env)
     assert out.returncode == 0, out.stderr
     assert "rows read" in out.stdout and "40" in out.stdout
     out = run_faq("ask", "how do i contact support?", "--servable", str(servable), "--top-k", "1", env=env)

@@ -61,3 +61,6 @@ def test_recording_can_be_switched_off(trained_servable, tmp_path):
         assert off.post("/ask", json={"question": EGGS[0]}).json()["answered"] is False
         body = _unanswered(off)
         assert body["recording"] is False and body["questions"] == 0
+        # nor is the ask log behind the insights kept
+        insights = off.get("/admin/insights", params={"days": 1}, headers=ADMIN).json()
+        assert insights["days"][0]["asks"] == 0
