@@ -73,7 +73,7 @@ def test_train_then_evaluate_end_to_end(tmp_path: Path):
     assert "decision rule: answer when score >=" in " ".join(out.stdout.split())
     assert (servable / "config.json").is_file()
 
-    out = run_faq(
+    out = invoke(  # in-process (a new interpreter costs seconds); the table run below is a process
         "evaluate",
         "--data",
         str(MINI_FAQ),
@@ -129,7 +129,7 @@ def test_train_then_evaluate_end_to_end(tmp_path: Path):
     out = invoke("index", "--data", str(MINI_FAQ), "--servable", str(servable), env=env)
     assert out.returncode == 0, out.stderr
     assert "rows read" in out.stdout and "40" in out.stdout
-    out = run_faq("ask", "how do i contact support?", "--servable", str(servable), "--top-k", "1", env=env)
+    out = invoke("ask", "how do i contact support?", "--servable", str(servable), "--top-k", "1", env=env)
     assert out.returncode == 0, out.stderr
     assert "open a ticket from the help center" in out.stdout
     out = invoke("ask", "who wrote war and peace?", "--servable", str(servable), env=env)
