@@ -31,6 +31,20 @@ def _reindex(client, entries, **params) -> dict:
     return job["report"]
 
 
+def _top(client, question: str) -> str | None:
+    body = client.post("/ask", json={"question": question}).json()
+    return body["answers"][0]["question"] if body["answers"] else None
+
+
+def _wait(client, job: dict) -> dict:
+    deadline = time.monotonic() + 120
+    while job["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = client.get(f"/admin/reindex/{job['id']}", headers=ADMIN).json()
+    assert job["status"] == "succeeded", job
+    return job
+
+
 def _versions(client) -> list[dict]:
     response = client.get("/admin/versions", headers=ADMIN)
     assert response.status_code == 200, response.text
@@ -98,7 +112,15 @@ def test_stage_test_refuse_force_and_roll_back(client):
     )
     assert client.get("/ready").json()["points"] == len(FAQ) - 20
 
-    # roll back, with /ask answering throughout (8 clients)
+    # a bad import replaces the FAQ (a new version, live at once) ...
+    answers_before = {e["question"]: _top(client, e["question"]) for e in FAQ[20:30]}
+    bad = "\n".join(json.dumps(e) for e in FAQ[30:]).encode()
+    imported = client.post("/admin/import", content=bad, params={"mode": "replace"}, headers=JSONL)
+    assert imported.status_code == 202 and imported.json()["removed"] == len(FAQ) - 20 - 10
+    import_version = _wait(client, imported.json()["job"])["report"]["version"]
+    assert client.get("/ready").json()["points"] == 10
+    assert _versions(client)[0]["origin"] == "import" and _versions(client)[0]["live"]
+    # ... and one call rolls back to the version before, with /ask answering throughout (8 clients)
     failures: list[int] = []
     stop = threading.Event()
 
@@ -112,21 +134,22 @@ def test_stage_test_refuse_force_and_roll_back(client):
     for thread in askers:
         thread.start()
     try:
-        back = client.post(f"/admin/versions/{first['version']}/activate", headers=ADMIN)
+        back = client.post(f"/admin/versions/{staged['version']}/activate", headers=ADMIN)
     finally:
         stop.set()
         for thread in askers:
             thread.join()
     assert back.status_code == 200, back.text
     assert failures == []
-    assert client.get("/ready").json()["points"] == len(FAQ)
-    assert _test(client)["right"] == good["right"], "the previous version answers as before"
+    assert client.get("/ready").json()["points"] == len(FAQ) - 20, "the point count as before"
+    assert {q: _top(client, q) for q in answers_before} == answers_before, "the same answers as before"
+    assert _test(client)["right"] == worse["right"]
 
-    # FAQ_KEEP_VERSIONS=2: a third build drops the oldest finished version that is not live
+    # FAQ_KEEP_VERSIONS=2: the first version was dropped when the import's was built; a further
+    # build drops the oldest finished one that is not live
+    assert {v["name"] for v in _versions(client)} == {staged["version"], import_version}
     third = _reindex(client, FAQ)
-    kept = {v["name"] for v in _versions(client)}
-    assert kept == {third["version"], staged["version"]} or kept == {third["version"], first["version"]}
-    assert len(kept) == 2
+    assert {v["name"] for v in _versions(client)} == {third["version"], import_version}
 
 
 def test_bad_version_requests(client):
