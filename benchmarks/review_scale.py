@@ -89,6 +89,7 @@ def build(records: int, seed: int = 0):
 def log_asks(queue, asks: int, seed: int = 1):
     """`asks` logged asks over the last 29 days (a third answered by a few popular entries, the
     rest asked back or declined), written in bulk; the insights over them."""
+    from app.store.base import NO_VECTOR
     from app.usage.ask_log import AskLog, day_of
     from app.usage.insights import Insights
 
@@ -98,9 +99,7 @@ def log_asks(queue, asks: int, seed: int = 1):
     statuses = rng.choice(["answered", "clarify", "no_answer"], size=asks, p=[0.6, 0.3, 0.1])
     ages = rng.uniform(0, 29 * 86400, size=asks)  # within the 30 days asked for
     tops = rng.integers(0, len(FAQ), size=asks)
-    page, _ = queue.store.scroll_entries(queue.entries.alias, limit=100)
-    ids = [pid for pid, _ in page]
-    one = np.ones(1, dtype=np.float32)
+    ids = [pid for pid, _ in queue.entries.each()]
     batch = []
     for n in range(asks):
         at = now - float(ages[n])
@@ -113,7 +112,7 @@ def log_asks(queue, asks: int, seed: int = 1):
             "at": at,
             "date": day_of(at),
         }
-        batch.append((str(uuid.uuid4()), one, payload))
+        batch.append((str(uuid.uuid4()), NO_VECTOR, payload))
         if len(batch) == 5000:
             log.write(batch)
             batch = []

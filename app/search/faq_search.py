@@ -6,7 +6,6 @@ the benchmark). What is matched and how is decided in `app.search.settings` and
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 import weakref
@@ -17,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from app.domain.entry import FaqEntry
+from app.domain.entry import FaqEntry, wording_key
 from app.encoding.servable import Servable
 from app.search.cache import EmbeddingCache
 from app.search.decision import (
@@ -496,16 +495,9 @@ def _best_of(*sides: Sequence[ScoredPoint]) -> list[ScoredPoint]:
 
 
 def _is_wording_of(text: str, hit: Hit) -> bool:
-    return any(_same_words(text, wording) for wording in (hit.question, *hit.alternates))
-
-
-def _same_words(a: str, b: str) -> bool:
-    """Whether two texts are the same words, ignoring case, punctuation and spacing."""
-    return _words(a) == _words(b) != ""
-
-
-def _words(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.casefold()))
+    """Whether `text` is the hit's question or one of its wordings, word for word."""
+    asked = wording_key(text)
+    return any(asked == wording_key(wording) for wording in (hit.question, *hit.alternates))
 
 
 def _margin(hits: Sequence[Hit]) -> float | None:

@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app.domain.entry import FaqEntry, normalise_text, wording_key
+from app.domain.entry import normalise_text, wording_key
 from app.domain.formats import read_rows
 from app.domain.records import records_from_rows
 from app.search.decision import ANSWERED, CLARIFY
@@ -66,7 +66,7 @@ def read_test_set(data: bytes, fmt: str, origin: str) -> list[TestQuestion]:
 
 def run_test_set(search: FaqSearch, cases: list[TestQuestion], version: str) -> dict:
     """Ask every case of the test set of `search`'s collection; the counts and every result."""
-    entries = _entries(search)
+    entries = dict(search.store.each_entry(search.alias))
     by_question = {wording_key(entry.question): pid for pid, entry in entries.items()}
     results = []
     for start in range(0, len(cases), BATCH):
@@ -109,13 +109,3 @@ def run_test_set(search: FaqSearch, cases: list[TestQuestion], version: str) -> 
         **{outcome: counts[outcome] for outcome in OUTCOMES},
         "results": results,
     }
-
-
-def _entries(search: FaqSearch) -> dict[str, FaqEntry]:
-    found: dict[str, FaqEntry] = {}
-    cursor = None
-    while True:
-        page, cursor = search.store.scroll_entries(search.alias, limit=1000, cursor=cursor)
-        found.update(page)
-        if cursor is None:
-            return found

@@ -22,6 +22,8 @@ QueryVector = np.ndarray | models.SparseVector
 
 # The payload field holding an entry's content id (FaqEntry.id of what it holds now).
 CONTENT_ID = "content_id"
+# The vector of a record kept for its payload only (job states, the ask log, review marks).
+NO_VECTOR = np.ones(1, dtype=np.float32)
 # The metadata key of a finished version's facts (created, origin, entries; staged; last test).
 VERSION_KEY = "version"
 
@@ -117,7 +119,6 @@ class FaqStore(ABC):
                 orphans.append(name)
         return orphans
 
-    @abstractmethod
     def create_version(
         self,
         alias: str,
@@ -128,8 +129,19 @@ class FaqStore(ABC):
         """A new, empty collection version with the named dense vectors (of the given sizes,
         compared by dot product: the search stores and queries unit-length vectors, so scores
         are cosine similarities), dense vectors holding several vectors a point (`multi`, name
-        -> size; a point scores the best of its rows: max-sim), and sparse vectors (IDF-weighted dot product);
-        a keyword index on `source` and on the content id."""
+        -> size; a point scores the best of its rows: max-sim), and sparse vectors
+        (IDF-weighted dot product); a keyword index on `source` and on the content id."""
+        name = version_name(alias)
+        self.create_collection(
+            CollectionLayout(
+                name=name,
+                dense={**dense, **(multi or {})},
+                distance="dot",
+                sparse=tuple(sparse),
+                multi=tuple(multi or ()),
+            )
+        )
+        return name
 
     def seal(self, collection: str) -> None:  # noqa: B027 - engines without an index step keep this
         """Make a fully written version ready to serve (build its search index, flush it);
@@ -193,6 +205,17 @@ class FaqStore(ABC):
     ) -> tuple[list[tuple[str, FaqEntry]], str | None]:
         """A page of stored entries in id order, and the cursor of the next page (None: last)."""
 
+    def each_entry(
+        self, alias: str, *, source: str | None = None, cursor: str | None = None, page: int = 1000
+    ) -> Iterator[tuple[str, FaqEntry]]:
+        """Every stored entry (of `source`) with its id, in id order from `cursor`, read a page
+        at a time (payloads only)."""
+        while True:
+            found, cursor = self.scroll_entries(alias, source=source, limit=page, cursor=cursor)
+            yield from found
+            if cursor is None:
+                return
+
     @abstractmethod
     def stored_vectors(
         self, collection: str, names: Sequence[str], page: int = 1000
@@ -254,7 +277,7 @@ class FaqStore(ABC):
 
     def put_state(self, name: str, record_id: str, payload: dict) -> None:
         """Write a small state record (no meaningful vector) to the plain collection `name`."""
-        self.add_record(name, record_id, np.ones(1, dtype=np.float32), payload)
+        self.add_record(name, record_id, NO_VECTOR, payload)
 
     @abstractmethod
     def get_state(self, name: str, record_id: str) -> dict | None: ...
@@ -285,7 +308,9 @@ class FaqStore(ABC):
 
     @abstractmethod
     def create_collection(self, layout: CollectionLayout) -> None:
-        """A new, empty collection exactly as `layout` describes it (name included)."""
+        """A new, empty collection exactly as `layout` describes it (name included); a FAQ
+        version (named vectors, not a record collection's one) gets keyword indexes on `source`
+        and on the content id."""
 
     @abstractmethod
     def points(self, collection: str, page: int = 500) -> Iterator[StoredPoint]:

@@ -38,7 +38,6 @@ from app.store.base import (
     VectorBatch,
     entry_from_payload,
     point_vectors,
-    version_name,
 )
 
 logger = logging.getLogger(__name__)
@@ -152,37 +151,6 @@ class ClientStore(FaqStore):
         with self._locked():
             names = [c.name for c in self.client.get_collections().collections]
         return sorted(n for n in names if n.startswith(f"{alias}_v"))
-
-    def create_version(
-        self,
-        alias: str,
-        dense: Mapping[str, int],
-        sparse: Sequence[str] = (),
-        multi: Mapping[str, int] | None = None,
-    ) -> str:
-        name = version_name(alias)
-        multi = multi or {}
-        with self._locked():
-            self.client.create_collection(
-                name,
-                vectors_config={
-                    vector: models.VectorParams(
-                        size=size, distance=models.Distance.DOT, multivector_config=_max_sim(vector in multi)
-                    )
-                    for vector, size in {**dense, **multi}.items()
-                },
-                sparse_vectors_config={
-                    vector: models.SparseVectorParams(modifier=models.Modifier.IDF) for vector in sparse
-                }
-                or None,
-                shard_number=self._distribution.get("shard_number"),
-                replication_factor=self._distribution.get("replication_factor"),
-                write_consistency_factor=self._distribution.get("write_consistency_factor"),
-            )
-            if not self.embedded:  # local mode filters by scanning; it has no payload indexes
-                for key in ("source", CONTENT_ID):
-                    self.client.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD)
-        return name
 
     def upsert(
         self,
@@ -515,8 +483,8 @@ class ClientStore(FaqStore):
 
     def layout(self, collection: str) -> CollectionLayout:
         with self._locked():
-            params = self.client.get_collection(collection).config.params
-            metadata = dict(self.client.get_collection(collection).config.metadata or {})
+            config = self.client.get_collection(collection).config
+        params, metadata = config.params, dict(config.metadata or {})
         vectors = params.vectors
         named = vectors if isinstance(vectors, dict) else {"": vectors} if vectors is not None else {}
         distances = {v.distance for v in named.values()}
@@ -551,7 +519,14 @@ class ClientStore(FaqStore):
                 }
                 or None,
                 metadata=dict(layout.metadata) or None,
+                shard_number=self._distribution.get("shard_number"),
+                replication_factor=self._distribution.get("replication_factor"),
+                write_consistency_factor=self._distribution.get("write_consistency_factor"),
             )
+            # A FAQ version's keyword indexes (local mode filters by scanning: it has none).
+            if set(layout.dense) != {""} and not self.embedded:
+                for key in ("source", CONTENT_ID):
+                    self.client.create_payload_index(layout.name, key, models.PayloadSchemaType.KEYWORD)
 
     def points(self, collection: str, page: int = 500) -> Iterator[StoredPoint]:
         for p in self._scroll(collection, True, page):

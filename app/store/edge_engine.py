@@ -52,7 +52,6 @@ from app.store.base import (
     VectorBatch,
     entry_from_payload,
     point_vectors,
-    version_name,
 )
 
 logger = logging.getLogger(__name__)
@@ -330,25 +329,6 @@ class EdgeStore(FaqStore):
     def versions(self, alias: str) -> list[str]:
         folder = self.root / "collections"
         return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name.startswith(f"{alias}_v"))
-
-    def create_version(
-        self,
-        alias: str,
-        dense: Mapping[str, int],
-        sparse: Sequence[str] = (),
-        multi: Mapping[str, int] | None = None,
-    ) -> str:
-        name = version_name(alias)
-        self.create_collection(
-            CollectionLayout(
-                name=name,
-                dense={**dense, **(multi or {})},
-                distance="dot",
-                sparse=tuple(sparse),
-                multi=tuple(multi or ()),
-            )
-        )
-        return name
 
     def create_collection(self, layout: CollectionLayout) -> None:
         folder = self._folder(layout.name)

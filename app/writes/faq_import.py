@@ -102,7 +102,7 @@ class FaqImport:
         if mode not in MODES:
             raise ValueError(f"unknown mode '{mode}': use merge or replace")
         plan = ImportPlan(mode=mode, errors=list(invalid))
-        live = dict(self._live())
+        live = dict(self.entries.each())
         by_content = {entry.id: pid for pid, entry in live.items()}
         by_question: dict[str, str] = {}
         for live_id, live_entry in live.items():
@@ -129,15 +129,6 @@ class FaqImport:
             plan.removed = [pid for pid in live if pid not in matched]
         plan.warnings = self._warnings(plan)
         return plan
-
-    def _live(self) -> list[tuple[str, FaqEntry]]:
-        out: list[tuple[str, FaqEntry]] = []
-        cursor: str | None = None
-        while True:
-            page, cursor = self.entries.page(source=None, limit=1000, cursor=cursor)
-            out.extend(page)
-            if cursor is None:
-                return out
 
     def _warnings(self, plan: ImportPlan) -> list[EntryWarning]:
         """Entries added or changed that are very close to another one: of the file, or live
