@@ -20,7 +20,7 @@ import numpy as np
 
 from app.config import RecordingSettings
 from app.search.faq_search import Answers, FaqSearch
-from app.store.base import StoreError
+from app.store.base import NO_VECTOR, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,6 @@ FLUSH_SECONDS = 5.0
 # Retention is enforced every this many records (a pass over the log), not on each write.
 PRUNE_EVERY = 5000
 KEYS = ("date", "status", "top_id")
-_NO_VECTOR = np.ones(1, dtype=np.float32)
 
 
 def day_of(timestamp: float) -> str:
@@ -73,7 +72,7 @@ class AskLog:
         with self._lock:
             if not self._buffer:
                 self._oldest = time.monotonic()
-            self._buffer.append((str(uuid.uuid4()), _NO_VECTOR, payload))
+            self._buffer.append((str(uuid.uuid4()), NO_VECTOR, payload))
             due = len(self._buffer) >= FLUSH_EVERY or time.monotonic() - self._oldest >= FLUSH_SECONDS
         if due:
             self.flush()

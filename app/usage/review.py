@@ -29,6 +29,7 @@ import numpy as np
 
 from app.domain.entry import FaqEntry, wording_key
 from app.search.faq_search import Question
+from app.store.base import NO_VECTOR
 from app.usage.feedback import FeedbackLog
 from app.usage.unanswered import DEFAULT_MIN_SIMILARITY, UnansweredLog, cluster
 from app.writes.live_entries import LiveEntries
@@ -105,13 +106,20 @@ class ReviewQueue:
         return {key for key, action in self.reviewed().items() if action in ACCEPTED}
 
     def _mark(self, questions: Sequence[str], action: str) -> None:
-        for question in questions:
-            key = wording_key(question)
-            self.store.put_state(
-                self.name,
-                str(uuid.uuid5(_ITEM_NAMESPACE, key)),
-                {"key": key, "action": action, "question": question, "at": time.time()},
-            )
+        """Keep the questions acted on, by their words (one write for all of them)."""
+        now = time.time()
+        marks = {wording_key(q): q for q in questions}
+        self.store.add_records(
+            self.name,
+            [
+                (
+                    str(uuid.uuid5(_ITEM_NAMESPACE, key)),
+                    NO_VECTOR,
+                    {"key": key, "action": action, "question": q, "at": now},
+                )
+                for key, q in marks.items()
+            ],
+        )
 
     # ---- the queue ----------------------------------------------------------------------------
     def items(self, *, limit: int = 50, min_similarity: float = DEFAULT_MIN_SIMILARITY) -> list[ReviewItem]:

@@ -88,27 +88,22 @@ class LiveEntries:
             return self.store.scroll_entries(self.alias, source=source, limit=limit, cursor=cursor)
         needle = text.casefold()
         found: list[tuple[str, FaqEntry]] = []
-        scan: str | None = cursor
-        while True:
-            page, scan = self.store.scroll_entries(self.alias, source=source, limit=1000, cursor=scan)
-            for pid, entry in page:
-                haystack = " ".join((*entry.wordings, entry.answer)).casefold()
-                if needle in haystack:
-                    if len(found) == limit:
-                        return found, pid  # the next match starts the next page
-                    found.append((pid, entry))
-            if scan is None:
-                return found, None
+        for pid, entry in self.store.each_entry(self.alias, source=source, cursor=cursor):
+            if needle in " ".join((*entry.wordings, entry.answer)).casefold():
+                if len(found) == limit:
+                    return found, pid  # the next match starts the next page
+                found.append((pid, entry))
+        return found, None
 
-    def export(self, source: str | None = None, page_size: int = 500) -> Iterator[FaqEntry]:
+    def each(self, source: str | None = None) -> Iterator[tuple[str, FaqEntry]]:
+        """Every live entry (of `source`) with its id; none before anything is indexed."""
+        if self.store.resolve_alias(self.alias) is None:
+            return iter(())
+        return self.store.each_entry(self.alias, source=source)
+
+    def export(self, source: str | None = None) -> Iterator[FaqEntry]:
         """Every live entry (of `source`), in the data-file format's fields."""
-        cursor: str | None = None
-        while True:
-            page, cursor = self.page(source=source, limit=page_size, cursor=cursor)
-            for _, entry in page:
-                yield entry
-            if cursor is None:
-                return
+        return (entry for _, entry in self.each(source))
 
     def sources(self) -> dict[str, int]:
         """Entries per source, for the page's filter (cached briefly; writes refresh it)."""
@@ -140,6 +135,7 @@ class LiveEntries:
             new = [e for e in unique if e.id not in held]
             ids = {e.id: (f"{uuid.uuid4()}" if e.id in taken else e.id) for e in new}
             place = {e.id: n for n, e in enumerate(entries)}
+            held_vectors = self._held_vectors(collection)
             written: list[np.ndarray] = []
             # In bounded chunks: the store is locked for one chunk at a time, so questions are
             # answered between them while a large batch is written.
@@ -147,7 +143,7 @@ class LiveEntries:
                 chunk = new[start : start + WRITE_CHUNK]
                 if start:
                     keep_lease()  # a long write keeps other processes' jobs waiting
-                vectors = self._vectors(collection, chunk)
+                vectors = self._vectors(collection, held_vectors, chunk)
                 wordings = self._wording_vectors(chunk, vectors)
                 for warning in warnings_against_store(
                     self.store, self.alias, chunk, wordings, [None] * len(chunk)
@@ -184,14 +180,39 @@ class LiveEntries:
         with a warning."""
         if "alternates" in changes:
             changes = {**changes, "alternates": tuple(changes["alternates"])}  # type: ignore[arg-type]
+        return self._edit(entry_id, lambda entry: replace(entry, **changes))  # type: ignore[arg-type]
+
+    def add_wordings(self, entry_id: str, wordings: Sequence[str]) -> tuple[FaqEntry, list[EntryWarning]]:
+        """Add alternate wordings to an entry (those it has already are kept once); they answer
+        at once, and the entry keeps its id."""
+        return self._edit(entry_id, lambda entry: entry.with_alternates([*entry.alternates, *wordings]))
+
+    def remove_wording(self, entry_id: str, wording: str) -> FaqEntry:
+        """Remove one alternate wording (compared ignoring case and spacing)."""
+        key = wording_key(wording)
+
+        def without(entry: FaqEntry) -> FaqEntry:
+            kept = [w for w in entry.alternates if wording_key(w) != key]
+            if len(kept) == len(entry.alternates):
+                raise EntryNotFound(f"entry {entry_id} has no wording '{wording}'")
+            return entry.with_alternates(kept)
+
+        return self._edit(entry_id, without)[0]
+
+    def _edit(
+        self, entry_id: str, change: Callable[[FaqEntry], FaqEntry]
+    ) -> tuple[FaqEntry, list[EntryWarning]]:
+        """Apply `change` to the stored entry within one live change (read, change and write
+        under the write guard: two edits of one entry, such as two wordings added at once, never
+        lose each other's work)."""
         with self._writing() as (collection, _):
             current = self.get(entry_id)
-            edited = replace(current, **changes)  # type: ignore[arg-type]
+            edited = change(current)
             edited = edited.with_alternates(edited.alternates)
             holder = self.store.ids_holding(collection, [edited]).get(edited.id)
             if holder is not None and holder != entry_id:
                 raise DuplicateEntry(f"the edit would make entry {entry_id} identical to entry {holder}")
-            vectors = self._vectors(collection, [edited])
+            vectors = self._vectors(collection, self._held_vectors(collection), [edited])
             wordings = self._wording_vectors([edited], vectors)
             warnings = warnings_against_store(self.store, self.alias, [edited], wordings, [entry_id])
             self.store.upsert(collection, [edited], vectors, ids=[entry_id])
@@ -199,21 +220,6 @@ class LiveEntries:
         if edited.alternates != current.alternates:
             self._refit_if_changed(collection, wordings_changed=True)
         return edited, warnings
-
-    def add_wordings(self, entry_id: str, wordings: Sequence[str]) -> tuple[FaqEntry, list[EntryWarning]]:
-        """Add alternate wordings to an entry (those it has already are kept once); they answer
-        at once, and the entry keeps its id."""
-        entry = self.get(entry_id)
-        return self.update_checked(entry_id, {"alternates": [*entry.alternates, *wordings]})
-
-    def remove_wording(self, entry_id: str, wording: str) -> FaqEntry:
-        """Remove one alternate wording (compared ignoring case and spacing)."""
-        entry = self.get(entry_id)
-        key = wording_key(wording)
-        kept = [w for w in entry.alternates if wording_key(w) != key]
-        if len(kept) == len(entry.alternates):
-            raise EntryNotFound(f"entry {entry_id} has no wording '{wording}'")
-        return self.update(entry_id, {"alternates": kept})
 
     def _wording_vectors(
         self, entries: Sequence[FaqEntry], vectors: Mapping[str, VectorBatch]
@@ -234,12 +240,18 @@ class LiveEntries:
             start += len(entry.wordings)
         return out
 
-    def _vectors(self, collection: str, entries: Sequence[FaqEntry]) -> dict[str, VectorBatch]:
-        """The vectors of `entries` that `collection` holds. A version indexed by a release
-        before alternate wordings has no place for them: entries without wordings are written
-        as before, and wordings are refused with what to do (ReindexNeeded)."""
+    def _held_vectors(self, collection: str) -> set[str]:
+        """The vector names `collection` was created with (read once a change)."""
+        layout = self.store.layout(collection)
+        return {*layout.dense, *layout.sparse}
+
+    def _vectors(
+        self, collection: str, held: set[str], entries: Sequence[FaqEntry]
+    ) -> dict[str, VectorBatch]:
+        """The vectors of `entries` that `collection` holds (`held`). A version indexed by a
+        release before alternate wordings has no place for them: entries without wordings are
+        written as before, and wordings are refused with what to do (ReindexNeeded)."""
         vectors = self.search.vectors_for(entries)
-        held = set(self.store.collection_info(self.alias).vectors)
         missing = [name for name in vectors if name not in held]
         if WORDINGS_VECTOR in missing and any(e.alternates for e in entries):
             raise ReindexNeeded(
@@ -267,15 +279,12 @@ class LiveEntries:
         try:
             count = self.store.count(collection)
             rule = self.search.decision_rule()
-            entries: list[FaqEntry] | None = None
             wordings = None
-            if wordings_changed:  # the rule searches wordings too: count them
-                entries, vectors = self.store.stored_vectors(collection, list(self.search.vector_sizes()))
-                wordings = sum(len(e.alternates) for e in entries)
+            if wordings_changed:  # the rule searches wordings too: count them (payloads only)
+                wordings = sum(len(e.alternates) for _, e in self.store.each_entry(collection))
             if rule is not None and not rule.needs_refit(count, wordings):
                 return
-            if entries is None:
-                entries, vectors = self.store.stored_vectors(collection, list(self.search.vector_sizes()))
+            entries, vectors = self.store.stored_vectors(collection, list(self.search.vector_sizes()))
             if not entries:
                 return
             fitted = self.search.fit_rule(entries, vectors)

@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from app.search.faq_search import Answers, Question
 from app.store.base import VERSION_KEY, CollectionMissing
 from app.writes.live_entries import LiveEntries
 
@@ -98,17 +99,15 @@ class Versions:
         return found
 
     def get(self, name: str) -> Version:
-        for version in self.all():
-            if version.name == name:
-                return version
-        raise VersionNotFound(f"no version '{name}' of the FAQ (GET /admin/versions lists them)")
+        return _named(self.all(), name)
 
     def activate(self, name: str, *, force: bool = False, how: str = "rollback") -> Version:
         """Make `name` the live version (atomically). Refused when its last test result has
         fewer right answers than the live version's (unless `force`)."""
         with self.entries.jobs.idle():  # no reindex may switch under it, in any process
-            candidate = self.get(name)
-            current = next((v for v in self.all() if v.live), None)
+            listed = self.all()
+            candidate = _named(listed, name)
+            current = next((v for v in listed if v.live), None)
             if candidate.live:
                 return candidate
             if current is not None and candidate.test and current.test and not force:
@@ -136,6 +135,26 @@ class Versions:
         )
         return self.get(name)
 
+    def ask(self, name: str, question: Question) -> Answers:
+        """`question` answered by the version `name` (a staged or older one), not recorded."""
+        self.get(name)  # VersionNotFound for a name that is not a finished version
+        return self.search.on(name).ask_many([question])[0]
+
+    def resolve(self, name: str | None) -> str:
+        """The finished version `name`, or the live one when None (VersionNotFound: neither)."""
+        if name is None:
+            name = self.store.resolve_alias(self.alias)
+            if name is None:
+                raise VersionNotFound("nothing is indexed yet: no version to test")
+        return self.get(name).name
+
     def record_test(self, name: str, result: dict) -> None:
         """Keep a test-set result with its version (the last one counts)."""
         self.store.set_metadata(name, {"test": result})
+
+
+def _named(versions: list[Version], name: str) -> Version:
+    for version in versions:
+        if version.name == name:
+            return version
+    raise VersionNotFound(f"no version '{name}' of the FAQ (GET /admin/versions lists them)")
