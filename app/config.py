@@ -130,6 +130,9 @@ class RecordingSettings(_Settings):
     # What one client (address) may write: feedback posts, and recorded unanswered questions.
     feedback_per_minute: float = Field(default=10.0, validation_alias="FAQ_FEEDBACK_PER_MINUTE", gt=0)
     records_per_minute: float = Field(default=10.0, validation_alias="FAQ_RECORDS_PER_MINUTE", gt=0)
+    # Asks one client may add to the ask log a minute (beyond, answered but not logged): one
+    # script must not push everyone's history out of the log's cap.
+    ask_log_per_minute: float = Field(default=60.0, validation_alias="FAQ_ASK_LOG_PER_MINUTE", gt=0)
 
 
 class ServingSettings(_Settings):

@@ -1,9 +1,27 @@
-"""What every `faq` command uses: stopping with a message, and settings from the environment
-with the command's flags on top."""
+"""What every `faq` command uses: stopping with a message, settings from the environment
+with the command's flags on top, and the options several commands share."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+FormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="The data file's format when its extension does not say: jsonl, json, csv, tsv, "
+        "xlsx, html or markdown.",
+        show_default=False,
+    ),
+]
+UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url", help="The service. Default: $FAQ_URL, else http://127.0.0.1:8000.", show_default=False
+    ),
+]
 
 
 def fail(message: str) -> typer.Exit:

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli import remote
-from cli.common import fail, settings_with
+from cli.common import FormatOption, UrlOption, fail, settings_with
 
 console = Console()
 
@@ -22,12 +22,6 @@ entries_app = typer.Typer(
 )
 feedback_app = typer.Typer(help="Users' feedback on answers, as training pairs.", no_args_is_help=True)
 
-UrlOption = Annotated[
-    str | None,
-    typer.Option(
-        "--url", help="The service. Default: $FAQ_URL, else http://127.0.0.1:8000.", show_default=False
-    ),
-]
 OutputOption = Annotated[
     Path, typer.Option("--output", "-o", help="File to write (JSONL, the data-file format).")
 ]
@@ -62,12 +56,7 @@ def add(
             "Markdown, by extension or --format).",
         ),
     ] = None,
-    data_format: Annotated[
-        str | None,
-        typer.Option(
-            "--format", help="The file's format when its extension does not say.", show_default=False
-        ),
-    ] = None,
+    data_format: FormatOption = None,
     url: UrlOption = None,
 ) -> None:
     """Add one entry (--question and --answer) or a file of them; they answer at once."""
@@ -307,12 +296,7 @@ def test_set(
     version: Annotated[
         str | None, typer.Option("--version", help="The version to test (default: the live one).")
     ] = None,
-    data_format: Annotated[
-        str | None,
-        typer.Option(
-            "--format", help="The file's format when its extension does not say.", show_default=False
-        ),
-    ] = None,
+    data_format: FormatOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="The whole result as JSON.")] = False,
     url: UrlOption = None,
 ) -> None:

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli import live
-from cli.common import fail, settings_with
+from cli.common import FormatOption, UrlOption, fail, settings_with
 
 app = typer.Typer(
     name="faq",
@@ -42,15 +42,6 @@ DataOption = Annotated[
         "extension or --format (columns or fields question, answer, optional source or category, "
         "filename, page or url). Default: $FAQ_DATA, else the public cloud FAQ data set, "
         "downloaded once.",
-        show_default=False,
-    ),
-]
-FormatOption = Annotated[
-    str | None,
-    typer.Option(
-        "--format",
-        help="The data file's format when its extension does not say: jsonl, json, csv, tsv, "
-        "xlsx, html or markdown.",
         show_default=False,
     ),
 ]
@@ -75,7 +66,7 @@ ServableOption = Annotated[
 CollectionOption = Annotated[
     str | None, _from_environment("--collection", "Collection alias.", "FAQ_COLLECTION", "faq")
 ]
-UrlOption = Annotated[
+HandOffUrlOption = Annotated[
     str | None,
     typer.Option(
         "--url",
@@ -377,7 +368,7 @@ def index(
     data: DataOption = None,
     servable: ServableOption = None,
     collection: CollectionOption = None,
-    url: UrlOption = None,
+    url: HandOffUrlOption = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Entries encoded and written per batch.")] = 256,
     device: DeviceOption = None,
     skip_invalid: SkipInvalidOption = False,
@@ -561,7 +552,7 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question to answer.")],
     top_k: Annotated[int, typer.Option("--top-k", min=1, max=50, help="How many answers.")] = 5,
     source: Annotated[str | None, typer.Option(help="Only answers from this source.")] = None,
-    url: UrlOption = None,
+    url: HandOffUrlOption = None,
     servable: ServableOption = None,
     collection: CollectionOption = None,
     device: DeviceOption = None,
@@ -660,12 +651,7 @@ def import_file(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="With --to-service: only say what would change.")
     ] = False,
-    url: Annotated[
-        str | None,
-        typer.Option(
-            "--url", help="The service. Default: $FAQ_URL, else http://127.0.0.1:8000.", show_default=False
-        ),
-    ] = None,
+    url: UrlOption = None,
     data_format: FormatOption = None,
 ) -> None:
     """Convert a FAQ file in any format the data readers take to the project's JSONL (--output),

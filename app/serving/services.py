@@ -38,6 +38,7 @@ class Services:
     # What one anonymous client may write (app.serving.rate_limit).
     feedback_budget: ClientBudget
     records_budget: ClientBudget
+    asks_budget: ClientBudget
 
     @classmethod
     def build(cls, search: FaqSearch, settings: ServiceSettings, metrics: Metrics | None) -> Services:
@@ -60,6 +61,7 @@ class Services:
             batcher=MicroBatcher.from_settings(search, settings, metrics),
             feedback_budget=ClientBudget(settings.feedback_per_minute),
             records_budget=ClientBudget(settings.records_per_minute),
+            asks_budget=ClientBudget(settings.ask_log_per_minute),
         )
 
     def close(self) -> None:

@@ -379,10 +379,7 @@ async def test_set(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     if not cases:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "test set: no cases")
-    name = version or versions.store.resolve_alias(versions.alias)
-    if name is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "nothing is indexed yet: no version to test")
-    versions.get(name)  # VersionNotFound: 404
+    name = await run_in_threadpool(versions.resolve, version)  # VersionNotFound: 404
     result = await run_in_threadpool(run_test_set, versions.search.on(name), cases, name)
     summary = {k: v for k, v in result.items() if k != "results"}
     await run_in_threadpool(versions.record_test, name, summary)

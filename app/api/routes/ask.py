@@ -54,16 +54,17 @@ async def ask(
     question = Question(request.question, request.top_k, request.source, request.score_threshold)
     if request.version is not None:  # an admin trying a staged or older version
         require_admin(settings, http_request.headers.get("x-api-key"))
-        services.versions.get(request.version)  # VersionNotFound: 404
-        staged = services.search.on(request.version)
-        (result,) = await run_in_threadpool(staged.ask_many, [question])
+        # VersionNotFound: 404; store reads, so off the event loop
+        result = await run_in_threadpool(services.versions.ask, request.version, question)
     else:
         result = await batcher.ask(question)  # Overloaded and store errors: app.api.errors
         # Recorded after the response is sent, within the client's budget (one client must not
         # push everyone else's questions out of the log's cap).
-        if unanswered.missed(result) and services.records_budget.allow(client_key(http_request)):
+        client = client_key(http_request)
+        if unanswered.missed(result) and services.records_budget.allow(client):
             background.add_task(unanswered.record_missed, request.question, result)
-        background.add_task(services.asks.record, request.question, result)  # for insights
+        if services.asks_budget.allow(client):  # for insights, within a budget
+            background.add_task(services.asks.record, request.question, result)
     return AskResponse(
         question=request.question,
         answers=[

@@ -24,7 +24,8 @@ def _insights(client, days: int = 7) -> dict:
 def test_insights_count_what_users_asked(trained_servable, tmp_path):
     store = tmp_path / "qdrant"
     index_into(store, trained_servable)
-    with TestClient(create_app(settings_for(trained_servable, store, ADMIN_API_KEY=ADMIN_KEY))) as client:
+    settings = settings_for(trained_servable, store, ADMIN_API_KEY=ADMIN_KEY, FAQ_ASK_LOG_PER_MINUTE="7")
+    with TestClient(create_app(settings)) as client:
         statuses = []
         for question in [
             BUCKET,
@@ -55,3 +56,7 @@ def test_insights_count_what_users_asked(trained_servable, tmp_path):
         ]
         assert client.get("/admin/insights", params={"days": 0}, headers=ADMIN).status_code == 422
         assert client.get("/admin/insights").status_code == 401
+        # one client asking beyond its budget (7 a minute) is answered, but not logged
+        for _ in range(5):
+            assert client.post("/ask", json={"question": BUCKET}).status_code == 200
+        assert _insights(client)["days"][-1]["asks"] == 7
