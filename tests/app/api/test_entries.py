@@ -266,3 +266,29 @@ def test_an_entry_close_to_another_is_written_with_a_warning(client):
     assert all(w["kind"] == "similar" and w["similarity"] >= 0.92 for w in warnings)
     unrelated = {**EGG, "question": "what time does the canteen open?", "answer": "at noon"}
     assert client.post("/faq/entries", json=unrelated, headers=ADMIN).json()["warnings"] == []
+
+
+def test_wordings_added_at_once_are_all_kept(client):
+    """Eight wordings added to one entry concurrently: each addition reads and writes the entry
+    inside the write guard, so none is lost to another."""
+    import threading
+
+    entry = {**EGG, "question": "where is the lost and found?", "answer": "at the front desk"}
+    (entry_id,) = client.post("/faq/entries", json=entry, headers=ADMIN).json()["ids"]
+    wordings = [f"lost property desk number {n}" for n in range(8)]
+    statuses: list[int] = []
+
+    def add(wording: str) -> None:
+        response = client.post(
+            f"/faq/entries/{entry_id}/alternates", json={"wordings": [wording]}, headers=ADMIN
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=add, args=(w,)) for w in wordings]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 8
+    shown = client.get(f"/faq/entries/{entry_id}", headers=ADMIN).json()["alternates"]
+    assert sorted(shown) == sorted(wordings)
