@@ -98,7 +98,7 @@ class FaqStore(ABC):
 
     @abstractmethod
     def versions(self, alias: str) -> list[str]:
-        """Collections that are versions of `alias` (alias_vYYYYmmddTHHMMSS_xxxxxx), sorted."""
+        """Collections that are versions of `alias` (alias_vYYYYmmddTHHMMSSffffff_xxxxxx), sorted."""
 
     def orphan_versions(self, alias: str) -> list[str]:
         """Versions of `alias` that it does not point at and that were never finished: left by
@@ -321,8 +321,10 @@ class FaqStore(ABC):
 
 
 def version_name(alias: str) -> str:
-    """A new version's name: alias_vYYYYmmddTHHMMSS_xxxxxx (sorted by time, unique)."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    """A new version's name: alias_vYYYYmmddTHHMMSSffffff_xxxxxx (sorted by time, unique).
+    Microseconds, because versions are listed newest first by name and two built within one
+    second (a reindex, then an import) must not sort at random."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     return f"{alias}_v{stamp}_{uuid.uuid4().hex[:6]}"
 
 

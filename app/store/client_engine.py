@@ -147,7 +147,7 @@ class ClientStore(FaqStore):
         return CollectionInfo(alias=alias, collection=collection, points=count, vectors=tuple(sorted(names)))
 
     def versions(self, alias: str) -> list[str]:
-        """Collections that are versions of `alias` (alias_vYYYYmmddTHHMMSS_xxxxxx)."""
+        """Collections that are versions of `alias` (alias_vYYYYmmddTHHMMSSffffff_xxxxxx)."""
         with self._locked():
             names = [c.name for c in self.client.get_collections().collections]
         return sorted(n for n in names if n.startswith(f"{alias}_v"))
