@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from qdrant_client import models
@@ -324,8 +325,15 @@ def version_name(alias: str) -> str:
     """A new version's name: alias_vYYYYmmddTHHMMSSffffff_xxxxxx (sorted by time, unique).
     Microseconds, because versions are listed newest first by name and two built within one
     second (a reindex, then an import) must not sort at random."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-    return f"{alias}_v{stamp}_{uuid.uuid4().hex[:6]}"
+    global _last_stamp
+    with _stamp_lock:  # strictly increasing within a process, even within one microsecond
+        now = max(datetime.now(UTC), _last_stamp + timedelta(microseconds=1))
+        _last_stamp = now
+    return f"{alias}_v{now.strftime('%Y%m%dT%H%M%S%f')}_{uuid.uuid4().hex[:6]}"
+
+
+_stamp_lock = threading.Lock()
+_last_stamp = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

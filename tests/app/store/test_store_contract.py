@@ -172,11 +172,14 @@ def test_versions_switch_and_drop(store, alias):
     assert store.point_alias_to(alias, second) == first
     assert store.resolve_alias(alias) == second
     assert store.collection_info(alias).points == 1
-    assert set(store.versions(alias)) == {first, second}
+    assert store.versions(alias) == [first, second], "oldest first, even built back to back"
     assert store.orphan_versions(alias) == [first]
     store.drop(first)
     assert store.versions(alias) == [second]
     assert store.aliases()[alias] == second
+    # versions built within one second (a staged reindex, then an import) list in that order
+    quick = [store.create_version(alias, {"dense": 4}) for _ in range(5)]
+    assert store.versions(alias) == [second, *quick]
 
 
 def test_missing_collection_and_vector_are_reported(store, alias):
