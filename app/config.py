@@ -142,6 +142,10 @@ class ServingSettings(_Settings):
     batch_max_wait_ms: float = Field(default=2.0, validation_alias="FAQ_BATCH_MAX_WAIT_MS", ge=0, le=1000)
     batch_queue_size: int = Field(default=128, validation_alias="FAQ_BATCH_QUEUE_SIZE", ge=1)
     embedding_cache_size: int = Field(default=10_000, validation_alias="FAQ_EMBEDDING_CACHE_SIZE", ge=0)
+    # How much lower the CPU priority of the writes' encoding is than the askers' (a niceness,
+    # 0-19; 0: the same). Live writes and reindex jobs encode in threads lowered by this much, so
+    # a large write takes the cores only when questions leave them (app.encoding.priority).
+    write_niceness: int = Field(default=19, validation_alias="FAQ_WRITE_NICENESS", ge=0, le=19)
     # One worker thread encodes each batch, so torch's intra-op threads can have every core.
     torch_threads: int | None = Field(default=None, validation_alias="FAQ_TORCH_THREADS", ge=1)
 

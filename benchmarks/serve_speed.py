@@ -139,12 +139,15 @@ class Process:
             self.popen.kill()
 
 
-def start(name: str, argv: list[str], env: dict[str, str], port: int) -> Process:
+def start(name: str, argv: list[str], env: dict[str, str], port: int, log: Path | None = None) -> Process:
+    """Start a service and wait until it is ready; its output goes to `log` (else nowhere)."""
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
-    popen = subprocess.Popen(
-        argv, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    output = open(log, "wb") if log is not None else None  # noqa: SIM115 - handed to the child
+    where = output if output is not None else subprocess.DEVNULL
+    popen = subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=where, stderr=where)
+    if output is not None:
+        output.close()  # the child holds its own copy
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if popen.poll() is not None:

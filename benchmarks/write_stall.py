@@ -3,7 +3,10 @@ one request and asks for a reindex a second later, against the same service left
 run on this machine.
 
     python -m benchmarks.write_stall --servable DIR --data faq.jsonl [--entries 2000] [--clients 4]
+        [--niceness 0 10]
 
+For each write niceness given (FAQ_WRITE_NICENESS: how much lower the writes' encoding runs
+than the askers'; 0 is the same priority), in one run:
 1. Indexes the FAQ into a fresh embedded store and starts `faq serve` on it.
 2. Quiet: closed-loop `/ask` clients for `--seconds`, nothing else running.
 3. Busy: the same clients while `POST /faq/entries` carries `--entries` new entries (one request)
@@ -28,7 +31,8 @@ from pathlib import Path
 
 import httpx
 
-from app.domain.records import load_faq
+from app.config import ServingSettings
+from app.domain.records import FaqDataset, load_faq
 from app.encoding.servable import Servable
 from app.writes.index_job import DEFAULT_BATCH_SIZE
 from benchmarks.index_speed import index_into
@@ -106,11 +110,41 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--entries", type=int, default=2000, help="Entries in the one live write.")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10.0, help="At least this long per phase.")
+    parser.add_argument(
+        "--niceness",
+        type=int,
+        nargs="+",
+        default=[0, ServingSettings().write_niceness],
+        help="FAQ_WRITE_NICENESS values to compare (default: 0 and the service's default).",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     dataset = load_faq(args.data)
+    runs = {}
+    for niceness in args.niceness:
+        logger.info("FAQ_WRITE_NICENESS=%d", niceness)
+        runs[str(niceness)] = one_service(args, dataset, niceness)
+    result = {
+        "entries_in_faq": len(dataset.entries),
+        "entries_written": args.entries,
+        "clients": args.clients,
+        "by_write_niceness": runs,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2))
+    sys.stdout.write(json.dumps(result, indent=2) + f"\nJSON: {args.output}\n")
+    for niceness, run in runs.items():
+        sys.stdout.write(
+            f"niceness {niceness}: /ask p99 {run['quiet']['p99_ms']} -> {run['busy']['p99_ms']} ms "
+            f"({run['p99_ratio']}x), p50 {run['p50_ratio']}x, write {run.get('write_s')} s, "
+            f"failed {run['busy']['failed']}\n"
+        )
+
+
+def one_service(args: argparse.Namespace, dataset: FaqDataset, niceness: int) -> dict:
+    """Quiet and busy phases against one fresh service writing at `niceness`."""
     work = Path(tempfile.mkdtemp(prefix="faq-stall-"))
     try:
         servable = Servable.load(args.servable, device="cpu")
@@ -125,8 +159,12 @@ def main(argv: list[str] | None = None) -> None:
             "ADMIN_API_KEY": ADMIN_KEY,
             "FAQ_RECORD_QUESTIONS": "false",
             "FAQ_EMBEDDING_CACHE_SIZE": "0",
+            "FAQ_WRITE_NICENESS": str(niceness),
         }
-        app = start("service", [sys.executable, "-m", "cli.main", "serve", "--port", str(port)], env, port)
+        log = args.output.with_name(f"{args.output.stem}-niceness{niceness}.log")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        argv = [sys.executable, "-m", "cli.main", "serve", "--port", str(port)]
+        app = start("service", argv, env, port, log=log)
         try:
             closed_loop(app.url, questions, 2, 3)  # warm-up
             logger.info("quiet phase")
@@ -137,19 +175,13 @@ def main(argv: list[str] | None = None) -> None:
             app.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    result = {
-        "entries_in_faq": len(dataset.entries),
-        "entries_written": args.entries,
-        "clients": args.clients,
+    return {
         "quiet": quiet.summary(),
         "busy": busy.summary(),
         "p99_ratio": round(busy.percentile(0.99) / quiet.percentile(0.99), 2),
         "p50_ratio": round(busy.percentile(0.5) / quiet.percentile(0.5), 2),
         **events,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2))
-    sys.stdout.write(json.dumps(result, indent=2) + f"\nJSON: {args.output}\n")
 
 
 if __name__ == "__main__":

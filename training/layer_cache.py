@@ -20,7 +20,7 @@ from sentence_transformers import SentenceTransformer
 from torch import Tensor
 from transformers.masking_utils import create_bidirectional_mask
 
-from app.encoding.sentence_encoder import SentenceEncoder
+from app.encoding.sentence_encoder import SentenceEncoder, preprocess
 
 BOTTOM_BATCH = 64
 
@@ -73,7 +73,7 @@ class LayerCachedEncoder(SentenceEncoder):
         try:
             for start in range(0, len(missing), BOTTOM_BATCH):
                 chunk = missing[start : start + BOTTOM_BATCH]
-                features = self.model.preprocess(chunk)
+                features = preprocess(self.model, chunk)
                 ids = features["input_ids"].to(self._device())
                 attention = features["attention_mask"].to(self._device())
                 hidden = self.bert.embeddings(input_ids=ids, token_type_ids=torch.zeros_like(ids))

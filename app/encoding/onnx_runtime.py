@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from quaterion_models.model import MetricModel
 
-from app.encoding.sentence_encoder import DEFAULT_CHUNK_SIZE, length_chunks
+from app.encoding.sentence_encoder import DEFAULT_CHUNK_SIZE, length_chunks, preprocess
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ class OnnxEncoder:
             return np.zeros((0, size), dtype=np.float32)
         out = np.empty((len(texts), size), dtype=np.float32)
         for rows in length_chunks(texts, DEFAULT_CHUNK_SIZE):
-            features = self.st.preprocess([texts[i] for i in rows])
+            features = preprocess(self.st, [texts[i] for i in rows])
             feed = {name: features[name].numpy().astype(np.int64) for name in INPUTS}
             out[rows] = self.session.run(None, feed)[0]
         return out

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+import weakref
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
@@ -24,6 +26,32 @@ ENCODER_CONFIG = "faq_encoder.json"
 # Texts are encoded in chunks of similar length: padding a short answer to the length of the
 # longest one in a big batch is most of the cost of encoding on a CPU.
 DEFAULT_CHUNK_SIZE = 16
+
+
+_tokenizer_locks: weakref.WeakKeyDictionary[object, threading.Lock] = weakref.WeakKeyDictionary()
+_tokenizer_locks_guard = threading.Lock()
+
+
+def tokenizer_lock(tokenizer: object) -> threading.Lock:
+    """The lock every use of `tokenizer` holds. A Hugging Face fast tokenizer sets padding and
+    truncation on its one Rust tokenizer at every call and then tokenizes, so two threads
+    calling at once (the askers' encoding, padded; a live write's lexical vectors, not padded)
+    can each tokenize with the other's settings: a ragged batch, "Unable to create tensor", a
+    500 for the asker (measured: 26 of 300 encodes beside a lexical loop; 4-14 /ask 500s in
+    one run of benchmarks.write_stall). Tokenizing is a small part of encoding: the model's
+    forward pass runs outside the lock."""
+    with _tokenizer_locks_guard:
+        lock = _tokenizer_locks.get(tokenizer)
+        if lock is None:
+            lock = _tokenizer_locks[tokenizer] = threading.Lock()
+        return lock
+
+
+def preprocess(model: SentenceTransformer, texts: Sequence[str]) -> dict[str, Tensor]:
+    """`model.preprocess(texts)` (token ids, attention mask, ...), one thread at a time for
+    its tokenizer (see tokenizer_lock)."""
+    with tokenizer_lock(model.tokenizer):
+        return model.preprocess(list(texts))
 
 
 def length_chunks(texts: Sequence[str], size: int) -> list[list[int]]:
@@ -91,7 +119,7 @@ class SentenceEncoder(Encoder):
         with grad_context:
             for rows in chunks:
                 chunk_texts = [texts[i] for i in rows]
-                features = self.model.preprocess(chunk_texts)
+                features = preprocess(self.model, chunk_texts)
                 features = {
                     k: v.to(self._device()) if isinstance(v, Tensor) else v for k, v in features.items()
                 }

@@ -19,6 +19,7 @@ from quaterion_models.model import MetricModel
 
 from app.encoding.device import resolve_device
 from app.encoding.onnx_runtime import INT8_SUFFIX, ONNX_DIR, OnnxEncoder, export_onnx
+from app.encoding.priority import write_encoder
 from app.encoding.sentence_encoder import SentenceEncoder, default_model_path, load_sentence_transformer
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,9 @@ class Servable:
         # ONNX Runtime sessions per side ("answer", "question") when the servable has them and
         # the runtime setting allows: see `use_runtime`.
         self.onnx: dict[str, OnnxEncoder] = {}
+        # How to load this servable again in another process (the write encoder's): set by
+        # `load` and `from_base_model`; None for one built otherwise.
+        self._spec: tuple[str, ...] | None = None
 
     @property
     def runtime(self) -> str:
@@ -202,6 +206,7 @@ class Servable:
             )
         servable = cls(model, servable_path, resolved, meta, question_model)
         servable.use_runtime(runtime)
+        servable._spec = ("servable", str(servable_path), runtime)
         return servable
 
     def export_onnx(self, int8: bool = False) -> dict:
@@ -226,7 +231,23 @@ class Servable:
         model.to(resolved)
         model.eval()
         path = Path(model_path) if model_path else default_model_path()
-        return cls(model, path, resolved, ServableMeta(base_model=str(path), embedding_size=encoder_size))
+        servable = cls(model, path, resolved, ServableMeta(base_model=str(path), embedding_size=encoder_size))
+        servable._spec = ("base", str(path))
+        return servable
+
+    def spec(self) -> tuple[str, ...] | None:
+        """What another process needs to load this servable as it is (`from_spec`); None when
+        it cannot, or should not: one built in memory, or one on a GPU (one process encodes
+        there fast enough, and a second would need a second copy in the GPU's memory)."""
+        return self._spec if self.device == "cpu" else None
+
+    @classmethod
+    def from_spec(cls, spec: Sequence[str]) -> Servable:
+        """The servable `spec()` describes, loaded on the CPU."""
+        kind, path, *rest = spec
+        if kind == "base":
+            return cls.from_base_model(path, device="cpu")
+        return cls.load(path, device="cpu", runtime=rest[0] if rest else "torch")
 
     @cached_property
     def trained_ids(self) -> frozenset[str]:
@@ -256,6 +277,9 @@ class Servable:
     def encode(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Embeddings of `texts` (answers, and the user's question matched against answers) as a
         (len(texts), embedding_size) float32 array."""
+        elsewhere = self._encoded_for_a_write("answer", texts, batch_size)
+        if elsewhere is not None:
+            return elsewhere
         if "answer" in self.onnx:
             return self.onnx["answer"].encode(texts, self.embedding_size)
         return _encode(self.model, texts, batch_size, self.embedding_size)
@@ -265,9 +289,18 @@ class Servable:
         user's question matched against them."""
         if not self.has_question_model:
             return self.encode(texts, batch_size)
+        elsewhere = self._encoded_for_a_write("question", texts, batch_size)
+        if elsewhere is not None:
+            return elsewhere
         if "question" in self.onnx:
             return self.onnx["question"].encode(texts, self.embedding_size)
         return _encode(self.question_model, texts, batch_size, self.embedding_size)
+
+    def _encoded_for_a_write(self, side: str, texts: Sequence[str], batch_size: int) -> np.ndarray | None:
+        """`texts` encoded by the write-encoding process when this thread is running a write
+        of the service (app.encoding.priority); None: encode here."""
+        writer = write_encoder()
+        return None if writer is None else writer.encode(self, side, texts, batch_size)
 
 
 def _encode(model: MetricModel, texts: Sequence[str], batch_size: int, size: int) -> np.ndarray:

@@ -23,6 +23,8 @@ from app.search.settings import QUESTION_VECTOR, WORDINGS_VECTOR
 from app.store.base import FaqStore, MissingVector
 
 DUPLICATE_SIMILARITY = 0.92
+# Other entries named at most in an entry's similar warnings (its closest ones).
+NEAREST_WARNED = 3
 SIMILAR = "similar"
 CONFLICT = "conflict"
 
@@ -78,21 +80,35 @@ def warnings_among(
     threshold: float = DUPLICATE_SIMILARITY,
 ) -> list[EntryWarning]:
     """Warnings between the entries themselves (a file, or a batch sent at once): each entry's
-    wordings (`wording_vectors[i]`: unit rows, the question first) against every other entry's;
-    one warning a pair, on the later entry, naming the earlier (its `ids[j]`)."""
+    wordings (`wording_vectors[i]`: unit rows, the question first) against every earlier
+    entry's; a pair once, on the later entry, naming the earlier (its `ids[j]`), and at most
+    the NEAREST_WARNED closest a entry, as against the store: a batch of 2,000 near-identical
+    questions gets 2,000 warnings, not two million."""
     if not entries:
         return []
     owner = np.concatenate([np.full(len(v), i) for i, v in enumerate(wording_vectors)])
     matrix = np.concatenate(list(wording_vectors)).astype(np.float32)
+    # Each wording's few nearest wordings of earlier entries, in bounded work: rows at a time
+    # (a 20,000-wording FAQ never builds a 20,000 x 20,000 matrix) and a fixed number a row.
+    per_row = min(len(matrix), 4 * NEAREST_WARNED)
     found: dict[tuple[int, int], float] = {}
-    chunk = 2048  # rows at a time: a 20,000-wording FAQ never builds a 20,000 x 20,000 matrix
+    chunk = 2048
     for start in range(0, len(matrix), chunk):
         sims = matrix[start : start + chunk] @ matrix.T
-        rows, cols = np.nonzero(sims >= threshold)
-        for r, c in zip(rows, cols, strict=True):
-            i, j = int(owner[start + r]), int(owner[c])
-            if j < i:  # a pair once, on the later entry
-                found[(i, j)] = max(found.get((i, j), -1.0), float(sims[r, c]))
+        sims[owner[start : start + chunk, None] <= owner[None, :]] = -1.0  # earlier entries only
+        nearest = np.argpartition(-sims, per_row - 1, axis=1)[:, :per_row]
+        scores = np.take_along_axis(sims, nearest, axis=1)
+        for r, c in zip(*np.nonzero(scores >= threshold), strict=True):
+            pair = (int(owner[start + r]), int(owner[nearest[r, c]]))
+            found[pair] = max(found.get(pair, -1.0), float(scores[r, c]))
+    kept: dict[int, list[tuple[float, int]]] = {}
+    for (i, j), similarity in found.items():
+        kept.setdefault(i, []).append((similarity, j))
+    found = {
+        (i, j): similarity
+        for i, pairs in kept.items()
+        for similarity, j in sorted(pairs, reverse=True)[:NEAREST_WARNED]
+    }
     warnings = []
     by_question: dict[str, int] = {}
     for i, entry in enumerate(entries):
@@ -129,7 +145,7 @@ def warnings_against_store(
     owner = [i for i, vectors in enumerate(wording_vectors) for _ in range(len(vectors))]
     if not queries or store.resolve_alias(alias) is None:
         return []
-    depth = 3
+    depth = NEAREST_WARNED
     sources: list[str | None] = [None] * len(queries)
     found: dict[tuple[int, str], float] = {}
     sides: list[tuple[str, list]] = [

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 import qdrant_edge as qe
 from qdrant_client import models
 
+from app.encoding.sentence_encoder import tokenizer_lock
+
 # BM25's term-frequency saturation: a token's second occurrence adds less than its first.
 TF_SATURATION = 1.2
 
@@ -39,7 +41,8 @@ class LexicalEncoder:
         }
 
     def token_ids(self, text: str) -> list[int]:
-        ids = self._tokenizer(text.lower(), add_special_tokens=False, verbose=False)["input_ids"]
+        with tokenizer_lock(self._tokenizer):  # shared with the dense encoder: see tokenizer_lock
+            ids = self._tokenizer(text.lower(), add_special_tokens=False, verbose=False)["input_ids"]
         return [i for i in ids if i in self._content]
 
     def documents(self, texts: Sequence[str]) -> list[models.SparseVector]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.config import ServiceSettings
+from app.encoding.priority import WriteEncoder
 from app.search.faq_search import FaqSearch
 from app.serving.batcher import MicroBatcher
 from app.serving.metrics import Metrics
@@ -25,6 +26,8 @@ from app.writes.versions import Versions
 @dataclass(frozen=True)
 class Services:
     search: FaqSearch
+    # Where writes encode: a process at a lower CPU priority (app.encoding.priority).
+    write_encoder: WriteEncoder
     jobs: ReindexJobs
     entries: LiveEntries
     feedback: FeedbackLog
@@ -42,13 +45,15 @@ class Services:
 
     @classmethod
     def build(cls, search: FaqSearch, settings: ServiceSettings, metrics: Metrics | None) -> Services:
-        jobs = ReindexJobs(search, settings.keep_versions)
-        entries = LiveEntries(search, jobs)
+        write_encoder = WriteEncoder(settings.write_niceness, settings.threads())
+        jobs = ReindexJobs(search, settings.keep_versions, write_encoder)
+        entries = LiveEntries(search, jobs, write_encoder)
         feedback = FeedbackLog(search, entries)
         unanswered = UnansweredLog(search, settings)
         asks = AskLog(search, settings)
         return cls(
             search=search,
+            write_encoder=write_encoder,
             jobs=jobs,
             entries=entries,
             feedback=feedback,
@@ -68,3 +73,4 @@ class Services:
         self.batcher.close()
         self.asks.flush()
         self.jobs.wait(timeout=60)
+        self.write_encoder.close()

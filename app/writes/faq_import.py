@@ -22,6 +22,7 @@ from pathlib import Path
 from app.domain.entry import FaqEntry, wording_key
 from app.domain.formats import read_rows
 from app.domain.records import FaqDataset, InvalidRow, records_from_rows
+from app.encoding.priority import in_writes
 from app.search.duplicates import EntryWarning, warnings_against_store, warnings_among
 from app.writes.live_entries import LiveEntries
 from app.writes.reindex_jobs import JobState, ReindexJobs
@@ -140,7 +141,7 @@ class FaqImport:
             return []
         entries = [entry for _, entry, _ in touched]
         texts = [wording for entry in entries for wording in entry.wordings]
-        encoded = self.search.query_vectors(texts)[1]
+        encoded = in_writes(self.entries.write_encoder, self.search.query_vectors, texts)[1]
         vectors, start = [], 0
         for entry in entries:
             vectors.append(encoded[start : start + len(entry.wordings)])

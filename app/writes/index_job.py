@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from app.domain.entry import unique_entries
 from app.domain.records import FaqDataset
+from app.encoding.priority import WriteEncoder, in_writes
 from app.search.faq_search import FaqSearch
 from app.store.base import VERSION_KEY, FaqStore, StoreError
 
@@ -94,10 +95,12 @@ def index_dataset(
     stage: bool = False,
     origin: str = "reindex",
     keep: int = 3,
+    write_encoder: WriteEncoder | None = None,
 ) -> IndexReport:
     """Index `dataset` with `search`'s vectors into a new version of `search.alias` and switch
     to it (or, `stage`, keep it beside the live one without switching); the newest `keep`
-    finished versions are kept for rollback, older ones dropped."""
+    finished versions are kept for rollback, older ones dropped. `write_encoder`: the service's
+    lower-priority encoding process (app.encoding.priority); without it, encoded here."""
     started = time.perf_counter()
     store, alias = search.store, search.alias
     entries = unique_entries(dataset.entries)
@@ -116,7 +119,7 @@ def index_dataset(
             dense: dict[str, list[np.ndarray]] = {name: [] for name in search.vector_sizes()}
             for start in range(0, len(entries), batch_size):
                 batch = entries[start : start + batch_size]
-                vectors = search.vectors_for(batch, batch_size)
+                vectors = in_writes(write_encoder, search.vectors_for, batch, batch_size)
                 for name, rows in dense.items():
                     rows.append(np.asarray(vectors[name]))
                 if pending is not None:
@@ -133,7 +136,8 @@ def index_dataset(
         store.seal(collection)  # its search index built before it serves
         # The rule is fitted to this FAQ and kept with its version: it switches with it.
         logger.info("fitting the decision rule to the %d entries", len(entries))
-        rule = search.fit_rule(entries, {name: np.concatenate(rows) for name, rows in dense.items()})
+        stored_dense = {name: np.concatenate(rows) for name, rows in dense.items()}
+        rule = in_writes(write_encoder, search.fit_rule, entries, stored_dense)
         facts = version_facts(origin, len(entries), staged=stage)
         store.set_metadata(collection, {"decision": rule.to_record(), VERSION_KEY: facts})
         if stage:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from app.domain.entry import FaqEntry, unique_entries, wording_key
+from app.encoding.priority import WriteEncoder, in_writes
 from app.search.duplicates import EntryWarning, warnings_against_store, warnings_among
 from app.search.faq_search import FaqSearch
 from app.search.settings import QUESTION_VECTOR, WORDINGS_VECTOR
@@ -62,8 +63,11 @@ class DuplicateEntry(ValueError):
 
 
 class LiveEntries:
-    def __init__(self, search: FaqSearch, jobs: ReindexJobs):
+    def __init__(self, search: FaqSearch, jobs: ReindexJobs, write_encoder: WriteEncoder | None = None):
         self.search = search
+        # Where writes encode: the service's lower-priority process (app.encoding.priority), so
+        # that a large write leaves the cores to the askers; in this thread without one.
+        self.write_encoder = write_encoder
         self.store = search.store
         self.alias = search.alias
         self.jobs = jobs
@@ -143,8 +147,9 @@ class LiveEntries:
                 chunk = new[start : start + WRITE_CHUNK]
                 if start:
                     keep_lease()  # a long write keeps other processes' jobs waiting
-                vectors = self._vectors(collection, held_vectors, chunk)
-                wordings = self._wording_vectors(chunk, vectors)
+                vectors, wordings = in_writes(
+                    self.write_encoder, self._encoded, collection, held_vectors, chunk
+                )
                 for warning in warnings_against_store(
                     self.store, self.alias, chunk, wordings, [None] * len(chunk)
                 ):
@@ -212,14 +217,22 @@ class LiveEntries:
             holder = self.store.ids_holding(collection, [edited]).get(edited.id)
             if holder is not None and holder != entry_id:
                 raise DuplicateEntry(f"the edit would make entry {entry_id} identical to entry {holder}")
-            vectors = self._vectors(collection, self._held_vectors(collection), [edited])
-            wordings = self._wording_vectors([edited], vectors)
+            held = self._held_vectors(collection)
+            vectors, wordings = in_writes(self.write_encoder, self._encoded, collection, held, [edited])
             warnings = warnings_against_store(self.store, self.alias, [edited], wordings, [entry_id])
             self.store.upsert(collection, [edited], vectors, ids=[entry_id])
         logger.info("edited FAQ entry %s in %s", entry_id, collection)
         if edited.alternates != current.alternates:
             self._refit_if_changed(collection, wordings_changed=True)
         return edited, warnings
+
+    def _encoded(
+        self, collection: str, held: set[str], entries: Sequence[FaqEntry]
+    ) -> tuple[dict[str, VectorBatch], list[np.ndarray]]:
+        """The vectors to store for `entries`, and each one's wordings on the question side (for
+        the duplicate warnings): all the encoding of a change, in one call."""
+        vectors = self._vectors(collection, held, entries)
+        return vectors, self._wording_vectors(entries, vectors)
 
     def _wording_vectors(
         self, entries: Sequence[FaqEntry], vectors: Mapping[str, VectorBatch]
@@ -287,7 +300,7 @@ class LiveEntries:
             entries, vectors = self.store.stored_vectors(collection, list(self.search.vector_sizes()))
             if not entries:
                 return
-            fitted = self.search.fit_rule(entries, vectors)
+            fitted = in_writes(self.write_encoder, self.search.fit_rule, entries, vectors)
             self.store.set_metadata(collection, {"decision": fitted.to_record()})
             self.search.forget_rule()
             logger.info("decision rule refitted to the %d entries of %s", len(entries), collection)

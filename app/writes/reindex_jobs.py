@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 from app.domain.records import FaqDataset
+from app.encoding.priority import WriteEncoder
 from app.search.faq_search import FaqSearch
 from app.writes.index_job import index_dataset
 
@@ -62,9 +63,10 @@ class JobState:
 
 
 class ReindexJobs:
-    def __init__(self, search: FaqSearch, keep_versions: int = 3):
+    def __init__(self, search: FaqSearch, keep_versions: int = 3, write_encoder: WriteEncoder | None = None):
         self.search = search
         self.keep_versions = keep_versions
+        self.write_encoder = write_encoder  # where jobs encode (app.encoding.priority)
         self.store = search.store
         self.name = f"{search.alias}_jobs"
         # This process's name on the lease (a host, a pid, and an instance: two apps in one
@@ -188,6 +190,7 @@ class ReindexJobs:
                 stage=stage,
                 origin=origin,
                 keep=self.keep_versions,
+                write_encoder=self.write_encoder,
             )
         except Exception as exc:  # the job's outcome is reported through its status, not raised
             logger.exception("reindex job %s failed", job.id)
