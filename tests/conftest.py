@@ -17,6 +17,11 @@ REAL_FAQ = Path(os.environ.get("FAQ_REAL_DATA", SHARED_DATA / "cloud_faq_dataset
 PARAPHRASES = SHARED_DATA / "paraphrases-dev.jsonl"
 OUT_OF_DOMAIN = SHARED_DATA / "out-of-domain-dev.jsonl"
 
+# Services built by the tests (in-process, and `faq serve` started by them, which inherits this)
+# encode large writes in their own threads: the write-encoding process would cost seconds to
+# start in each one. tests/app/encoding/test_priority.py sets its own niceness and tests it.
+os.environ.setdefault("FAQ_WRITE_NICENESS", "0")
+
 
 @pytest.fixture(scope="session")
 def mini_faq() -> Path:

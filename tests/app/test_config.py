@@ -38,6 +38,7 @@ VARIABLES = {
     "FAQ_BATCH_QUEUE_SIZE": ("16", lambda s: s.batch_queue_size, 16),
     "FAQ_EMBEDDING_CACHE_SIZE": ("0", lambda s: s.embedding_cache_size, 0),
     "FAQ_TORCH_THREADS": ("1", lambda s: s.torch_threads, 1),
+    "FAQ_WRITE_NICENESS": ("7", lambda s: s.write_niceness, 7),
     "FAQ_MAX_UPLOAD_BYTES": ("1000", lambda s: s.max_upload_bytes, 1000),
     "FAQ_MAX_REQUEST_BYTES": ("500", lambda s: s.max_request_bytes, 500),
     "FAQ_BODY_TIMEOUT_S": ("3", lambda s: s.body_timeout_s, 3.0),

@@ -27,10 +27,7 @@ ADMIN_KEY = "test-admin-key"
 
 
 def settings_for(servable: Path, qdrant_path: Path | None = None, **extra) -> ServiceSettings:
-    # Large writes encode in the service's own threads here (FAQ_WRITE_NICENESS 0): the write
-    # encoding process costs seconds to start in every app a test builds, and
-    # tests/app/encoding/test_priority.py tests it.
-    values = {"FAQ_SERVABLE": str(servable), "DEVICE": "cpu", "FAQ_WRITE_NICENESS": "0", **extra}
+    values = {"FAQ_SERVABLE": str(servable), "DEVICE": "cpu", **extra}
     if qdrant_path is not None:
         values["QDRANT_PATH"] = str(qdrant_path)
     return ServiceSettings(**values)
