@@ -31,16 +31,28 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from app.encoding.servable import Servable
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+class Encodes(Protocol):
+    """What the process needs of a servable: how to load it again there (`spec`, and the
+    `from_spec` of its class), and its two encoders."""
+
+    def spec(self) -> tuple[str, ...] | None: ...
+
+    @classmethod
+    def from_spec(cls, spec: Sequence[str]) -> Encodes: ...
+
+    def encode(self, texts: Sequence[str], batch_size: int = ...) -> np.ndarray: ...
+
+    def encode_question_side(self, texts: Sequence[str], batch_size: int = ...) -> np.ndarray: ...
+
 
 # The process is stopped after this long without a write: it holds a second copy of the model
 # (about as much memory as the service itself), worth it only while writes come.
@@ -80,7 +92,7 @@ class WriteEncoder:
             _current.reset(token)
 
     def encode(
-        self, servable: Servable, side: str, texts: Sequence[str], batch_size: int
+        self, servable: Encodes, side: str, texts: Sequence[str], batch_size: int
     ) -> np.ndarray | None:
         """`texts` encoded on `side` ("answer" or "question") by the process; None: encode them
         in this thread (no process for this servable, or it could not be started)."""
@@ -88,7 +100,7 @@ class WriteEncoder:
         if self.niceness <= 0 or spec is None or len(texts) < MIN_TEXTS:
             return None
         for _ in range(2):  # a second time when it was stopped as idle just as this write came
-            pool = self._pool_for(spec)
+            pool = self._pool_for(type(servable).from_spec, spec)
             if pool is None:
                 return None
             try:
@@ -114,7 +126,9 @@ class WriteEncoder:
                 return None
             return self._pool.submit(os.getpid).result()
 
-    def _pool_for(self, spec: tuple[str, ...]) -> ProcessPoolExecutor | None:
+    def _pool_for(
+        self, load: Callable[[Sequence[str]], Encodes], spec: tuple[str, ...]
+    ) -> ProcessPoolExecutor | None:
         with self._lock:
             if self._failed:
                 return None
@@ -128,7 +142,7 @@ class WriteEncoder:
                 # spawn: a forked copy of a process running torch's thread pools can deadlock
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_child,
-                initargs=(spec, self.niceness, self.threads),
+                initargs=(load, spec, self.niceness, self.threads),
             )
             try:
                 pool.submit(os.getpid).result()  # loaded and ready, or the reason it is not
@@ -172,20 +186,20 @@ def in_writes(encoder: WriteEncoder | None, fn: Callable[..., T], *args: object)
 
 
 # ---- in the write-encoding process ----------------------------------------------------------
-_child_servable: Servable | None = None
+_child_servable: Encodes | None = None
 
 
-def _start_child(spec: tuple[str, ...], niceness: int, threads: int) -> None:
+def _start_child(
+    load: Callable[[Sequence[str]], Encodes], spec: tuple[str, ...], niceness: int, threads: int
+) -> None:
     """Lower this process's priority first (every thread it starts inherits it), then load the
     servable the service encodes with."""
     global _child_servable
     os.nice(niceness)
     import torch
 
-    from app.encoding.servable import Servable
-
     torch.set_num_threads(threads)
-    _child_servable = Servable.from_spec(spec)
+    _child_servable = load(spec)
 
 
 def _encode_in_child(side: str, texts: list[str], batch_size: int) -> np.ndarray:
