@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path as FilePath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
@@ -50,6 +51,8 @@ from app.writes.faq_import import ImportPlan, parse_rows
 from app.writes.reindex_jobs import JobState
 from app.writes.versions import VersionWorse
 
+T = TypeVar("T")
+
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
 
 UPLOAD_ORIGIN = FilePath("uploaded data")
@@ -62,10 +65,33 @@ UPLOAD_MEDIA_TYPES = (
     "text/html",
     "text/markdown",
 )
+# An upload route's body, as OpenAPI shows it: a file in any of the readers' formats.
+UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "content": {media_type: {"schema": {"type": "string"}} for media_type in UPLOAD_MEDIA_TYPES},
+        "required": True,
+    }
+}
+FormatQuery = Annotated[
+    str | None,
+    Query(description=f"The body's format ({', '.join(FORMATS)}) when its Content-Type does not say."),
+]
 ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "no X-API-Key header"},
     403: {"model": Problem, "description": "wrong key, or admin endpoints disabled (no ADMIN_API_KEY)"},
 }
+
+
+async def _read_upload(request: Request, format: str | None, read: Callable[[bytes, str], T]) -> T:
+    """The uploaded file read by `read(body, format)` off the event loop (a big upload takes a
+    moment to parse); a file that cannot be read (unknown format, not UTF-8, a bad row) is a 422
+    naming the problem. The body's size is limited by the app's BodySizeLimit."""
+    body = await request.body()
+    try:
+        fmt = format_of_content_type(request.headers.get("content-type"), format)
+        return await run_in_threadpool(read, body, fmt)
+    except DataError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
 
 
 def _job(state: JobState) -> ReindexJob:
@@ -77,20 +103,12 @@ def _job(state: JobState) -> ReindexJob:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ReindexJob,
     responses={**ADMIN_ERRORS, 409: {"model": Problem}, 413: {"model": Problem}, 422: {"model": Problem}},
-    openapi_extra={
-        "requestBody": {
-            "content": {media_type: {"schema": {"type": "string"}} for media_type in UPLOAD_MEDIA_TYPES},
-            "required": True,
-        }
-    },
+    openapi_extra=UPLOAD_BODY,
 )
 async def reindex(
     request: Request,
     jobs: JobsDep,
-    format: Annotated[
-        str | None,
-        Query(description=f"The body's format ({', '.join(FORMATS)}) when its Content-Type does not say."),
-    ] = None,
+    format: FormatQuery = None,
     stage: Annotated[
         bool,
         Query(
@@ -107,13 +125,9 @@ async def reindex(
     in the service and switches to the new index version when complete. Poll
     GET /admin/reindex/{id}.
     """
-    body = await request.body()  # its size is limited by the app's BodySizeLimit
-    try:
-        fmt = format_of_content_type(request.headers.get("content-type"), format)
-        # Parsing a big upload takes a moment: keep it off the event loop.
-        dataset = await run_in_threadpool(parse_dataset, body, origin=UPLOAD_ORIGIN, fmt=fmt)
-    except DataError as exc:  # an unknown format, a bad row, not UTF-8, or no entries at all
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    dataset = await _read_upload(
+        request, format, lambda body, fmt: parse_dataset(body, origin=UPLOAD_ORIGIN, fmt=fmt)
+    )
     # start() takes the lock a live change holds while it encodes: never on the event loop.
     return _job(await run_in_threadpool(partial(jobs.start, dataset, stage=stage)))  # JobAlreadyRunning: 409
 
@@ -264,12 +278,7 @@ def _import_report(plan: ImportPlan, dry_run: bool, job: JobState | None = None)
         413: {"model": Problem},
         422: {"model": ImportReport, "description": "invalid rows (nothing written), or an unreadable file"},
     },
-    openapi_extra={
-        "requestBody": {
-            "content": {media_type: {"schema": {"type": "string"}} for media_type in UPLOAD_MEDIA_TYPES},
-            "required": True,
-        }
-    },
+    openapi_extra=UPLOAD_BODY,
 )
 async def import_faq(
     request: Request,
@@ -281,10 +290,7 @@ async def import_faq(
     stage: Annotated[
         bool, Query(description="replace only: build the new version and keep it, without switching.")
     ] = False,
-    format: Annotated[
-        str | None,
-        Query(description=f"The body's format ({', '.join(FORMATS)}) when its Content-Type does not say."),
-    ] = None,
+    format: FormatQuery = None,
 ) -> JSONResponse:
     """Import a FAQ file (any format the data readers take) into the running FAQ. `merge`
     matches an entry by id or identical question: it adds what is new and changes what differs
@@ -292,12 +298,9 @@ async def import_faq(
     `job` to follow, 202). Returns what is (or, with `dry_run=true`, would be) added, changed,
     removed and left unchanged, with warnings and errors by row. Any invalid row: nothing is
     written (422, the same report)."""
-    body = await request.body()  # its size is limited by the app's BodySizeLimit
-    try:
-        fmt = format_of_content_type(request.headers.get("content-type"), format)
-        rows, invalid = await run_in_threadpool(parse_rows, body, fmt, str(UPLOAD_ORIGIN))
-    except DataError as exc:  # an unknown format, not UTF-8, no header: not a file at all
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    rows, invalid = await _read_upload(
+        request, format, lambda body, fmt: parse_rows(body, fmt, str(UPLOAD_ORIGIN))
+    )
     if not rows and not invalid:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{UPLOAD_ORIGIN}: no FAQ entries")
     if stage and mode != "replace":
@@ -349,12 +352,7 @@ def activate_version(
     "/test",
     response_model=TestResult,
     responses={**ADMIN_ERRORS, 404: {"model": Problem}, 413: {"model": Problem}, 422: {"model": Problem}},
-    openapi_extra={
-        "requestBody": {
-            "content": {media_type: {"schema": {"type": "string"}} for media_type in UPLOAD_MEDIA_TYPES},
-            "required": True,
-        }
-    },
+    openapi_extra=UPLOAD_BODY,
 )
 async def test_set(
     request: Request,
@@ -362,21 +360,13 @@ async def test_set(
     version: Annotated[
         str | None, Query(max_length=200, description="The version to test (default: the live one).")
     ] = None,
-    format: Annotated[
-        str | None,
-        Query(description=f"The body's format ({', '.join(FORMATS)}) when its Content-Type does not say."),
-    ] = None,
+    format: FormatQuery = None,
 ) -> TestResult:
     """Run a FAQ test set (the body: `question`, and `expected_id` or `expected_question`, or
     `none`, a row) against a version: how many are answered right, asked back with the right
     entry, wrong, or declined, and each result. Kept with the version: activating a version
     that answers it worse than the live one is refused."""
-    body = await request.body()
-    try:
-        fmt = format_of_content_type(request.headers.get("content-type"), format)
-        cases = await run_in_threadpool(read_test_set, body, fmt, "test set")
-    except DataError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    cases = await _read_upload(request, format, lambda body, fmt: read_test_set(body, fmt, "test set"))
     if not cases:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "test set: no cases")
     name = await run_in_threadpool(versions.resolve, version)  # VersionNotFound: 404
