@@ -109,6 +109,7 @@ class Servable:
         device: str,
         meta: ServableMeta,
         question_model: MetricModel | None = None,
+        spec: tuple[str, ...] | None = None,
     ):
         self.model = model
         self.path = path
@@ -120,9 +121,9 @@ class Servable:
         # ONNX Runtime sessions per side ("answer", "question") when the servable has them and
         # the runtime setting allows: see `use_runtime`.
         self.onnx: dict[str, OnnxEncoder] = {}
-        # How to load this servable again in another process (the write encoder's): set by
+        # How to load this servable again in another process (the write encoder's): given by
         # `load` and `from_base_model`; None for one built otherwise.
-        self._spec: tuple[str, ...] | None = None
+        self._spec = spec
 
     @property
     def runtime(self) -> str:
@@ -204,9 +205,15 @@ class Servable:
                 "(retrain with `faq train` to record one in the servable)",
                 servable_path,
             )
-        servable = cls(model, servable_path, resolved, meta, question_model)
+        servable = cls(
+            model,
+            servable_path,
+            resolved,
+            meta,
+            question_model,
+            spec=("servable", str(servable_path), runtime),
+        )
         servable.use_runtime(runtime)
-        servable._spec = ("servable", str(servable_path), runtime)
         return servable
 
     def export_onnx(self, int8: bool = False) -> dict:
@@ -231,9 +238,8 @@ class Servable:
         model.to(resolved)
         model.eval()
         path = Path(model_path) if model_path else default_model_path()
-        servable = cls(model, path, resolved, ServableMeta(base_model=str(path), embedding_size=encoder_size))
-        servable._spec = ("base", str(path))
-        return servable
+        meta = ServableMeta(base_model=str(path), embedding_size=encoder_size)
+        return cls(model, path, resolved, meta, spec=("base", str(path)))
 
     def spec(self) -> tuple[str, ...] | None:
         """What another process needs to load this servable as it is (`from_spec`); None when
