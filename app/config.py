@@ -133,6 +133,9 @@ class RecordingSettings(_Settings):
     # Asks one client may add to the ask log a minute (beyond, answered but not logged): one
     # script must not push everyone's history out of the log's cap.
     ask_log_per_minute: float = Field(default=60.0, validation_alias="FAQ_ASK_LOG_PER_MINUTE", gt=0)
+    # Whether the decision rule learns from askers' feedback and missed questions
+    # (app.usage.calibration); off: the FAQ's own rule only.
+    learn_from_askers: bool = Field(default=True, validation_alias="FAQ_LEARN_FROM_ASKERS")
 
 
 class ServingSettings(_Settings):

@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 
 from app.domain.entry import wording_key
-from benchmarks.http_outcomes import ask, unanswerable_outcomes, wording_outcomes
+from benchmarks.http_outcomes import ask, measure
 
 logger = logging.getLogger("benchmarks.review_loop")
 QUEUE = {"limit": 1000, "min_similarity": 0.95}
@@ -128,17 +128,17 @@ def main(argv: list[str] | None = None) -> int:
         with httpx.Client(base_url=args.url, timeout=120) as client:
             ids = entry_ids(client, headers)
             report["before"] = {
-                "reviewed_set": wording_outcomes(client, reviewed),
-                "held_out_set": wording_outcomes(client, held_out),
-                **({"unanswerable": unanswerable_outcomes(client, unanswerable)} if unanswerable else {}),
+                "reviewed_set": measure(client, reviewed, []),
+                "held_out_set": measure(client, held_out, []),
+                **({"unanswerable": measure(client, [], unanswerable)} if unanswerable else {}),
             }
             report["users"] = act_as_users(client, reviewed, ids)
             failed = [item for item in reviewed if not _right(client, item, ids)]
             report["review"] = review(client, failed, ids, headers) | {"wordings_to_review": len(failed)}
             report["after"] = {
-                "reviewed_set": wording_outcomes(client, reviewed),
-                "held_out_set": wording_outcomes(client, held_out),
-                **({"unanswerable": unanswerable_outcomes(client, unanswerable)} if unanswerable else {}),
+                "reviewed_set": measure(client, reviewed, []),
+                "held_out_set": measure(client, held_out, []),
+                **({"unanswerable": measure(client, [], unanswerable)} if unanswerable else {}),
             }
             report["reviewed_now_right"] = sum(_right(client, item, ids) for item in failed)
     except httpx.HTTPError as exc:

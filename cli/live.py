@@ -270,6 +270,8 @@ def import_to_service(file: Path, fmt: str, *, replace: bool, dry_run: bool, url
         console.print(f"{file}, {error['where']}: {error['problem']}", style="red", markup=False)
     if "added" not in report:  # not a FAQ file at all
         raise fail(str(report.get("detail")))
+    for column in report.get("ignored_columns", []):
+        console.print(f"{file}: {column}", style="yellow", markup=False)
     _print_warnings(report.get("warnings", []))
     counts = ", ".join(f"{report[k]} {k}" for k in ("added", "changed", "removed", "unchanged"))
     if response.status_code == 422:

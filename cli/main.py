@@ -692,6 +692,8 @@ def import_file(
     )
     for row in dataset.invalid:
         console.print(f"  skipped {row.where}: {row.problem}", markup=False)
+    for column in dataset.ignored_columns:
+        console.print(f"  {column}", markup=False)
 
 
 @app.command()
@@ -719,9 +721,12 @@ def check(
 
     try:
         fmt = format_of_path(file, data_format)
-        rows, invalid = parse_rows(read_file(file), fmt, str(file))
+        parsed = parse_rows(read_file(file), fmt, str(file))
     except DataError as exc:
         raise fail(str(exc)) from None
+    rows, invalid = parsed.rows, parsed.invalid
+    for column in parsed.ignored_columns:
+        console.print(f"{file}: {column}", markup=False)
     for row in invalid:
         console.print(f"{row.where}: invalid: {row.problem}", markup=False)
     if not rows:

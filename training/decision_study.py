@@ -79,9 +79,13 @@ def main(argv: list[str] | None = None) -> None:
     servable, settings = study_servable(args.servable)
     store = scratch_store()
     search = FaqSearch(servable, store, "study", settings)
-    stored = {k: v for k, v in search.vectors_for(entries).items() if isinstance(v, np.ndarray)}
-    collection = store.create_version("study", search.vector_sizes())
-    store.upsert(collection, entries, stored)
+    vectors = search.vectors_for(entries)
+    # every side the search uses, the lexical one and the wordings too (as the index job makes it)
+    collection = store.create_version(
+        "study", search.vector_sizes(), settings.sparse_vectors, search.multivector_sizes()
+    )
+    store.upsert(collection, entries, vectors)
+    stored = {k: v for k, v in vectors.items() if isinstance(v, np.ndarray)}
     store.point_alias_to("study", collection)
     fit_input = search.fit_input(entries, stored)
     # Rank once with no rule in force (a rule changes the status, never the ranking).

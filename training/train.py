@@ -145,7 +145,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             embedding_size = _fine_tune(cfg, split, model_path, recorder, fresh, rows_read=dataset.rows_read)
             if cfg.encoder == "auto":
                 choice = compare(
-                    Servable.load(fresh, device="cpu", runtime="torch"),
+                    Servable.load(fresh, device="cpu", runtime="torch", being_written=True),
                     Servable.from_base_model(model_path, device="cpu"),
                     unique_entries(dataset.entries),
                     split.val,
@@ -187,7 +187,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                 base_question_model(model_path).save(str(fresh / QUESTION_MODEL_DIR))
         # The encoders in ONNX too (the service's fast runtime), checked against PyTorch; a
         # servable without them still serves, with PyTorch.
-        saved = Servable.load(fresh, device="cpu")
+        saved = Servable.load(fresh, device="cpu", being_written=True)
         if cfg.onnx:
             try:
                 saved.export_onnx()

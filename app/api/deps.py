@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from typing import Annotated
 
@@ -70,6 +71,12 @@ def client_key(request: Request) -> str:
     """Who is asking, for the per-client budgets: the peer address (behind a reverse proxy,
     run uvicorn with its proxy headers trusted so that this is the real client)."""
     return request.client.host if request.client else "unknown"
+
+
+def client_id(request: Request) -> str:
+    """The client as recorded with feedback and missed questions: a short hash of its address
+    (labels count per client; the address itself is not kept)."""
+    return hashlib.sha256(client_key(request).encode("utf-8")).hexdigest()[:16]
 
 
 def get_feedback(services: ServicesDep) -> FeedbackLog:

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.domain.entry import TooManyWordings
 from app.serving.batcher import Overloaded
 from app.store.base import CollectionMissing, StoreError
 from app.usage.review import ReviewItemGone
@@ -38,6 +39,7 @@ STATUS_OF: list[tuple[type[Exception], int, str]] = [
     (ReindexNeeded, status.HTTP_409_CONFLICT, "{}"),
     (ReindexRunning, status.HTTP_409_CONFLICT, "{}"),
     (JobAlreadyRunning, status.HTTP_409_CONFLICT, "{}"),
+    (TooManyWordings, status.HTTP_422_UNPROCESSABLE_CONTENT, "{}"),
     (
         Overloaded,
         status.HTTP_503_SERVICE_UNAVAILABLE,

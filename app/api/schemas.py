@@ -116,6 +116,8 @@ class AskResponse(BaseModel):
                     "status": "answered",
                     "suggestions": [],
                     "threshold": 0.62,
+                    "best_score": 0.83,
+                    "margin": 0.12,
                     "took_ms": 21.4,
                 }
             ]
@@ -136,6 +138,13 @@ class AskResponse(BaseModel):
     threshold: float | None = Field(
         description="The score an answer must reach (the rule's answer_score, or score_threshold; "
         "null: none)."
+    )
+    best_score: float | None = Field(
+        default=None, description="The best entry's score, as the decision rule read it (null: empty FAQ)."
+    )
+    margin: float | None = Field(
+        default=None,
+        description="How far the best entry leads the best entry with another answer, as the rule read it.",
     )
     took_ms: float
 
@@ -346,6 +355,10 @@ class SourceCount(BaseModel):
 
 class SourcesResponse(BaseModel):
     sources: list[SourceCount]
+    example_question: str | None = Field(
+        default=None,
+        description="One of the FAQ's own questions, for the page's placeholder (none: empty FAQ).",
+    )
 
 
 # ---- feedback and unanswered questions --------------------------------------------------------
@@ -410,6 +423,10 @@ class ReviewItemOut(BaseModel):
     examples: list[str] = Field(description="Its questions, most typical first (at most 5).")
     nearest: list[NearestEntry] = Field(description="The FAQ entries nearest to its first question.")
     entry_id: str | None = Field(default=None, description="The entry the feedback was about.")
+    suggested_action: Literal["create_entry", "add_wording"] = Field(
+        default="add_wording",
+        description="create_entry: no entry comes close enough to answer it (the nearest is far).",
+    )
 
 
 class ReviewQueueOut(BaseModel):
@@ -463,6 +480,10 @@ class ImportReport(BaseModel):
     unchanged: int
     warnings: list[EntryWarningOut] = Field(description="Entries very close to another one, by row.")
     errors: list[RowError] = Field(description="Invalid rows: with any, nothing is written.")
+    ignored_columns: list[str] = Field(
+        default_factory=list,
+        description="The file's columns that were not read (\"column 'Notes' ignored\").",
+    )
     job: ReindexJob | None = Field(default=None, description="A replace runs as this reindex job.")
 
 
@@ -556,3 +577,38 @@ class InsightsOut(BaseModel):
     top_entries: list[TopEntry] = Field(description="The most asked entries (answered confidently).")
     unanswered: list[UnansweredTopic] = Field(description="The most frequent unanswered groups.")
     feedback: list[EntryFeedback] = Field(description="Helpful / not helpful per entry.")
+
+
+# ---- the decision rule and what askers taught it ---------------------------------------------
+class RuleNumbers(BaseModel):
+    answer_score: float = Field(description="Answer when the best score reaches this ...")
+    answer_margin: float = Field(description="... and the best entry leads the next other answer by this.")
+    clarify_score: float | None = Field(
+        default=None, description="Ask back from this score; decline under it."
+    )
+    related_score: float | None = Field(
+        default=None, description="Declined questions offer entries from this."
+    )
+    entries: int | None = Field(default=None, description="Entries of the FAQ it was fitted to.")
+
+
+class AskerChange(BaseModel):
+    answer_score: float | None = None
+    answer_margin: float | None = None
+    labels: int | None = Field(default=None, description="Labelled asks it was fitted on.")
+    clients: int | None = Field(default=None, description="Distinct clients they came from.")
+    moved: bool | None = None
+    reason: str | None = None
+    right_before: int | None = Field(
+        default=None, description="Labelled asks the FAQ's own rule answers right."
+    )
+    right_after: int | None = Field(default=None, description="... and this rule.")
+    wrong_after: int | None = None
+    at: str | None = None
+
+
+class RuleOut(BaseModel):
+    rule: RuleNumbers | None = Field(description="The rule in force (none: nothing indexed).")
+    faq_rule: RuleNumbers | None = Field(description="The rule fitted to the FAQ itself.")
+    from_askers: AskerChange | None = Field(description="What askers' labels changed (none: nothing).")
+    previous: RuleNumbers | None = Field(description="The rule before that change (what undo restores).")

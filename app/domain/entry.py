@@ -72,6 +72,11 @@ MAX_ALTERNATES = 200
 WORDING_SEPARATOR = "|"
 
 
+class TooManyWordings(ValueError):
+    """More alternate wordings than an entry may have (MAX_ALTERNATES), counted after merging
+    with those it has."""
+
+
 def wording_key(text: str) -> str:
     """What makes two wordings the same: their words; case, punctuation and spacing do not
     count ("Where do I renew?" and "where do i renew" are one wording)."""
@@ -109,7 +114,7 @@ def normalise_alternates(value: object, question: str = "") -> tuple[str, ...]:
                 seen.add(key)
                 wordings.append(text)
     if len(wordings) > MAX_ALTERNATES:
-        raise ValueError(f"{len(wordings)} alternate wordings; the limit is {MAX_ALTERNATES}")
+        raise TooManyWordings(f"{len(wordings)} alternate wordings; an entry has at most {MAX_ALTERNATES}")
     return tuple(wordings)
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from app.domain.entry import DataError
+from app.domain.workbook import WorkbookError, sheet_rows
 
 FORMATS = ("jsonl", "json", "csv", "tsv", "xlsx", "html", "markdown")
 
@@ -47,23 +48,51 @@ _CONTENT_TYPES = {
     "text/markdown": "markdown",
     "text/x-markdown": "markdown",
 }
-# Column names a spreadsheet may use for each field (compared case-insensitively).
+# Column names a spreadsheet may use for each field, as owners write them: compared after
+# `column_key` (case, spacing, "_" and "-" and a trailing "?" or ":" do not matter).
 _COLUMN_ALIASES = {
     "question": "question",
+    "questions": "question",
     "answer": "answer",
+    "answers": "answer",
     "source": "source",
     "category": "source",
+    "categories": "source",
+    "topic": "source",
+    "section": "source",
     "filename": "filename",
+    "file name": "filename",
     "page": "filename",
     "url": "filename",
     # a test set's columns (app.search.faq_tests)
-    "expected_id": "expected_id",
-    "expected_question": "expected_question",
+    "expected id": "expected_id",
+    "expected question": "expected_question",
     "expected": "expected_question",
 }
 # Columns holding alternate wordings of the question: any number of them ("alternate",
-# "alternate 2", "alternates", "wording_3"...), each cell one wording or several split on "|".
-_ALTERNATE_COLUMN = re.compile(r"^(alternates?|alternatives?|alternative questions?|wordings?)[\s_-]*\d*$")
+# "Alternate questions", "alternative question 2", "Other wordings", "synonyms"...), each cell
+# one wording or several split on "|".
+_ALTERNATE_COLUMN = re.compile(
+    r"^(alternates?|alternatives?|(alternate|alternative|other|similar) (questions?|wordings?|phrasings?)"
+    r"|wordings?|synonyms?|variants?|paraphrases?)( ?\d+)?$"
+)
+# Columns read by a later release (follow-up prompts): named as not read, with why.
+_LATER_COLUMN = re.compile(r"^(follow ?ups?|follow ?up (questions?|prompts?)|related questions?)( ?\d+)?$")
+
+
+def column_key(name: object) -> str:
+    """A header cell as compared with the known names: lower case, "_" and "-" as spaces, runs
+    of spaces as one, a trailing "?", ":" or "*" dropped ("Alternate_Questions:" reads as
+    "alternate questions")."""
+    key = re.sub(r"[\s_\-]+", " ", str(name or "")).strip().lower()
+    return re.sub(r"\s*[?:*]+$", "", key)
+
+
+class Rows(list):
+    """A file's rows (a list of `Row`), and the columns of its header that were not read
+    (spreadsheets only), as "column 'Notes' ignored" messages."""
+
+    ignored: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,24 +134,29 @@ def format_of_content_type(content_type: str | None, explicit: str | None = None
 FAQ_COLUMNS = ("question", "answer")
 
 
-def read_rows(data: bytes, fmt: str, origin: str, required: tuple[str, ...] = FAQ_COLUMNS) -> list[Row]:
+def read_rows(data: bytes, fmt: str, origin: str, required: tuple[str, ...] = FAQ_COLUMNS) -> Rows:
     """The rows of a file's bytes in format `fmt`; a file that cannot be read at all (not
     UTF-8, not a workbook, no header; a spreadsheet without the `required` columns) is a
-    DataError naming `origin`."""
+    DataError naming `origin`. A spreadsheet's columns that are not read are in `.ignored`."""
+    ignored: list[str] = []  # the spreadsheet readers name the columns they do not read
     if fmt == "xlsx":
-        return list(_xlsx_rows(data, origin, required))
-    text = _decode(data, origin)
-    if fmt == "jsonl":
-        return list(_jsonl_rows(text))
-    if fmt == "json":
-        return list(_json_rows(text, origin))
-    if fmt in ("csv", "tsv"):
-        return list(_csv_rows(text, origin, "\t" if fmt == "tsv" else None, required))
-    if fmt == "html":
-        return _html_rows(text, origin)
-    if fmt == "markdown":
-        return _markdown_rows(text, origin)
-    raise DataError(f"{origin}: unknown format '{fmt}'")
+        rows = Rows(_xlsx_rows(data, origin, required, ignored))
+    else:
+        text = _decode(data, origin)
+        if fmt == "jsonl":
+            rows = Rows(_jsonl_rows(text))
+        elif fmt == "json":
+            rows = Rows(_json_rows(text, origin))
+        elif fmt in ("csv", "tsv"):
+            rows = Rows(_csv_rows(text, origin, "\t" if fmt == "tsv" else None, required, ignored))
+        elif fmt == "html":
+            rows = Rows(_html_rows(text, origin))
+        elif fmt == "markdown":
+            rows = Rows(_markdown_rows(text, origin))
+        else:
+            raise DataError(f"{origin}: unknown format '{fmt}'")
+    rows.ignored = tuple(ignored)
+    return rows
 
 
 def _decode(data: bytes, origin: str) -> str:
@@ -141,6 +175,8 @@ def parse_json_object(text: str) -> dict:
         raise ValueError(f"invalid JSON ({exc.msg} at column {exc.colno})") from None
     except RecursionError:
         raise ValueError("invalid JSON (nested too deeply)") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise ValueError(f"invalid JSON ({exc})") from None
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, got {type(record).__name__}")
     return record
@@ -165,6 +201,8 @@ def _json_rows(text: str, origin: str) -> Iterator[Row]:
         ) from None
     except RecursionError:
         raise DataError(f"{origin}: invalid JSON (nested too deeply)") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise DataError(f"{origin}: invalid JSON ({exc})") from None
     if isinstance(document, dict) and isinstance(document.get("entries"), list):
         document = document["entries"]
     if not isinstance(document, list):
@@ -176,17 +214,35 @@ def _json_rows(text: str, origin: str) -> Iterator[Row]:
             yield Row(f"entry {number}", {}, f"expected a JSON object, got {type(item).__name__}")
 
 
-def _columns(header: list[str], origin: str, required: tuple[str, ...] = FAQ_COLUMNS) -> dict[int, str]:
-    """Column index -> field name for a header row, which must have the `required` fields."""
+def _columns(
+    header: list[str],
+    origin: str,
+    required: tuple[str, ...] = FAQ_COLUMNS,
+    ignored: list[str] | None = None,
+) -> dict[int, str]:
+    """Column index -> field name for a header row, which must have the `required` fields;
+    the columns not read are added to `ignored` ("column 'Notes' ignored")."""
     columns: dict[int, str] = {}
+    skipped: list[str] = []
     for index, name in enumerate(header):
-        key = str(name or "").strip().lower()
+        shown = str(name or "").strip()
+        key = column_key(name)
+        if not key:
+            continue  # an unnamed column (a spreadsheet's empty header cell) is nobody's data
         if _ALTERNATE_COLUMN.match(key):
             columns[index] = "alternates"  # every such column adds wordings
             continue
         field = _COLUMN_ALIASES.get(key)
         if field and field not in columns.values():  # the first of two aliases wins
             columns[index] = field
+        elif _LATER_COLUMN.match(key):
+            skipped.append(f"column '{shown}' ignored (follow-up questions are not read yet)")
+        elif field:
+            skipped.append(
+                f"column '{shown}' ignored (column '{_field_column(header, columns, field)}' is the {field})"
+            )
+        else:
+            skipped.append(f"column '{shown}' ignored")
     missing = [name for name in required if name not in columns.values()]
     if missing:
         found = ", ".join(repr(str(h).strip()) for h in header if str(h or "").strip()) or "none"
@@ -195,7 +251,13 @@ def _columns(header: list[str], origin: str, required: tuple[str, ...] = FAQ_COL
             f"(columns found: {found}; expected question, answer and optionally source or "
             "category, filename, page or url, and alternate wordings in alternate columns)"
         )
+    if ignored is not None:
+        ignored.extend(skipped)
     return columns
+
+
+def _field_column(header: list[str], columns: dict[int, str], field: str) -> str:
+    return next(str(header[i]).strip() for i, f in columns.items() if f == field)
 
 
 def _record(cells: list, columns: dict[int, str]) -> dict:
@@ -221,7 +283,11 @@ def _cell_text(value: object) -> str:
 
 
 def _csv_rows(
-    text: str, origin: str, delimiter: str | None, required: tuple[str, ...] = FAQ_COLUMNS
+    text: str,
+    origin: str,
+    delimiter: str | None,
+    required: tuple[str, ...] = FAQ_COLUMNS,
+    ignored: list[str] | None = None,
 ) -> Iterator[Row]:
     if delimiter is None:
         first_line = text.split("\n", 1)[0]
@@ -234,7 +300,7 @@ def _csv_rows(
         header = next(reader, None)
         if header is None:
             raise DataError(f"{origin}: empty file (expected a header row: question, answer, ...)")
-        columns = _columns(header, origin, required)
+        columns = _columns(header, origin, required, ignored)
         # Rows are numbered as a spreadsheet shows them: the header is row 1.
         for number, cells in enumerate(reader, start=2):
             if not any(cell.strip() for cell in cells):
@@ -244,31 +310,21 @@ def _csv_rows(
         raise DataError(f"{origin}, line {reader.line_num}: not valid CSV ({exc})") from None
 
 
-def _xlsx_rows(data: bytes, origin: str, required: tuple[str, ...] = FAQ_COLUMNS) -> Iterator[Row]:
-    # openpyxl is imported here: only the readers of workbooks pay for it.
-    import zipfile
-
-    from openpyxl import load_workbook
-
+def _xlsx_rows(
+    data: bytes, origin: str, required: tuple[str, ...] = FAQ_COLUMNS, ignored: list[str] | None = None
+) -> Iterator[Row]:
+    rows = sheet_rows(data)
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
-        raise DataError(f"{origin}: not an Excel .xlsx workbook ({exc})") from None
-    try:
-        if not workbook.worksheets:
-            raise DataError(f"{origin}: the workbook has no sheet")
-        sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        header = next(rows, None)
-        if header is None:
+        first = next(rows, None)
+        if first is None:
             raise DataError(f"{origin}: the first sheet is empty (expected a header row)")
-        columns = _columns([_cell_text(v) for v in header], origin, required)
-        for number, cells in enumerate(rows, start=2):
-            if not any(_cell_text(v).strip() for v in cells):
-                continue
-            yield Row(f"row {number}", _record(list(cells), columns))
-    finally:
-        workbook.close()
+        _, header = first
+        columns = _columns(header, origin, required, ignored)
+        for number, cells in rows:
+            if any(cell.strip() for cell in cells):
+                yield Row(f"row {number}", _record(cells, columns))
+    except WorkbookError as exc:
+        raise DataError(f"{origin}: not an Excel .xlsx workbook this service reads ({exc})") from None
 
 
 # ---------------------------------------------------------------------------------- HTML ---

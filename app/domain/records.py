@@ -71,6 +71,8 @@ class FaqDataset:
     entries: list[FaqEntry]
     invalid: list[InvalidRow] = field(default_factory=list)
     duplicates: int = 0
+    # The spreadsheet's columns that were not read ("column 'Notes' ignored").
+    ignored_columns: tuple[str, ...] = ()
 
     @property
     def rows_read(self) -> int:
@@ -82,6 +84,7 @@ class FaqDataset:
             parts.append(f"{len(self.invalid)} invalid rows skipped")
         if self.duplicates:
             parts.append(f"{self.duplicates} exact duplicate pairs")
+        parts.extend(self.ignored_columns)
         return ", ".join(parts)
 
 
@@ -109,7 +112,7 @@ def parse_dataset(
     )
     if not entries:
         raise DataError(f"{origin}: no valid FAQ entries")
-    dataset = FaqDataset(Path(origin), entries, invalid, count_duplicates(entries))
+    dataset = FaqDataset(Path(origin), entries, invalid, count_duplicates(entries), rows.ignored)
     for row in invalid:
         logger.warning("%s, %s skipped: %s", origin, row.where, row.problem)
     if dataset.duplicates:

@@ -171,7 +171,16 @@ class Servable:
         return self.runtime
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], device: str = "auto", runtime: str = "torch") -> Servable:
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        device: str = "auto",
+        runtime: str = "torch",
+        *,
+        being_written: bool = False,
+    ) -> Servable:
+        """The servable at `path`. `being_written`: `faq train` loading the servable it is
+        making (its decision rule is fitted next, so its absence is not worth a word)."""
         servable_path = Path(path)
         if not (servable_path / "config.json").is_file():
             raise ServableError(
@@ -196,7 +205,7 @@ class Servable:
         model.to(resolved)
         model.eval()
         logger.info("servable %s loaded on %s", servable_path, resolved)
-        if not meta.decision:
+        if not meta.decision and not being_written:
             # A servable of an older release (no `choice` either) is worth a warning; one
             # trained with --no-calibrate (or being written by `faq train`) is not.
             log = logger.info if meta.choice else logger.warning

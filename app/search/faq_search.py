@@ -18,6 +18,7 @@ import numpy as np
 
 from app.domain.entry import FaqEntry, wording_key
 from app.encoding.servable import Servable
+from app.search.asker_rule import ASKER_RULE, with_askers
 from app.search.cache import EmbeddingCache
 from app.search.decision import (
     ANSWERED,
@@ -129,7 +130,7 @@ class FaqSearch:
         self.cache = EmbeddingCache(cache_size)
         # An uncased tokenizer lowercases anyway: "How" and "how" are one cache entry.
         self._lowercase = bool(getattr(servable.tokenizer, "do_lower_case", False))
-        self._rule: tuple[float, DecisionRule | None] | None = None
+        self._rule: tuple[float, DecisionRule | None, DecisionRule | None] | None = None
         self._rule_lock = threading.Lock()
         self._missing_sides: set[str] = set()  # said once each: a collection from an older release
 
@@ -291,22 +292,35 @@ class FaqSearch:
         """The rule fitted to the FAQ that is served: the one stored with the collection version
         (the index job fits it, live changes refit it), else the servable's (fitted by `faq
         train` to the FAQ it was trained on), else None (the servable's single threshold)."""
+        return self._rules()[1]
+
+    def faq_rule(self) -> DecisionRule | None:
+        """The rule fitted to the FAQ itself, without what its askers taught it
+        (app.usage.calibration): what a refit from askers starts from."""
+        return self._rules()[0]
+
+    def _rules(self) -> tuple[DecisionRule | None, DecisionRule | None]:
+        """(the FAQ's own rule, the rule in force), cached for RULE_TTL_SECONDS."""
         now = time.monotonic()
         with self._rule_lock:
             cached = self._rule
         if cached is not None and now - cached[0] < RULE_TTL_SECONDS:
-            return cached[1]
+            return cached[1], cached[2]
         rule = None
+        stored: object = None
         try:
             # the version the alias points at, read with it (a switch in between is not an error)
-            rule = DecisionRule.from_record(self.store.metadata(self.alias).get("decision"))
+            metadata = self.store.metadata(self.alias)
+            rule = DecisionRule.from_record(metadata.get("decision"))
+            stored = metadata.get(ASKER_RULE)
         except (CollectionMissing, ValueError):
             pass  # nothing indexed yet, or an unreadable rule: the servable's
         if rule is None:
             rule = DecisionRule.from_record(self.servable.meta.decision)
+        in_force = None if rule is None else with_askers(rule, stored)
         with self._rule_lock:
-            self._rule = (now, rule)
-        return rule
+            self._rule = (now, rule, in_force)
+        return rule, in_force
 
     def forget_rule(self) -> None:
         """Read the collection's rule again at the next question (after a switch or a refit)."""

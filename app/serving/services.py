@@ -13,6 +13,7 @@ from app.serving.batcher import MicroBatcher
 from app.serving.metrics import Metrics
 from app.serving.rate_limit import ClientBudget
 from app.usage.ask_log import AskLog
+from app.usage.calibration import AskerCalibration
 from app.usage.feedback import FeedbackLog
 from app.usage.insights import Insights
 from app.usage.review import ReviewQueue
@@ -37,6 +38,7 @@ class Services:
     versions: Versions
     asks: AskLog
     insights: Insights
+    calibration: AskerCalibration
     batcher: MicroBatcher
     # What one anonymous client may write (app.serving.rate_limit).
     feedback_budget: ClientBudget
@@ -63,6 +65,9 @@ class Services:
             versions=Versions(entries),
             asks=asks,
             insights=Insights(asks, entries, unanswered, feedback),
+            calibration=AskerCalibration(
+                search, feedback, unanswered, enabled=settings.learn_from_askers and settings.record_questions
+            ),
             batcher=MicroBatcher.from_settings(search, settings, metrics),
             feedback_budget=ClientBudget(settings.feedback_per_minute),
             records_budget=ClientBudget(settings.records_per_minute),

@@ -44,7 +44,13 @@ class FeedbackLog:
         self.name = f"{search.alias}_feedback"
 
     def record(
-        self, question: str, entry_id: str, helpful: bool, comment: str = "", picked: bool = False
+        self,
+        question: str,
+        entry_id: str,
+        helpful: bool,
+        comment: str = "",
+        picked: bool = False,
+        client: str = "",
     ) -> Feedback:
         """Store one piece of feedback on the answer `entry_id` gave to `question`. The entry's
         text is kept with it: the pair stays usable after the entry is edited or deleted."""
@@ -67,6 +73,8 @@ class FeedbackLog:
             "at": feedback.at,
             "entry": feedback.entry.to_record(),
             "picked": picked,
+            # who gave it (`client_id`: a hash, not the address), so that labels count per client
+            "client": client,
         }
         self.store.add_record(self.name, feedback.id, self.search.embed_question(question), payload)
         logger.info("feedback %s on %s: %s", feedback.id, entry_id, "helpful" if helpful else "not helpful")

@@ -19,6 +19,7 @@ and only feedback whose question was accepted that way becomes a training pair
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -27,7 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.domain.entry import FaqEntry, wording_key
+from app.domain.entry import MAX_ALTERNATES, FaqEntry, TooManyWordings, wording_key
+from app.search.duplicates import EntryWarning
 from app.search.faq_search import Question
 from app.store.base import NO_VECTOR
 from app.usage.feedback import FeedbackLog
@@ -66,6 +68,10 @@ class ReviewItem:
     # feedback was about (feedback kinds).
     questions: list[str] = field(default_factory=list)
     entry_id: str | None = None
+    # What the owner most likely wants: "create_entry" for an unanswered question no entry comes
+    # close enough to answer (adding it as a wording of the nearest would teach a wrong answer),
+    # else "add_wording".
+    suggested_action: str = "add_wording"
 
     def to_record(self) -> dict:
         record = {
@@ -74,6 +80,7 @@ class ReviewItem:
             "count": self.count,
             "examples": self.examples,
             "nearest": self.nearest,
+            "suggested_action": self.suggested_action,
         }
         if self.entry_id is not None:
             record["entry_id"] = self.entry_id
@@ -92,6 +99,9 @@ class ReviewQueue:
         self.search = entries.search
         self.store = entries.store
         self.name = f"{entries.alias}_reviewed"
+        # One action on the queue at a time: two owners pressing "Create an entry" on one item
+        # (or one pressing twice) make one entry; the later action finds the item gone (404).
+        self._acting = threading.Lock()
 
     # ---- what was acted on --------------------------------------------------------------------
     def reviewed(self) -> dict[str, str]:
@@ -190,8 +200,12 @@ class ReviewQueue:
         if not items or self.store.resolve_alias(self.entries.alias) is None:
             return
         results = self.search.search_many([Question(item.examples[0], top_k=NEAREST) for item in items])
+        rule = self.search.decision_rule()
         for item, hits in zip(items, results, strict=True):
             item.nearest = [{"id": h.id, "question": h.question, "score": round(h.score, 4)} for h in hits]
+            far = not hits or (rule is not None and hits[0].score < rule.answer_score)
+            if item.kind == "unanswered" and far:
+                item.suggested_action = "create_entry"
 
     def find(self, item_id: str, min_similarity: float = DEFAULT_MIN_SIMILARITY) -> ReviewItem:
         """The item of that id in the queue as grouped with `min_similarity` (the grouping the
@@ -210,11 +224,17 @@ class ReviewQueue:
         min_similarity: float = DEFAULT_MIN_SIMILARITY,
     ) -> FaqEntry:
         """Add the item's questions (or the given ones of them) as wordings of `entry_id`: they
-        answer with it from the next question on. Those questions leave the queue for good."""
-        item = self.find(item_id, min_similarity)
-        chosen = self._chosen(item, wordings)
-        entry, _ = self.entries.add_wordings(entry_id, chosen)
-        self._mark(chosen, ADD_WORDING)
+        answer with it from the next question on. Those questions leave the queue for good.
+        An item with more questions than the entry has room for gives its most typical ones
+        (the list's order); naming more than fit is refused (TooManyWordings)."""
+        with self._acting:
+            item = self.find(item_id, min_similarity)
+            if wordings is None:
+                chosen = self._fitting(entry_id, item.questions)
+            else:
+                chosen = self._chosen(item, wordings)
+            entry, _ = self.entries.add_wordings(entry_id, chosen)
+            self._mark(item.questions if wordings is None else chosen, ADD_WORDING)
         logger.info("review item %s: %d wordings added to entry %s", item_id, len(chosen), entry_id)
         return entry
 
@@ -225,23 +245,42 @@ class ReviewQueue:
         source: str = "",
         question: str | None = None,
         min_similarity: float = DEFAULT_MIN_SIMILARITY,
-    ) -> tuple[str, FaqEntry]:
+    ) -> tuple[str, FaqEntry, list[EntryWarning]]:
         """A new entry answering the item: its question is `question`, else the item's first
-        example, and the item's other questions are its wordings."""
-        item = self.find(item_id, min_similarity)
-        main = question or item.examples[0]
-        entry = FaqEntry(question=main, answer=answer, source=source).with_alternates(
-            [q for q in item.questions if wording_key(q) != wording_key(main)]
-        )
-        (new_id,) = self.entries.add([entry])
-        self._mark(item.questions, CREATE_ENTRY)
+        example, and the item's other questions (the most typical MAX_ALTERNATES) are its
+        wordings. With it, warnings about entries it is very close to (an existing entry with
+        the same question, say), as POST /faq/entries gives them."""
+        with self._acting:
+            item = self.find(item_id, min_similarity)
+            main = question or item.examples[0]
+            others = [q for q in item.questions if wording_key(q) != wording_key(main)]
+            entry = FaqEntry(question=main, answer=answer, source=source).with_alternates(
+                others[:MAX_ALTERNATES]
+            )
+            written = self.entries.add_checked([entry])
+            self._mark(item.questions, CREATE_ENTRY)
+        (new_id,) = written.ids
         logger.info("review item %s: entry %s created", item_id, new_id)
-        return new_id, self.entries.get(new_id)
+        return new_id, self.entries.get(new_id), written.warnings
 
     def dismiss(self, item_id: str, min_similarity: float = DEFAULT_MIN_SIMILARITY) -> int:
-        item = self.find(item_id, min_similarity)
-        self._mark(item.questions, DISMISS)
+        with self._acting:
+            item = self.find(item_id, min_similarity)
+            self._mark(item.questions, DISMISS)
         return len(item.questions)
+
+    def _fitting(self, entry_id: str, questions: Sequence[str]) -> list[str]:
+        """The first of `questions` that the entry has room for (those it has already cost none)."""
+        current = self.entries.get(entry_id)
+        known = {wording_key(w) for w in current.wordings}
+        fresh = [q for q in questions if wording_key(q) not in known]
+        room = MAX_ALTERNATES - len(current.alternates)
+        if fresh and room <= 0:
+            raise TooManyWordings(
+                f"entry {entry_id} has {len(current.alternates)} wordings already; "
+                f"an entry has at most {MAX_ALTERNATES}"
+            )
+        return fresh[:room]
 
     @staticmethod
     def _chosen(item: ReviewItem, wordings: Sequence[str] | None) -> list[str]:

@@ -72,20 +72,33 @@ class UnansweredLog:
             return False
         return answers.best_score is None or answers.best_score < threshold
 
-    def record_missed(self, question: str, answers: Answers) -> None:
+    def record_missed(self, question: str, answers: Answers, client: str = "") -> None:
         """`record` for a miss, after its answer was sent: a store failure is only logged."""
         assert answers.embedding is not None  # as `missed` checked
         try:
-            self.record(question, answers.best_score, answers.embedding, answers.status)
+            self.record(question, answers.best_score, answers.embedding, answers.status, client)
         except StoreError as exc:
             logger.warning("could not record an unanswered question: %s", exc)
 
     def record(
-        self, question: str, best_score: float | None, embedding: np.ndarray, status: str = NO_ANSWER
+        self,
+        question: str,
+        best_score: float | None,
+        embedding: np.ndarray,
+        status: str = NO_ANSWER,
+        client: str = "",
     ) -> None:
+        """Keep one missed question; `client`: who asked, as `client_id` makes it (the asker
+        calibration counts labels per client)."""
         if not self.enabled:
             return
-        payload = {"question": question, "best_score": best_score, "asked_at": time.time(), "status": status}
+        payload = {
+            "question": question,
+            "best_score": best_score,
+            "asked_at": time.time(),
+            "status": status,
+            "client": client,
+        }
         self.store.add_record(self.name, str(uuid.uuid4()), embedding, payload)
         with self._lock:
             self._since_prune += 1
@@ -187,6 +200,13 @@ def cluster(vectors: np.ndarray, min_similarity: float) -> list[list[int]]:
         grown = np.linalg.norm(sums[: len(members)], axis=1, keepdims=True)
         centres[: len(members)] = sums[: len(members)] / np.maximum(grown, 1e-12)
     return members
+
+
+def recent_misses(log: UnansweredLog, limit: int) -> list[dict]:
+    """The newest `limit` recorded misses' payloads, newest first."""
+    payloads = [payload for _, payload, _ in log.store.records(log.name)]
+    payloads.sort(key=lambda p: float(p.get("asked_at", 0.0)), reverse=True)
+    return payloads[:limit]
 
 
 def _group(payloads: list[dict], vectors: np.ndarray) -> UnansweredGroup:

@@ -53,6 +53,7 @@ class ImportPlan:
     warnings: list[EntryWarning] = field(default_factory=list)
     errors: list[InvalidRow] = field(default_factory=list)
     entries: list[FaqEntry] = field(default_factory=list)  # every valid file entry, in order
+    ignored_columns: tuple[str, ...] = ()  # the file's columns that were not read
 
     def counts(self) -> dict[str, int]:
         return {
@@ -70,7 +71,16 @@ class ImportResult:
     job: JobState | None = None  # a replace runs as a reindex job
 
 
-def parse_rows(data: bytes, fmt: str, origin: str) -> tuple[list[tuple[str, FaqEntry]], list[InvalidRow]]:
+@dataclass
+class ParsedFile:
+    """A FAQ file's rows as (where, entry), its invalid rows, and the columns not read."""
+
+    rows: list[tuple[str, FaqEntry]]
+    invalid: list[InvalidRow]
+    ignored_columns: tuple[str, ...] = ()
+
+
+def parse_rows(data: bytes, fmt: str, origin: str) -> ParsedFile:
     """Every row of the file as (where, entry), and the invalid ones (DataError when the file
     cannot be read at all)."""
     rows = read_rows(data, fmt, origin)
@@ -82,7 +92,7 @@ def parse_rows(data: bytes, fmt: str, origin: str) -> tuple[list[tuple[str, FaqE
             invalid.append(bad[0])
         else:
             entries.append((row.where, parsed[0]))
-    return entries, invalid
+    return ParsedFile(entries, invalid, rows.ignored)
 
 
 def _merged(live: FaqEntry, incoming: FaqEntry) -> FaqEntry:

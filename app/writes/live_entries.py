@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 WRITE_CHUNK = 64
 # Sources change only with writes; other replicas' writes are seen after this many seconds.
 SOURCES_TTL_SECONDS = 30.0
+# The asker's page's example question is the shortest of this many of the FAQ's entries.
+EXAMPLE_POOL = 20
 
 
 class EntryNotFound(LookupError):
@@ -72,6 +74,7 @@ class LiveEntries:
         self.alias = search.alias
         self.jobs = jobs
         self._sources: tuple[float, dict[str, int]] | None = None
+        self._example: tuple[float, str | None] | None = None
         self._sources_lock = threading.Lock()
 
     # ---- reading ----------------------------------------------------------------------------
@@ -118,6 +121,18 @@ class LiveEntries:
         with self._sources_lock:
             self._sources = (time.monotonic(), counts)
         return counts
+
+    def example_question(self) -> str | None:
+        """A short question of this FAQ (the shortest of its first few), for the asker's page to
+        show what can be asked; None for an empty FAQ. Cached with the sources."""
+        with self._sources_lock:
+            if self._example is not None and time.monotonic() - self._example[0] < SOURCES_TTL_SECONDS:
+                return self._example[1]
+        found = self.page(source=None, limit=EXAMPLE_POOL, cursor=None)[0]
+        example = min((entry.question for _, entry in found), key=len, default=None)
+        with self._sources_lock:
+            self._example = (time.monotonic(), example)
+        return example
 
     # ---- writing ----------------------------------------------------------------------------
     def add(self, entries: Sequence[FaqEntry]) -> list[str]:
@@ -319,6 +334,7 @@ class LiveEntries:
             finally:
                 with self._sources_lock:
                     self._sources = None
+                    self._example = None
 
     def _target_collection(self) -> str:
         store, alias = self.store, self.alias

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from app.domain.records import FaqDataset
 from app.encoding.priority import WriteEncoder
@@ -85,9 +85,9 @@ class ReindexJobs:
         if not self._lock.acquire(timeout=START_WAIT):
             raise JobAlreadyRunning("a live change is being written: try again when it has finished")
         try:
-            if self._thread is not None and self._thread.is_alive():
-                running = next((j.id for j in self._jobs.values() if j.status == "running"), "finishing")
-                raise JobAlreadyRunning(f"a reindex job ({running}) is already running")
+            running = [j.id for j in self._jobs.values() if j.status == "running"]
+            if running:
+                raise JobAlreadyRunning(f"a reindex job ({running[0]}) is already running")
             job = JobState(id=uuid.uuid4().hex[:12], total=len(dataset.entries))
             held = self.store.take_lease(self.name, LEASE_ID, self._holder(job), time.time(), LEASE_TTL)
             if held is not None and f":{LIVE}:" in held:
@@ -131,11 +131,10 @@ class ReindexJobs:
         job is done. The body gets a function to call now and then on long writes (it renews the
         lease, which would otherwise expire after LEASE_TTL seconds)."""
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                jobs = self._jobs.values()
-                running = [f"{j.id}, {j.done}/{j.total}" for j in jobs if j.status == "running"]
+            running = [f"{j.id}, {j.done}/{j.total}" for j in self._jobs.values() if j.status == "running"]
+            if running:
                 raise ReindexRunning(
-                    f"a reindex job ({'; '.join(running) or 'finishing'}) is building the next "
+                    f"a reindex job ({'; '.join(running)}) is building the next "
                     "version of the FAQ, which replaces the current one: try again when it has finished"
                 )
             holder = f"{self.instance}:{LIVE}:{uuid.uuid4().hex[:8]}"
@@ -181,6 +180,8 @@ class ReindexJobs:
             job.done, job.total = done, total
             self._save(job)
 
+        status, report_record = "failed", None
+        error: str | None = "the job's thread was interrupted"
         try:
             report = index_dataset(
                 dataset,
@@ -194,13 +195,15 @@ class ReindexJobs:
             )
         except Exception as exc:  # the job's outcome is reported through its status, not raised
             logger.exception("reindex job %s failed", job.id)
-            job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"
+            error = f"{type(exc).__name__}: {exc}"
         else:
-            job.report = report.as_dict()
-            job.status = "succeeded"
+            status, report_record, error = "succeeded", report.as_dict(), None
         finally:
-            self._save(job, force=True)
+            # Finished only once the lease is free: a client that sees "succeeded" may write a
+            # live change at once, and that change must not find the job still holding the store.
+            self._save(replace(job, status=status, report=report_record, error=error), force=True)
             try:
                 self.store.release_lease(self.name, LEASE_ID, self._holder(job))
             except Exception:  # it expires after LEASE_TTL anyway
                 logger.exception("could not release the reindex lease of job %s", job.id)
+            job.status, job.report, job.error = status, report_record, error

@@ -33,6 +33,7 @@ VARIABLES = {
     "FAQ_FEEDBACK_PER_MINUTE": ("3", lambda s: s.feedback_per_minute, 3.0),
     "FAQ_RECORDS_PER_MINUTE": ("4", lambda s: s.records_per_minute, 4.0),
     "FAQ_ASK_LOG_PER_MINUTE": ("5", lambda s: s.ask_log_per_minute, 5.0),
+    "FAQ_LEARN_FROM_ASKERS": ("false", lambda s: s.learn_from_askers, False),
     "FAQ_BATCH_MAX_SIZE": ("8", lambda s: s.batch_max_size, 8),
     "FAQ_BATCH_MAX_WAIT_MS": ("5", lambda s: s.batch_max_wait_ms, 5.0),
     "FAQ_BATCH_QUEUE_SIZE": ("16", lambda s: s.batch_queue_size, 16),

@@ -34,6 +34,7 @@ from app.api.schemas import (
     ReviewItemOut,
     ReviewQueueOut,
     RowError,
+    RuleOut,
     TestResult,
     UnansweredGroupOut,
     UnansweredResponse,
@@ -45,6 +46,7 @@ from app.domain.entry import DataError
 from app.domain.formats import FORMATS, format_of_content_type
 from app.domain.records import parse_dataset
 from app.search.faq_tests import read_test_set, run_test_set
+from app.usage.calibration import NothingToUndo
 from app.usage.review import NotInItem
 from app.usage.unanswered import DEFAULT_MIN_SIMILARITY
 from app.writes.faq_import import ImportPlan, parse_rows
@@ -248,10 +250,10 @@ def review_action(
             return ReviewDone(item=item, action=body.action, entry=EntryOut.of(str(body.entry_id), entry))
         if body.action == "create_entry":
             assert body.answer is not None  # checked by ReviewAction
-            new_id, created = review.create_entry(
+            new_id, created, warnings = review.create_entry(
                 item, body.answer, body.source, body.question, min_similarity
             )
-            return ReviewDone(item=item, action=body.action, entry=EntryOut.of(new_id, created))
+            return ReviewDone(item=item, action=body.action, entry=EntryOut.of(new_id, created, warnings))
         return ReviewDone(item=item, action=body.action, dismissed=review.dismiss(item, min_similarity))
     except NotInItem as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
@@ -264,6 +266,7 @@ def _import_report(plan: ImportPlan, dry_run: bool, job: JobState | None = None)
         **plan.counts(),
         warnings=[EntryWarningOut.of(w) for w in plan.warnings],
         errors=[RowError(where=e.where, problem=e.problem) for e in plan.errors],
+        ignored_columns=list(plan.ignored_columns),
         job=None if job is None else _job(job),
     )
 
@@ -298,9 +301,8 @@ async def import_faq(
     `job` to follow, 202). Returns what is (or, with `dry_run=true`, would be) added, changed,
     removed and left unchanged, with warnings and errors by row. Any invalid row: nothing is
     written (422, the same report)."""
-    rows, invalid = await _read_upload(
-        request, format, lambda body, fmt: parse_rows(body, fmt, str(UPLOAD_ORIGIN))
-    )
+    parsed = await _read_upload(request, format, lambda body, fmt: parse_rows(body, fmt, str(UPLOAD_ORIGIN)))
+    rows, invalid = parsed.rows, parsed.invalid
     if not rows and not invalid:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{UPLOAD_ORIGIN}: no FAQ entries")
     if stage and mode != "replace":
@@ -309,6 +311,7 @@ async def import_faq(
             "stage=true needs mode=replace (a merge changes the live FAQ)",
         )
     plan = await run_in_threadpool(importer.plan, rows, invalid, mode)
+    plan.ignored_columns = parsed.ignored_columns
     if dry_run:
         return JSONResponse(_import_report(plan, True).model_dump(mode="json"))
     if plan.errors:
@@ -374,6 +377,30 @@ async def test_set(
     summary = {k: v for k, v in result.items() if k != "results"}
     await run_in_threadpool(versions.record_test, name, summary)
     return TestResult(**result)
+
+
+@router.get("/rule", response_model=RuleOut, responses=ADMIN_ERRORS)
+def decision_rule(services: ServicesDep) -> RuleOut:
+    """The decision rule in force, the FAQ's own, and what askers taught it: how many labels
+    from how many clients moved which threshold (`from_askers`), and the rule before
+    (`previous`, what POST /admin/rule/undo restores)."""
+    return RuleOut(**services.calibration.state().to_record())
+
+
+@router.post("/rule/refit", response_model=RuleOut, responses=ADMIN_ERRORS)
+def refit_rule(services: ServicesDep) -> RuleOut:
+    """Learn from the askers' labels now, rather than after the next feedback."""
+    return RuleOut(**services.calibration.refit().to_record())
+
+
+@router.post("/rule/undo", response_model=RuleOut, responses={**ADMIN_ERRORS, 409: {"model": Problem}})
+def undo_rule(services: ServicesDep) -> RuleOut:
+    """Back to the FAQ's own rule; the labels behind the change are set aside (the rule learns
+    again from feedback given from now on). 409 when the rule is the FAQ's own already."""
+    try:
+        return RuleOut(**services.calibration.undo().to_record())
+    except NothingToUndo as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
 
 
 @router.get("/insights", response_model=InsightsOut, responses=ADMIN_ERRORS)

@@ -12,6 +12,7 @@ from app.api.deps import (
     ServicesDep,
     SettingsDep,
     UnansweredDep,
+    client_id,
     client_key,
     require_admin,
 )
@@ -62,7 +63,7 @@ async def ask(
         # push everyone else's questions out of the log's cap).
         client = client_key(http_request)
         if unanswered.missed(result) and services.records_budget.allow(client):
-            background.add_task(unanswered.record_missed, request.question, result)
+            background.add_task(unanswered.record_missed, request.question, result, client_id(http_request))
         if services.asks_budget.allow(client):  # for insights, within a budget
             background.add_task(services.asks.record, request.question, result)
     return AskResponse(
@@ -75,6 +76,8 @@ async def ask(
         status=result.status,  # type: ignore[arg-type]  # one of STATUSES, by construction
         suggestions=[Suggestion(id=h.id, question=h.question, score=h.score) for h in result.suggestions],
         threshold=result.threshold,
+        best_score=None if result.best_score is None else round(float(result.best_score), 4),
+        margin=None if result.margin is None else round(float(result.margin), 4),
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )
 
@@ -84,5 +87,6 @@ def sources(live: EntriesDep) -> SourcesResponse:
     """The FAQ sources in the index with their entry counts (the values of `source` in /ask)."""
     counts = live.sources()
     return SourcesResponse(
-        sources=[SourceCount(source=name, entries=n) for name, n in sorted(counts.items()) if name]
+        sources=[SourceCount(source=name, entries=n) for name, n in sorted(counts.items()) if name],
+        example_question=live.example_question(),
     )

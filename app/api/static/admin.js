@@ -185,11 +185,13 @@ async function loadReview() {
   for (const item of data.items) {
     const answer = el("textarea", { rows: "2", "aria-label": "Answer of the new entry" });
     const actions = el("div", { class: "row wrap" });
+    // No entry is close: creating one leads, adding it to an unrelated entry is secondary.
+    const createFirst = item.suggested_action === "create_entry";
     for (const near of item.nearest) {
       actions.append(
         el("button", {
           type: "button",
-          class: "add-wording",
+          class: createFirst ? "add-wording quiet" : "add-wording",
           text: `Add as wording of: ${near.question}`,
           on: { click: () => act(item, { action: "add_wording", entry_id: near.id }) },
         }),
@@ -200,8 +202,8 @@ async function loadReview() {
     );
     const create = el(
       "details",
-      {},
-      el("summary", { text: "Create an entry" }),
+      createFirst ? { open: "" } : {},
+      el("summary", { text: createFirst ? "Create an entry (no entry is close)" : "Create an entry" }),
       answer,
       el("button", {
         type: "button",
@@ -215,8 +217,7 @@ async function loadReview() {
         { class: "card", "data-id": item.id },
         el("p", { class: "meta", text: `${kinds[item.kind] || item.kind} · asked ${item.count}×` }),
         el("ul", {}, ...item.examples.map((q) => el("li", { text: q }))),
-        actions,
-        create,
+        ...(createFirst ? [create, actions] : [actions, create]),
       ),
     );
   }
@@ -256,6 +257,7 @@ function showReport(report, applied) {
     ...(report.job ? [el("p", { text: `Reindex job ${report.job.id} started${report.job.status === "running" ? "" : `: ${report.job.status}`}.` })] : []),
     ...(report.errors.length ? [el("h3", { text: "Errors (nothing will be written)" }), el("ul", {}, ...report.errors.map((e) => el("li", { text: `${e.where}: ${e.problem}` })))] : []),
     ...(report.warnings.length ? [el("h3", { text: "Warnings" }), el("ul", {}, ...report.warnings.map((w) => el("li", { text: w.message })))] : []),
+    ...((report.ignored_columns || []).length ? [el("h3", { text: "Columns not read" }), el("ul", {}, ...report.ignored_columns.map((c) => el("li", { text: c })))] : []),
   );
 }
 
@@ -417,12 +419,40 @@ async function loadInsights() {
   );
   $("insights-top").replaceChildren(...data.top_entries.map((e) => el("li", { text: `${e.question || "(deleted entry)"}: ${e.asks}` })));
   $("insights-unanswered").replaceChildren(...data.unanswered.map((u) => el("li", { text: `${u.question}: ${u.count}` })));
+  loadRule();
   $("insights-feedback").replaceChildren(
     ...data.feedback.map((f) => el("tr", {}, el("td", { text: f.question }), el("td", { text: String(f.helpful) }), el("td", { text: String(f.not_helpful) }))),
   );
 }
 
+// ---- the decision rule ----------------------------------------------------------------------------
+function ruleText(rule) {
+  return rule ? `answer when the score is at least ${rule.answer_score.toFixed(3)} and leads the next answer by ${rule.answer_margin.toFixed(3)}` : "none yet (nothing indexed)";
+}
+
+async function loadRule() {
+  const { ok, status, data } = await api("GET", "/admin/rule");
+  if (!ok) return notice(`Decision rule not loaded: ${detail(data, status)}`);
+  const change = data.from_askers;
+  $("rule-now").replaceChildren(
+    el("dt", { text: "Now" }), el("dd", { text: ruleText(data.rule) }),
+    el("dt", { text: "Fitted to the FAQ" }), el("dd", { text: ruleText(data.faq_rule) }),
+    ...(data.previous ? [el("dt", { text: "Before" }), el("dd", { text: ruleText(data.previous) })] : []),
+  );
+  $("rule-learnt").textContent = change
+    ? `Learnt from ${change.labels} labelled questions of ${change.clients} askers (${change.at}): ${change.reason}.`
+    : "Nothing learnt from askers yet: the rule is the FAQ's own.";
+  $("rule-undo").hidden = !change;
+}
+
+async function undoRule() {
+  const { ok, status, data } = await api("POST", "/admin/rule/undo");
+  $("rule-status").textContent = ok ? "Undone: the FAQ's own rule is back." : `Not undone: ${detail(data, status)}`;
+  loadRule();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  $("rule-undo").addEventListener("click", undoRule);
   $("signin").addEventListener("submit", (event) => {
     event.preventDefault();
     signIn($("key").value);

@@ -36,6 +36,10 @@ async function loadSources() {
     const response = await fetch("/sources");
     if (!response.ok) return;
     const body = await response.json();
+    if (body.example_question) {
+      // One of this FAQ's own questions shows what can be asked (not another FAQ's example).
+      $("question").placeholder = `e.g. ${body.example_question}`;
+    }
     const select = $("source");
     for (const item of body.sources) {
       const option = document.createElement("option");
@@ -52,6 +56,8 @@ function clearResults() {
   $("answers").replaceChildren();
   $("suggestions").replaceChildren();
   $("related").replaceChildren();
+  $("see-also").replaceChildren();
+  show($("see-also-block"), false);
   show($("clarify"), false);
   show($("no-answer"), false);
   show($("related-block"), false);
@@ -151,7 +157,12 @@ async function ask() {
     // Three outcomes: an answer; "did you mean" (asking back) only when the service is
     // unsure between close entries; "no answer" (with related entries, if any) otherwise.
     if (body.status === "answered") {
-      $("answers").replaceChildren(...body.answers.map((answer) => renderAnswer(question, answer)));
+      // The confident answer stands alone; other entries that also clear the bar are offered
+      // as questions to open, not as answers that look like it.
+      const [first, ...others] = body.answers;
+      $("answers").replaceChildren(renderAnswer(question, first));
+      $("see-also").replaceChildren(...others.map((s) => renderSuggestion(question, s, false)));
+      show($("see-also-block"), others.length > 0);
     } else if (body.status === "clarify") {
       $("suggestions").replaceChildren(...body.suggestions.map((s) => renderSuggestion(question, s, true)));
       show($("clarify"), true);

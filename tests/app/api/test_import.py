@@ -114,3 +114,19 @@ def test_close_entries_are_warned_about_by_row(empty):
     (warning,) = report["warnings"]
     assert warning["where"] == "row 2" and warning["kind"] == "similar"
     assert warning["other_question"] == ROWS[0][1]
+
+
+def test_the_preview_names_every_column_it_does_not_read(empty):
+    body = (
+        b"Category,Question?,Answer,Alternate questions,Notes,Follow-up questions\n"
+        b'"Cards","How do I get a library card?","Bring a photo ID.","get a card|sign up","internal","x"\n'
+    )
+    dry = _import(empty, body, dry_run="true").json()
+    assert dry["added"] == 1
+    assert dry["ignored_columns"] == [
+        "column 'Notes' ignored",
+        "column 'Follow-up questions' ignored (follow-up questions are not read yet)",
+    ]
+    _import(empty, body)
+    (entry,) = _entries(empty)
+    assert entry["alternates"] == ["get a card", "sign up"]  # "Alternate questions" was read

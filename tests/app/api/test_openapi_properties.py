@@ -57,6 +57,9 @@ ROUTES = {
     "POST /admin/versions/{name}/activate",
     "POST /admin/test",
     "GET /admin/insights",
+    "GET /admin/rule",
+    "POST /admin/rule/refit",
+    "POST /admin/rule/undo",
 }
 
 

@@ -116,11 +116,19 @@ def test_ask_filter_no_answer_and_feedback_in_the_browser(browser, page_service,
     options = [_text(o) for o in browser.find_elements(By.CSS_SELECTOR, "#source option")]
     assert options == ["All sources", "acme (20)", "nimbus (20)"]
     assert not browser.find_element(By.ID, "status").is_displayed()  # the service is ready
+    # the placeholder is one of this FAQ's own questions, not another FAQ's example
+    questions = {json.loads(line)["question"] for line in MINI_FAQ.read_text().splitlines()}
+    placeholder = browser.find_element(By.ID, "question").get_attribute("placeholder")
+    assert placeholder.startswith("e.g. ") and placeholder[5:] in questions
 
-    # ask: answers with the matched FAQ question, score and source
+    # ask: one answer with the matched FAQ question, score and source; other entries that
+    # also clear the bar are offered as questions, not as answer cards
     _ask(browser, "how do i create a storage bucket?")
     answers = browser.find_elements(By.CSS_SELECTOR, "#answers .answer")
-    assert answers
+    assert len(answers) == 1
+    related = browser.find_elements(By.CSS_SELECTOR, "#see-also button")
+    assert browser.find_element(By.ID, "see-also-block").is_displayed() == bool(related)
+    assert not browser.find_elements(By.CSS_SELECTOR, "#see-also .answer-text")
     first = answers[0]
     assert _text(first.find_element(By.CSS_SELECTOR, ".faq-question")) == "how do i create a storage bucket?"
     assert "click create bucket" in _text(first.find_element(By.CSS_SELECTOR, ".answer-text"))
@@ -293,6 +301,8 @@ def test_the_owners_page(browser, page_service, tmp_path):
     # the review queue: a question the FAQ could not answer, added as a wording in one click
     asked = "is there a quiet room for phone calls at the branch"
     assert httpx.post(f"{url}/ask", json={"question": asked}).json()["status"] != "answered"
+    far = "how long do i bake a sourdough loaf for"  # no entry comes close
+    assert httpx.post(f"{url}/ask", json={"question": far}).json()["status"] == "no_answer"
     browser.get(f"{url}/admin")  # still signed in: the key is kept for the tab
     _wait(browser, lambda d: d.find_element(By.ID, "console").is_displayed())
     _view(browser, "review")
@@ -301,6 +311,15 @@ def test_the_owners_page(browser, page_service, tmp_path):
         i for i in browser.find_elements(By.CSS_SELECTOR, "#review-list > li[data-id]") if asked in _text(i)
     )
     _shot(browser, "review", tmp_path)
+    # for the far one, creating an entry leads (open), adding it to an unrelated entry does not
+    far_item = next(
+        i for i in browser.find_elements(By.CSS_SELECTOR, "#review-list > li[data-id]") if far in _text(i)
+    )
+    opened = far_item.find_elements(By.CSS_SELECTOR, "details[open] textarea")
+    assert opened and opened[0].is_displayed()
+    assert all(
+        "quiet" in b.get_attribute("class") for b in far_item.find_elements(By.CSS_SELECTOR, ".add-wording")
+    )
     item.find_element(By.CSS_SELECTOR, "button.add-wording").send_keys(Keys.ENTER)  # keyboard again
     _wait(browser, lambda d: _text(d.find_element(By.ID, "review-status")))
     assert "Done" in _text(browser.find_element(By.ID, "review-status")), _text(
@@ -368,6 +387,11 @@ def test_the_owners_page(browser, page_service, tmp_path):
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#insights-chart svg rect"))
     assert "questions" in _text(browser.find_element(By.ID, "insights-chart"))
     assert browser.find_elements(By.CSS_SELECTOR, "#insights-top li")
+    # the decision rule: now and as fitted to the FAQ, nothing learnt from askers yet
+    _wait(browser, lambda d: "Now" in _text(d.find_element(By.ID, "rule-now")))
+    assert "answer when the score is at least" in _text(browser.find_element(By.ID, "rule-now"))
+    assert "Nothing learnt from askers" in _text(browser.find_element(By.ID, "rule-learnt"))
+    assert not browser.find_element(By.ID, "rule-undo").is_displayed()
     _shot(browser, "insights", tmp_path)
 
     # a phone's width: no view is wider than the screen

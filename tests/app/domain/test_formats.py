@@ -225,3 +225,40 @@ def test_alternate_wordings_from_every_format(tmp_path):
     bad.write_text(json.dumps({"question": "q", "answer": "a", "alternates": [3]}) + "\n", encoding="utf-8")
     with pytest.raises(DataError, match="line 1: alternate 1 must be a string"):
         load_faq(bad)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Question,Answer,Category,Alternate questions",
+        "questions,answers,CATEGORY,alternative question",
+        " Question? , Answer: ,source,Other wordings",
+        "question,answer,category,Synonyms",
+        "Question,Answer,Topic,alternate_question_2",
+    ],
+)
+def test_the_headers_owners_write_are_read_whatever_their_case_and_spacing(header):
+    data = f'{header}\n"How do I renew?","Online.","Loans","renew a book|extend a loan"\n'.encode()
+    dataset = parse_dataset(data, origin="faq.csv", fmt="csv")
+    (entry,) = dataset.entries
+    assert (entry.question, entry.answer, entry.source) == ("How do I renew?", "Online.", "Loans")
+    assert entry.alternates == ("renew a book", "extend a loan")
+    assert dataset.ignored_columns == ()
+
+
+def test_columns_not_read_are_named_in_the_summary(tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Question", "Answer", "Owner", "Answers", "Related questions", None])
+    sheet.append(["How do I renew?", "Online.", "Ana", "Twice.", "How long?", None])
+    path = tmp_path / "faq.xlsx"
+    book.save(path)
+    dataset = load_faq(path)
+    assert dataset.ignored_columns == (
+        "column 'Owner' ignored",
+        "column 'Answers' ignored (column 'Answer' is the answer)",
+        "column 'Related questions' ignored (follow-up questions are not read yet)",
+    )
+    assert "column 'Owner' ignored" in dataset.summary()

@@ -155,3 +155,66 @@ def test_answer_level_targets_five_percent_wrong():
     assert answer_level(0.75) == pytest.approx(0.8)  # 25% wrong tops, 1 in 5 of them may pass
     assert answer_level(0.2) == pytest.approx(0.9375)
     assert answer_level(0.99) == 0.5 and answer_level(0.0) == pytest.approx(0.95)  # clipped
+
+
+def _one_page(entries):
+    """The same entries as one help page would give them: no categories, no pages."""
+    return [FaqEntry(question=e.question, answer=e.answer, alternates=e.alternates) for e in entries]
+
+
+def test_a_faq_kept_as_one_page_gets_a_rule_from_its_own_topics(served):
+    """The near-domain estimate comes from topics found in the entries, so a FAQ with no pages
+    (one HTML help page, a CSV without categories) still gets one, close to its paged layout's."""
+    from app.domain.entry import unique_entries
+
+    paged = unique_entries(load_faq(MINI_FAQ).entries)
+    search, _ = served  # ranks as either layout would: the rule changes the status only
+    with_pages = search.fit_rule(paged)
+    one_page = search.fit_rule(_one_page(paged))
+    assert "leave-topic-out" in one_page.fitted["answer_score_from"]
+    assert "leave-page-out" in with_pages.fitted["answer_score_from"]  # both estimates were made
+    # the rule of the paged layout is never stricter than its topics alone would give
+    assert (with_pages.answer_margin, with_pages.answer_score) <= (
+        one_page.answer_margin,
+        one_page.answer_score,
+    )
+    wordings = lines(MINI_PARAPHRASES)
+    answered = {}
+    for name, rule in (("paged", with_pages), ("one page", one_page)):
+        results = [search.search(w["query"], top_k=10) for w in wordings]
+        answered[name] = sum(
+            rule.status(hits[0].score, _margin(hits)) == "answered" and hits[0].answer == w["answer"]
+            for hits, w in zip(results, wordings, strict=True)
+        )
+    assert abs(answered["paged"] - answered["one page"]) <= max(1, 0.05 * len(wordings))
+    assert answered["one page"] > 0  # not the answer-nothing rule a missing estimate gave
+
+
+def _margin(hits):
+    other = next((h.score for h in hits[1:] if h.answer != hits[0].answer), None)
+    return 1.0 if other is None else hits[0].score - other
+
+
+def test_topics_are_seeded_and_cover_every_entry():
+    from app.search.decision import spherical_kmeans, topic_groupings
+
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((50, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    first, again = topic_groupings(vectors, None), topic_groupings(vectors, None)
+    assert len(first) == 12 and all((a == b).all() for a, b in zip(first, again, strict=True))
+    assert all(len(g) == 50 for g in first)
+    # two well-separated groups of points come out as two topics
+    blobs = np.vstack([np.tile([1.0, 0, 0], (10, 1)), np.tile([0, 1.0, 0], (10, 1))]).astype(np.float32)
+    blobs += rng.normal(0, 0.01, blobs.shape).astype(np.float32)
+    blobs /= np.linalg.norm(blobs, axis=1, keepdims=True)
+    topics = spherical_kmeans(blobs, 2, seed=0)
+    assert len(set(topics[:10])) == len(set(topics[10:])) == 1 and topics[0] != topics[10]
+
+
+def test_a_rule_keeps_the_estimates_a_refit_from_askers_is_bounded_by(served):
+    search, _ = served
+    constraints = search.decision_rule().fitted["constraints"]
+    assert len(constraints["far"]) == len(far_questions())
+    assert 0 < len(constraints["near"]) <= 400
+    assert all(len(pair) == 2 for pair in constraints["near"])
