@@ -6,6 +6,7 @@ override these values; their defaults come from here, never from a second litera
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -167,6 +168,24 @@ class ServiceSettings(StoreSettings, ModelSettings, AdminSettings, RecordingSett
     # limit are answered 503 by the server (uvicorn's limit_concurrency).
     body_timeout_s: float = Field(default=15.0, validation_alias="FAQ_BODY_TIMEOUT_S", gt=0)
     max_connections: int = Field(default=512, validation_alias="FAQ_MAX_CONNECTIONS", ge=1)
+    # The reverse proxies whose X-Forwarded-For is believed (addresses or networks, comma
+    # separated; "*": any): behind them the client is the last address in the header that is not
+    # one of them, so budgets and labels count per visitor, not per proxy. uvicorn's own name
+    # for the same setting; its proxy handling is off, the app does this under any server.
+    forwarded_allow_ips: str = Field(default="127.0.0.1", validation_alias="FORWARDED_ALLOW_IPS")
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        for part in (p.strip() for p in value.split(",")):
+            if part and part != "*":
+                try:
+                    ipaddress.ip_network(part, strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"FORWARDED_ALLOW_IPS: {part!r} is not an address or a network (or '*')"
+                    ) from None
+        return value
 
 
 class ClientSettings(AdminSettings):

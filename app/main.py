@@ -12,7 +12,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.api.body_limit import BodySizeLimit
+from app.api.client_address import TrustedProxies
 from app.api.errors import add_error_handlers
+from app.api.no_store import NoStoreForAdmin
 from app.api.observability import RequestContext
 from app.api.routes import admin, ask, entries, feedback, health, metrics_route, web
 from app.api.schemas import ValidationProblem
@@ -89,6 +91,7 @@ def _drop_orphans(store: FaqStore, alias: str) -> None:
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     config = settings or ServiceSettings()
+    proxies = TrustedProxies(config.forwarded_allow_ips)  # a bad FORWARDED_ALLOW_IPS stops here
 
     metrics = Metrics()
 
@@ -115,6 +118,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         # Our 422 body (a readable `detail` and the `errors`), declared so the schema is true.
         responses={422: {"model": ValidationProblem, "description": "the request does not validate"}},
     )
+    app.state.proxies = proxies
     app.include_router(web.router)
     app.include_router(ask.router)
     app.include_router(feedback.router)
@@ -131,6 +135,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         admin_key=config.admin_api_key.get_secret_value().encode("utf-8") if config.admin_api_key else None,
         timeout_s=config.body_timeout_s,
     )
+    app.add_middleware(NoStoreForAdmin)
     app.add_middleware(RequestContext, metrics=metrics)
     add_error_handlers(app)
 

@@ -469,7 +469,10 @@ def serve(
     settings = settings_with(ServiceSettings)
     # Idle keep-alive connections close after 5 s; beyond FAQ_MAX_CONNECTIONS open connections
     # (per worker) the server answers 503 instead of taking more.
-    limits = {"timeout_keep_alive": 5, "limit_concurrency": settings.max_connections}
+    limits: dict = {"timeout_keep_alive": 5, "limit_concurrency": settings.max_connections}
+    # X-Forwarded-For is read by the app (FORWARDED_ALLOW_IPS, app.api.client_address), the same
+    # under any server and in the tests: uvicorn's own rewriting of the client is off.
+    limits["proxy_headers"] = False
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **limits)
         return

@@ -1,17 +1,25 @@
 """No Docker engine runs here: check the container files against the CLI and each other."""
 
+import ipaddress
+import re
 import shlex
 
 import pytest
 import typer
 import yaml
 
+from app.api.client_address import TrustedProxies
 from cli.main import app
 from tests.conftest import REPO_ROOT
 
 COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 DOCKERFILE = (REPO_ROOT / "Dockerfile").read_text()
+
+
+def compose_default(value: str) -> str:
+    """A compose value as `docker compose` reads it with the variable unset: ${NAME:-default}."""
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
 
 
 def parse_cli(argv: list[str]) -> tuple[str, dict]:
@@ -113,6 +121,14 @@ def test_the_cluster_profile_is_three_qdrant_nodes_two_api_replicas_and_a_proxy(
     conf_mount = next(v for v in proxy["volumes"] if v.endswith(":/etc/nginx/nginx.conf:ro"))
     conf = (REPO_ROOT / conf_mount.split(":")[0]).read_text()
     assert "server api-cluster:8000;" in conf and "proxy_pass http://faq_api;" in conf
+    # the visitor's address reaches the API, which believes it from this proxy only
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in conf
+    address = proxy["networks"]["default"]["ipv4_address"]
+    subnet = COMPOSE["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet)
+    trusted = TrustedProxies(compose_default(api["environment"]["FORWARDED_ALLOW_IPS"]))
+    assert trusted.trusts(address) and not trusted.trusts("203.0.113.1")
+    assert trusted.client(address, ["203.0.113.1"]) == "203.0.113.1"
 
 
 def test_bad_cli_calls_are_caught_by_the_parser():

@@ -68,9 +68,9 @@ def get_entries(services: ServicesDep) -> LiveEntries:
 
 
 def client_key(request: Request) -> str:
-    """Who is asking, for the per-client budgets: the peer address (behind a reverse proxy,
-    run uvicorn with its proxy headers trusted so that this is the real client)."""
-    return request.client.host if request.client else "unknown"
+    """Who is asking, for the per-client budgets: the peer address, or behind the proxies of
+    FORWARDED_ALLOW_IPS the visitor's (app.api.client_address)."""
+    return request.app.state.proxies.of(request)
 
 
 def client_id(request: Request) -> str:

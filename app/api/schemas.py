@@ -23,7 +23,7 @@ from app.domain.entry import (
     MAX_SOURCE_CHARS,
     FaqEntry,
     check_text,
-    normalise_text,
+    field_text,
 )
 from app.search.duplicates import EntryWarning
 
@@ -66,16 +66,7 @@ class AskRequest(BaseModel):
     @field_validator("question")
     @classmethod
     def _question_has_text(cls, value: str) -> str:
-        # The limit reads the text as sent: 10 MB of spaces around one word is not a question.
-        if len(value) > MAX_QUESTION_CHARS:
-            raise ValueError(f"question is {len(value)} characters long; the limit is {MAX_QUESTION_CHARS}")
-        text = check_text(value, "question").strip()
-        if not text:
-            raise ValueError("question must not be empty")
-        # NULs, zero-width and other invisible characters alone carry nothing to match.
-        if not any(c.isalnum() for c in text):
-            raise ValueError("question must contain at least one letter or digit")
-        return text
+        return field_text(value, "question", required=True, limit=MAX_QUESTION_CHARS, question=True)
 
     @field_validator("source")
     @classmethod
@@ -194,20 +185,15 @@ class ReindexJob(BaseModel):
 def _entry_text(name: str, limit: int) -> AfterValidator:
     """The data file's rules for a required text field, plus a length limit."""
 
-    def check(value: str) -> str:
-        if len(value) > limit:
-            raise ValueError(f"{name} is {len(value)} characters long; the limit is {limit}")
-        text = normalise_text(value, name, required=True)
-        if name == "question" and not any(c.isalnum() for c in text):
-            # NULs, zero-width and other invisible characters alone carry nothing to match.
-            raise ValueError("question must contain at least one letter or digit")
-        return text
-
-    return AfterValidator(check)
+    return AfterValidator(
+        lambda value: field_text(value, name, required=True, limit=limit, question=name == "question")
+    )
 
 
-def _optional_text(name: str) -> AfterValidator:
-    return AfterValidator(lambda value: normalise_text(value, name, required=False))
+def _optional_text(name: str, limit: int) -> AfterValidator:
+    # The limit in the validator, not as Field(max_length): pydantic would apply that after
+    # validation and count "items", not characters.
+    return AfterValidator(lambda value: field_text(value, name, required=False, limit=limit))
 
 
 QuestionText = Annotated[
@@ -218,8 +204,16 @@ QuestionText = Annotated[
 AnswerText = Annotated[
     str, _entry_text("answer", MAX_ANSWER_CHARS), Field(description=f"1 to {MAX_ANSWER_CHARS} characters.")
 ]
-SourceText = Annotated[str, _optional_text("source"), Field(max_length=MAX_SOURCE_CHARS)]
-PageText = Annotated[str, _optional_text("filename"), Field(max_length=MAX_SOURCE_CHARS)]
+SourceText = Annotated[
+    str,
+    _optional_text("source", MAX_SOURCE_CHARS),
+    Field(description=f"At most {MAX_SOURCE_CHARS} characters."),
+]
+PageText = Annotated[
+    str,
+    _optional_text("filename", MAX_SOURCE_CHARS),
+    Field(description=f"At most {MAX_SOURCE_CHARS} characters."),
+]
 # The entry's page: the data file calls it `filename`; `page` is accepted too.
 PAGE_NAMES = AliasChoices("filename", "page")
 Wordings = Annotated[
@@ -377,7 +371,11 @@ class FeedbackIn(BaseModel):
     question: QuestionText = Field(description="The question that was asked.")
     entry_id: UUID = Field(description="The `id` of the answer, as /ask returned it.", strict=False)
     helpful: bool
-    comment: Annotated[str, _optional_text("comment"), Field(max_length=MAX_COMMENT_CHARS)] = ""
+    comment: Annotated[
+        str,
+        _optional_text("comment", MAX_COMMENT_CHARS),
+        Field(description=f"At most {MAX_COMMENT_CHARS} characters."),
+    ] = ""
     picked: bool = Field(
         default=False,
         description="The user picked this entry among the suggestions of an asked-back question "

@@ -49,6 +49,19 @@ FIELD_LIMITS = {
 }
 
 
+def field_text(value: str, what: str, *, required: bool, limit: int | None, question: bool = False) -> str:
+    """The one rule for an entry's (or an asked) text, for data files, the API and test sets:
+    the length is read on the text as sent (ten megabytes of spaces around one word is not a
+    question), then normalised; a question must hold a letter or digit (NULs, zero-width and
+    other invisible characters alone carry nothing to match)."""
+    if limit is not None and len(value) > limit:
+        raise ValueError(f"{what} is {len(value)} characters long; the limit is {limit}")
+    text = normalise_text(value, what, required=required)
+    if question and text and not any(c.isalnum() for c in text):
+        raise ValueError(f"{what} must contain at least one letter or digit")
+    return text
+
+
 def string_field(record: dict, name: str, *, required: bool) -> str:
     """A string field of a record, normalised: required ones must be non-blank, and an entry's
     fields within FIELD_LIMITS."""
@@ -59,11 +72,9 @@ def string_field(record: dict, name: str, *, required: bool) -> str:
         return ""
     if not isinstance(value, str):
         raise ValueError(f"field '{name}' must be a string, got {type(value).__name__}")
-    text = normalise_text(value, f"field '{name}'", required=required)
-    limit = FIELD_LIMITS.get(name)
-    if limit is not None and len(text) > limit:
-        raise ValueError(f"field '{name}' is {len(text)} characters long; the limit is {limit}")
-    return text
+    return field_text(
+        value, f"field '{name}'", required=required, limit=FIELD_LIMITS.get(name), question=name == "question"
+    )
 
 
 # At most this many alternate wordings an entry (each is a vector searched with every question).
@@ -102,13 +113,11 @@ def normalise_alternates(value: object, question: str = "") -> tuple[str, ...]:
             raise ValueError(f"alternate {number} must be a string, got {type(item).__name__}")
         parts = item.split(WORDING_SEPARATOR) if isinstance(value, str) else [item]
         for part in parts:
-            text = normalise_text(part, f"alternate {number}", required=False)
+            text = field_text(
+                part, f"alternate {number}", required=False, limit=MAX_QUESTION_CHARS, question=True
+            )
             if not text:
                 continue
-            if len(text) > MAX_QUESTION_CHARS:
-                raise ValueError(
-                    f"alternate {number} is {len(text)} characters long; the limit is {MAX_QUESTION_CHARS}"
-                )
             key = wording_key(text)
             if key not in seen:
                 seen.add(key)

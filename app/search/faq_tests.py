@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app.domain.entry import normalise_text, wording_key
+from app.domain.entry import MAX_QUESTION_CHARS, field_text, wording_key
 from app.domain.formats import read_rows
 from app.domain.records import records_from_rows
 from app.search.decision import ANSWERED, CLARIFY
@@ -44,7 +44,10 @@ class TestQuestion:
         question = record.get("question")
         if not isinstance(question, str):
             raise ValueError("missing field 'question'")
-        text = normalise_text(question, "field 'question'", required=True)
+        # /ask's limits: a case is asked like a question
+        text = field_text(
+            question, "field 'question'", required=True, limit=MAX_QUESTION_CHARS, question=True
+        )
         expected_id = record.get("expected_id")
         expected_question = record.get("expected_question")
         for name, value in (("expected_id", expected_id), ("expected_question", expected_question)):

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from app.domain.entry import FaqEntry, wording_key
+from app.domain.entry import DataError, FaqEntry, wording_key
 from app.domain.formats import read_rows
 from app.domain.records import FaqDataset, InvalidRow, records_from_rows
 from app.encoding.priority import in_writes
@@ -30,6 +30,9 @@ from app.writes.reindex_jobs import JobState, ReindexJobs
 logger = logging.getLogger(__name__)
 
 MERGE, REPLACE = "merge", "replace"
+# The most rows one import reads: a FAQ of this size encodes in minutes, a bigger file is
+# refused before anything is encoded.
+MAX_IMPORT_ROWS = 50_000
 MODES = (MERGE, REPLACE)
 
 
@@ -84,6 +87,8 @@ def parse_rows(data: bytes, fmt: str, origin: str) -> ParsedFile:
     """Every row of the file as (where, entry), and the invalid ones (DataError when the file
     cannot be read at all)."""
     rows = read_rows(data, fmt, origin)
+    if len(rows) > MAX_IMPORT_ROWS:
+        raise DataError(f"{origin}: {len(rows):,} rows; an import takes at most {MAX_IMPORT_ROWS:,}")
     entries: list[tuple[str, FaqEntry]] = []
     invalid: list[InvalidRow] = []
     for row in rows:
@@ -138,7 +143,9 @@ class FaqImport:
                 plan.changed.append((where, target, pid))
         if mode == REPLACE:
             plan.removed = [pid for pid in live if pid not in matched]
-        plan.warnings = self._warnings(plan)
+        # Warnings encode every entry touched: only for a file that can be written (a file with
+        # invalid rows is refused, and its owner fixes the rows first).
+        plan.warnings = [] if plan.errors else self._warnings(plan)
         return plan
 
     def _warnings(self, plan: ImportPlan) -> list[EntryWarning]:

@@ -44,6 +44,11 @@ VARIABLES = {
     "FAQ_MAX_REQUEST_BYTES": ("500", lambda s: s.max_request_bytes, 500),
     "FAQ_BODY_TIMEOUT_S": ("3", lambda s: s.body_timeout_s, 3.0),
     "FAQ_MAX_CONNECTIONS": ("64", lambda s: s.max_connections, 64),
+    "FORWARDED_ALLOW_IPS": (
+        "172.28.0.10,10.0.0.0/8",
+        lambda s: s.forwarded_allow_ips,
+        "172.28.0.10,10.0.0.0/8",
+    ),
 }
 
 
@@ -74,6 +79,10 @@ def test_every_variable_is_read_from_the_environment(monkeypatch, tmp_path):
 
 
 def test_bad_values_are_refused_with_the_variable_named():
+    from app.config import ServiceSettings
+
+    with pytest.raises(ValueError, match="FORWARDED_ALLOW_IPS: 'nginx'"):
+        ServiceSettings(FORWARDED_ALLOW_IPS="10.0.0.1, nginx")
     with pytest.raises(ValueError, match="DEVICE must be one of"):
         ModelSettings(DEVICE="tpu")
     with pytest.raises(ValueError, match="FAQ_COLLECTION"):

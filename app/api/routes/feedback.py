@@ -26,11 +26,11 @@ def give_feedback(
     background: BackgroundTasks,
 ) -> FeedbackOut:
     """Say whether an answer helped. `entry_id` is the answer's `id` from /ask. Stored with the
-        question's embedding; `picked` (a suggestion chosen after the service asked back) and not
+    question's embedding; `picked` (a suggestion chosen after the service asked back) and not
     helpful feedback go to the review queue, and only questions the owner accepted there become
     training pairs (`faq feedback export`); feedback also teaches the decision rule (GET
-    /admin/rule). One
-        client may post FAQ_FEEDBACK_PER_MINUTE a minute (429 with Retry-After beyond)."""
+    /admin/rule). One client may post FAQ_FEEDBACK_PER_MINUTE a minute (429 with Retry-After
+    beyond); behind a proxy of FORWARDED_ALLOW_IPS, the client is the visitor."""
     budget = services.feedback_budget
     if not budget.allow(client_key(request)):
         raise HTTPException(
