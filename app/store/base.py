@@ -217,12 +217,23 @@ class FaqStore(ABC):
             if cursor is None:
                 return
 
-    @abstractmethod
     def stored_vectors(
         self, collection: str, names: Sequence[str], page: int = 1000
     ) -> tuple[list[FaqEntry], dict[str, np.ndarray]]:
         """Every entry of a collection with its named dense vectors (for refitting the decision
-        rule after live changes, without encoding the FAQ again)."""
+        rule after live changes, without encoding the FAQ again); a point without one of them
+        is left out."""
+        entries: list[FaqEntry] = []
+        columns: dict[str, list[np.ndarray]] = {name: [] for name in names}
+        for _, payload, vectors in self._scan(collection, list(names), page):
+            if not all(name in vectors for name in names):
+                continue
+            entries.append(entry_from_payload(payload))
+            for name in names:
+                columns[name].append(np.asarray(vectors[name], dtype=np.float32))
+        return entries, {
+            name: np.stack(rows) if rows else np.zeros((0, 0), np.float32) for name, rows in columns.items()
+        }
 
     @abstractmethod
     def metadata(self, collection: str) -> dict:
@@ -234,10 +245,23 @@ class FaqStore(ABC):
     def set_metadata(self, collection: str, values: Mapping[str, object]) -> None:
         """Store `values` with the collection version (merged into its metadata)."""
 
-    @abstractmethod
     def ids_holding(self, alias: str, entries: Sequence[FaqEntry]) -> dict[str, str]:
         """For each of `entries` already stored (the same content, under whatever id): content
-        id -> the id of the point that holds it."""
+        id -> the id of the point that holds it. Never-edited entries are found by their id,
+        edited ones by the content id kept in their payload."""
+        wanted = {entry.id: entry for entry in entries}
+        if not wanted:
+            return {}
+        points = [
+            *self._retrieve(alias, list(wanted)),
+            *self._having(alias, CONTENT_ID, list(wanted), limit=len(wanted) * 2 + 10),
+        ]
+        found: dict[str, str] = {}
+        for point_id, payload in points:
+            stored = entry_from_payload(payload)
+            if stored.id in wanted:
+                found.setdefault(stored.id, point_id)
+        return found
 
     @abstractmethod
     def delete_points(self, collection: str, ids: Sequence[str]) -> None: ...
@@ -247,15 +271,20 @@ class FaqStore(ABC):
         """How many entries each `source` value has (a facet count)."""
 
     # ---- record collections (feedback, unanswered questions, job records) -------------------
-    @abstractmethod
     def add_record(self, name: str, record_id: str, vector: np.ndarray, payload: dict) -> None:
         """Write a record to a plain collection (one unnamed cosine vector a record) kept beside
         the FAQ; created by its first record, never versioned or replaced by an index job."""
+        self.add_records(name, [(record_id, vector, payload)])
 
     def add_records(self, name: str, records: Sequence[tuple[str, np.ndarray, dict]]) -> None:
         """`add_record` for several records (id, vector, payload) in one write."""
-        for record_id, vector, payload in records:
-            self.add_record(name, record_id, vector, payload)
+        if not records:
+            return
+        with self._creating:
+            if not self._has_collection(name):
+                size = len(records[0][1])
+                self.create_collection(CollectionLayout(name=name, dense={"": size}, distance="cosine"))
+        self._upsert_records(name, records)
 
     @abstractmethod
     def index_records(self, name: str, keys: Sequence[str]) -> None:
@@ -269,30 +298,88 @@ class FaqStore(ABC):
         """How many records of `name` have each value of `key` (the `limit` most frequent),
         among those whose payload matches one of the listed values of every `where` key."""
 
-    @abstractmethod
     def records(
         self, name: str, *, with_vectors: bool = False, page: int = 1000
     ) -> Iterator[tuple[str, dict, np.ndarray | None]]:
         """Every record of a record collection: (id, payload, vector or None); none before the
         first record is written."""
+        if not self._has_collection(name):
+            return
+        for record_id, payload, vectors in self._scan(name, with_vectors, page):
+            values = vectors.get("") if with_vectors else None
+            yield record_id, payload, None if values is None else np.asarray(values, dtype=np.float32)
 
+    # ---- shared state of several processes (reindex job records and their lease) -------------
     def put_state(self, name: str, record_id: str, payload: dict) -> None:
         """Write a small state record (no meaningful vector) to the plain collection `name`."""
         self.add_record(name, record_id, NO_VECTOR, payload)
 
-    @abstractmethod
-    def get_state(self, name: str, record_id: str) -> dict | None: ...
+    def get_state(self, name: str, record_id: str) -> dict | None:
+        if not self._has_collection(name):
+            return None
+        found = self._retrieve(name, [record_id])
+        return found[0][1] if found else None
 
-    @abstractmethod
     def take_lease(self, name: str, lease_id: str, holder: str, now: float, ttl: float) -> str | None:
         """Take the lease `lease_id` for `holder` when it is free or its holder has not renewed
-        it for `ttl` seconds; None when taken, else the holder that has it."""
+        it for `ttl` seconds; None when taken, else the holder that has it. A conditional write
+        (the payload is set only if the lease point is free or expired), then read back: an
+        engine applies a collection's updates one after another, so of two processes racing,
+        one write matches and the other finds the lease held."""
+        if self.get_state(name, lease_id) is None:
+            self.put_state(name, lease_id, {"holder": "", "renewed": 0.0})
+        self._set_lease(name, lease_id, {"holder": holder, "renewed": now}, free_before=now - ttl)
+        held_by = str((self.get_state(name, lease_id) or {}).get("holder", ""))
+        return None if held_by == holder else held_by
+
+    def renew_lease(self, name: str, lease_id: str, holder: str, now: float) -> None:
+        self._set_lease(name, lease_id, {"renewed": now}, holder=holder)
+
+    def release_lease(self, name: str, lease_id: str, holder: str) -> None:
+        self._set_lease(name, lease_id, {"holder": "", "renewed": 0.0}, holder=holder)
+
+    # ---- what each engine provides for the algorithms above ---------------------------------
+    # Creating a record collection on its first record: one thread at a time (per store).
+    _creating = threading.RLock()
 
     @abstractmethod
-    def renew_lease(self, name: str, lease_id: str, holder: str, now: float) -> None: ...
+    def _has_collection(self, name: str) -> bool:
+        """Whether the collection (or alias) `name` exists."""
 
     @abstractmethod
-    def release_lease(self, name: str, lease_id: str, holder: str) -> None: ...
+    def _retrieve(self, collection: str, ids: Sequence[str]) -> list[tuple[str, dict]]:
+        """(id, payload) of the points of these ids that exist."""
+
+    @abstractmethod
+    def _having(
+        self, collection: str, key: str, values: Sequence[str], *, limit: int
+    ) -> list[tuple[str, dict]]:
+        """(id, payload) of at most `limit` points whose payload `key` is one of `values`."""
+
+    @abstractmethod
+    def _scan(
+        self, collection: str, vectors: bool | list[str], page: int
+    ) -> Iterator[tuple[str, dict, dict[str, object]]]:
+        """Every point as (id, payload, its dense vectors by name; "" the unnamed one), with the
+        asked vectors (all, none, or these names), a page at a time: a lock is held for one page,
+        never across the caller's work."""
+
+    @abstractmethod
+    def _upsert_records(self, name: str, records: Sequence[tuple[str, np.ndarray, dict]]) -> None:
+        """Write records (id, vector, payload) to an existing record collection."""
+
+    @abstractmethod
+    def _set_lease(
+        self,
+        name: str,
+        lease_id: str,
+        payload: dict,
+        *,
+        holder: str | None = None,
+        free_before: float | None = None,
+    ) -> None:
+        """Set `payload` on the lease point, in one conditional write: only where its holder is
+        `holder`, or (`free_before`) where it has none or was last renewed before that time."""
 
     # ---- the whole store, for copying it to another engine (`faq migrate-store`) --------------
     @abstractmethod

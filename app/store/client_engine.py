@@ -206,6 +206,7 @@ class ClientStore(FaqStore):
     def drop(self, collection: str) -> None:
         with self._locked():
             self.client.delete_collection(collection)
+            self._record_collections.discard(collection)
 
     # ---- raw queries ------------------------------------------------------------------------
     def query(
@@ -291,24 +292,6 @@ class ClientStore(FaqStore):
         following = None if next_offset is None else str(next_offset)
         return [(str(p.id), entry_from_payload(p.payload)) for p in points], following
 
-    def stored_vectors(
-        self, collection: str, names: Sequence[str], page: int = 1000
-    ) -> tuple[list[FaqEntry], dict[str, np.ndarray]]:
-        """Every entry of a collection with its named dense vectors (for refitting the decision
-        rule after live changes, without encoding the FAQ again)."""
-        entries: list[FaqEntry] = []
-        columns: dict[str, list[np.ndarray]] = {name: [] for name in names}
-        for p in self._scroll(collection, list(names), page):
-            vectors = p.vector if isinstance(p.vector, dict) else {}
-            if not all(name in vectors for name in names):
-                continue
-            entries.append(entry_from_payload(p.payload))
-            for name in names:
-                columns[name].append(np.asarray(vectors[name], dtype=np.float32))
-        return entries, {
-            name: np.stack(rows) if rows else np.zeros((0, 0), np.float32) for name, rows in columns.items()
-        }
-
     def metadata(self, collection: str) -> dict:
         # Qdrant resolves an alias here itself, in one request.
         with self._locked():
@@ -319,31 +302,6 @@ class ClientStore(FaqStore):
         """Store `values` with the collection version (merged into its metadata)."""
         with self._locked():
             self.client.update_collection(collection, metadata=dict(values))
-
-    def ids_holding(self, alias: str, entries: Sequence[FaqEntry]) -> dict[str, str]:
-        """For each of `entries` already stored (the same content, under whatever id): content
-        id -> the id of the point that holds it. Never-edited entries are found by their id,
-        edited ones by the content id kept in their payload."""
-        wanted = {entry.id: entry for entry in entries}
-        if not wanted:
-            return {}
-        found: dict[str, str] = {}
-        with self._locked():
-            by_id = self.client.retrieve(alias, ids=list(wanted), with_payload=True, with_vectors=False)
-            edited, _ = self.client.scroll(
-                alias,
-                scroll_filter=models.Filter(
-                    must=[models.FieldCondition(key=CONTENT_ID, match=models.MatchAny(any=list(wanted)))]
-                ),
-                limit=len(wanted) * 2 + 10,
-                with_payload=True,
-                with_vectors=False,
-            )
-        for point in [*by_id, *edited]:
-            stored = entry_from_payload(point.payload)
-            if stored.id in wanted:
-                found.setdefault(stored.id, str(point.id))
-        return found
 
     def delete_points(self, collection: str, ids: Sequence[str]) -> None:
         with self._locked():
@@ -356,19 +314,6 @@ class ClientStore(FaqStore):
         return {str(hit.value): hit.count for hit in response.hits}
 
     # ---- record collections (feedback, unanswered questions) ----------------------------------
-    def add_records(self, name: str, records: Sequence[tuple[str, np.ndarray, dict]]) -> None:
-        if not records:
-            return
-        first_id, first_vector, first_payload = records[0]
-        self.add_record(name, first_id, first_vector, first_payload)  # creates the collection
-        points = [
-            models.PointStruct(id=record_id, vector=vector.tolist(), payload=payload)
-            for record_id, vector, payload in records[1:]
-        ]
-        if points:
-            with self._locked():
-                self.client.upsert(name, points=points, wait=True)
-
     def index_records(self, name: str, keys: Sequence[str]) -> None:
         if self.embedded:
             return  # local mode filters and counts by scanning; it has no payload indexes
@@ -394,84 +339,7 @@ class ClientStore(FaqStore):
             )
         return {str(hit.value): hit.count for hit in response.hits if hit.count > 0}
 
-    def add_record(self, name: str, record_id: str, vector: np.ndarray, payload: dict) -> None:
-        """Write a record to a plain collection (one unnamed cosine vector a record) kept beside
-        the FAQ for a log (feedback, unanswered questions); created by its first record, never
-        versioned or replaced by an index job."""
-        point = models.PointStruct(id=record_id, vector=vector.tolist(), payload=payload)
-        with self._locked():
-            if name not in self._record_collections:
-                if not self.client.collection_exists(name):
-                    self.client.create_collection(
-                        name,
-                        vectors_config=models.VectorParams(size=len(vector), distance=models.Distance.COSINE),
-                    )
-                self._record_collections.add(name)
-            self.client.upsert(name, points=[point], wait=True)
-
     # ---- shared state of several processes (reindex job records and their lease) -------------
-    def get_state(self, name: str, record_id: str) -> dict | None:
-        with self._locked():
-            if name not in self._record_collections and not self.client.collection_exists(name):
-                return None
-            points = self.client.retrieve(name, ids=[record_id], with_payload=True, with_vectors=False)
-        return dict(points[0].payload or {}) if points else None
-
-    def take_lease(self, name: str, lease_id: str, holder: str, now: float, ttl: float) -> str | None:
-        """Take the lease `lease_id` for `holder` when it is free or its holder has not renewed
-        it for `ttl` seconds; None when taken, else the holder that has it. A conditional write
-        (the payload is set only on a lease point that matches "free or expired"), then read
-        back: Qdrant applies a collection's updates one after another, so of two processes
-        racing, one write matches and the other finds the lease held."""
-        if self.get_state(name, lease_id) is None:
-            self.put_state(name, lease_id, {"holder": "", "renewed": 0.0})
-        free = models.Filter(
-            must=[models.HasIdCondition(has_id=[lease_id])],
-            should=[
-                models.FieldCondition(key="holder", match=models.MatchValue(value="")),
-                models.FieldCondition(key="renewed", range=models.Range(lt=now - ttl)),
-            ],
-        )
-        with self._locked():
-            self.client.set_payload(name, payload={"holder": holder, "renewed": now}, points=free, wait=True)
-        current = self.get_state(name, lease_id) or {}
-        held_by = str(current.get("holder", ""))
-        return None if held_by == holder else held_by
-
-    def renew_lease(self, name: str, lease_id: str, holder: str, now: float) -> None:
-        mine = models.Filter(
-            must=[
-                models.HasIdCondition(has_id=[lease_id]),
-                models.FieldCondition(key="holder", match=models.MatchValue(value=holder)),
-            ]
-        )
-        with self._locked():
-            self.client.set_payload(name, payload={"renewed": now}, points=mine, wait=True)
-
-    def release_lease(self, name: str, lease_id: str, holder: str) -> None:
-        mine = models.Filter(
-            must=[
-                models.HasIdCondition(has_id=[lease_id]),
-                models.FieldCondition(key="holder", match=models.MatchValue(value=holder)),
-            ]
-        )
-        with self._locked():
-            self.client.set_payload(name, payload={"holder": "", "renewed": 0.0}, points=mine, wait=True)
-
-    def records(
-        self, name: str, *, with_vectors: bool = False, page: int = 1000
-    ) -> Iterator[tuple[str, dict, np.ndarray | None]]:
-        """Every record of a record collection: (id, payload, vector or None); none before the
-        first record is written."""
-        with self._locked():
-            if name not in self._record_collections and not self.client.collection_exists(name):
-                return
-        for p in self._scroll(name, with_vectors, page):
-            vector = None
-            if with_vectors and p.vector is not None:
-                vector = np.asarray(p.vector, dtype=np.float32)
-            yield str(p.id), dict(p.payload or {}), vector
-
     # ---- the whole store, for copying it ------------------------------------------------------
     def aliases(self) -> dict[str, str]:
         with self._locked():
@@ -559,6 +427,68 @@ class ClientStore(FaqStore):
             yield from points
             if offset is None:
                 return
+
+    # ---- the primitives of app.store.base's shared algorithms ------------------------------
+    def _has_collection(self, name: str) -> bool:
+        if name in self._record_collections:
+            return True
+        with self._locked():
+            exists = self.client.collection_exists(name)
+        if exists:
+            self._record_collections.add(name)
+        return exists
+
+    def _retrieve(self, collection: str, ids: Sequence[str]) -> list[tuple[str, dict]]:
+        with self._locked():
+            points = self.client.retrieve(collection, ids=list(ids), with_payload=True, with_vectors=False)
+        return [(str(p.id), dict(p.payload or {})) for p in points]
+
+    def _having(
+        self, collection: str, key: str, values: Sequence[str], *, limit: int
+    ) -> list[tuple[str, dict]]:
+        match = models.Filter(must=[models.FieldCondition(key=key, match=models.MatchAny(any=list(values)))])
+        with self._locked():
+            points, _ = self.client.scroll(
+                collection, scroll_filter=match, limit=limit, with_payload=True, with_vectors=False
+            )
+        return [(str(p.id), dict(p.payload or {})) for p in points]
+
+    def _scan(
+        self, collection: str, vectors: bool | list[str], page: int
+    ) -> Iterator[tuple[str, dict, dict[str, object]]]:
+        for p in self._scroll(collection, vectors, page):
+            raw = p.vector if isinstance(p.vector, dict) else ({"": p.vector} if p.vector is not None else {})
+            yield str(p.id), dict(p.payload or {}), dict(raw)
+
+    def _upsert_records(self, name: str, records: Sequence[tuple[str, np.ndarray, dict]]) -> None:
+        points = [
+            models.PointStruct(id=record_id, vector=vector.tolist(), payload=payload)
+            for record_id, vector, payload in records
+        ]
+        with self._locked():
+            self.client.upsert(name, points=points, wait=True)
+
+    def _set_lease(
+        self,
+        name: str,
+        lease_id: str,
+        payload: dict,
+        *,
+        holder: str | None = None,
+        free_before: float | None = None,
+    ) -> None:
+        conditions: list[models.Condition] = [models.HasIdCondition(has_id=[lease_id])]
+        if holder is not None:
+            conditions.append(models.FieldCondition(key="holder", match=models.MatchValue(value=holder)))
+        either: list[models.Condition] | None = None
+        if free_before is not None:
+            either = [
+                models.FieldCondition(key="holder", match=models.MatchValue(value="")),
+                models.FieldCondition(key="renewed", range=models.Range(lt=free_before)),
+            ]
+        where = models.Filter(must=conditions, should=either)
+        with self._locked():
+            self.client.set_payload(name, payload=payload, points=where, wait=True)
 
     def write_points(self, collection: str, points: Sequence[StoredPoint]) -> None:
         structs = []

@@ -29,6 +29,7 @@ import threading
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -143,10 +144,6 @@ def _source_filter(source: str | None) -> qe.Filter | None:
     if not source:
         return None
     return qe.Filter(must=[qe.FieldCondition("source", match=qe.MatchValue(source))])
-
-
-def _lease_filter(lease_id: str, *conditions: Any, should: Sequence[Any] = ()) -> qe.Filter:
-    return qe.Filter(must=[qe.HasIdCondition({lease_id}), *conditions], should=list(should) or None)
 
 
 def _dense_of(vector: Any) -> dict[str, Any]:
@@ -486,23 +483,6 @@ class EdgeStore(FaqStore):
             None if following is None else str(following)
         )
 
-    def stored_vectors(
-        self, collection: str, names: Sequence[str], page: int = 1000
-    ) -> tuple[list[FaqEntry], dict[str, np.ndarray]]:
-        entries: list[FaqEntry] = []
-        columns: dict[str, list[list[float]]] = {name: [] for name in names}
-        for p in self._scroll(collection, list(names), page):
-            vectors = _dense_of(p.vector)
-            if not all(name in vectors for name in names):
-                continue
-            entries.append(entry_from_payload(p.payload))
-            for name in names:
-                columns[name].append(vectors[name])
-        return entries, {
-            name: np.asarray(rows, dtype=np.float32) if rows else np.zeros((0, 0), np.float32)
-            for name, rows in columns.items()
-        }
-
     def _scroll(self, collection: str, with_vector: bool | list[str], page: int) -> Iterator[Any]:
         """Every point of `collection` with its payload, a page at a time (the lock is held for
         one page, never across the caller's work)."""
@@ -523,36 +503,9 @@ class EdgeStore(FaqStore):
     def set_metadata(self, collection: str, values: Mapping[str, object]) -> None:
         with self._registry_lock:
             handle = self._handle(collection)
-            layout = handle.layout
-            handle.layout = CollectionLayout(
-                name=layout.name,
-                dense=layout.dense,
-                distance=layout.distance,
-                sparse=layout.sparse,
-                metadata={**layout.metadata, **values},
-            )
+            # Every field of the layout but its metadata stays (a hand-built copy once lost `multi`).
+            handle.layout = replace(handle.layout, metadata={**handle.layout.metadata, **values})
             self._write_layout(handle.layout)
-
-    def ids_holding(self, alias: str, entries: Sequence[FaqEntry]) -> dict[str, str]:
-        wanted = {entry.id: entry for entry in entries}
-        if not wanted:
-            return {}
-        with self._using(alias) as shard:
-            by_id = shard.retrieve(list(wanted), with_payload=True, with_vector=False)
-            edited, _ = shard.scroll(
-                qe.ScrollRequest(
-                    limit=len(wanted) * 2 + 10,
-                    filter=qe.Filter(must=[qe.FieldCondition(CONTENT_ID, match=qe.MatchAny(list(wanted)))]),
-                    with_payload=True,
-                    with_vector=False,
-                )
-            )
-        found: dict[str, str] = {}
-        for point in [*by_id, *edited]:
-            stored = entry_from_payload(point.payload)
-            if stored.id in wanted:
-                found.setdefault(stored.id, str(point.id))
-        return found
 
     def delete_points(self, collection: str, ids: Sequence[str]) -> None:
         with self._using(collection) as shard:
@@ -568,25 +521,59 @@ class EdgeStore(FaqStore):
     def _exists(self, collection: str) -> bool:
         return collection in self._open or (self._folder(collection) / "layout.json").exists()
 
-    def add_record(self, name: str, record_id: str, vector: np.ndarray, payload: dict) -> None:
-        with self._registry_lock:
-            if not self._exists(name):
-                self.create_collection(
-                    CollectionLayout(name=name, dense={"": len(vector)}, distance="cosine")
-                )
-        with self._using(name) as shard:
-            shard.update(qe.UpdateOperation.upsert_points([qe.Point(record_id, vector.tolist(), payload)]))
+    # ---- the primitives of app.store.base's shared algorithms ------------------------------
+    def _has_collection(self, name: str) -> bool:
+        return self._exists(name)
 
-    def add_records(self, name: str, records: Sequence[tuple[str, np.ndarray, dict]]) -> None:
-        if not records:
-            return
-        with self._registry_lock:
-            if not self._exists(name):
-                size = len(records[0][1])
-                self.create_collection(CollectionLayout(name=name, dense={"": size}, distance="cosine"))
+    def _retrieve(self, collection: str, ids: Sequence[str]) -> list[tuple[str, dict]]:
+        with self._using(collection) as shard:
+            points = shard.retrieve(list(ids), with_payload=True, with_vector=False)
+        return [(str(p.id), dict(p.payload or {})) for p in points]
+
+    def _having(
+        self, collection: str, key: str, values: Sequence[str], *, limit: int
+    ) -> list[tuple[str, dict]]:
+        match = qe.Filter(must=[qe.FieldCondition(key, match=qe.MatchAny(list(values)))])
+        with self._using(collection) as shard:
+            points, _ = shard.scroll(
+                qe.ScrollRequest(limit=limit, filter=match, with_payload=True, with_vector=False)
+            )
+        return [(str(p.id), dict(p.payload or {})) for p in points]
+
+    def _scan(
+        self, collection: str, vectors: bool | list[str], page: int
+    ) -> Iterator[tuple[str, dict, dict[str, object]]]:
+        for p in self._scroll(collection, vectors, page):
+            yield str(p.id), dict(p.payload or {}), dict(_dense_of(p.vector))
+
+    def _upsert_records(self, name: str, records: Sequence[tuple[str, np.ndarray, dict]]) -> None:
         points = [qe.Point(record_id, vector.tolist(), payload) for record_id, vector, payload in records]
         with self._using(name) as shard:
             shard.update(qe.UpdateOperation.upsert_points(points))
+
+    def _set_lease(
+        self,
+        name: str,
+        lease_id: str,
+        payload: dict,
+        *,
+        holder: str | None = None,
+        free_before: float | None = None,
+    ) -> None:
+        # One process holds an Edge store (the folder lock), so the shard's lock alone would do;
+        # the conditional write keeps the contract of the server engine's.
+        mine = [qe.FieldCondition("holder", match=qe.MatchValue(holder))] if holder is not None else []
+        either: list[Any] = (
+            [
+                qe.FieldCondition("holder", match=qe.MatchValue("")),
+                qe.FieldCondition("renewed", range=qe.RangeFloat(lt=free_before)),
+            ]
+            if free_before is not None
+            else []
+        )
+        where = qe.Filter(must=[qe.HasIdCondition({lease_id}), *mine], should=either or None)
+        with self._using(name) as shard:
+            shard.update(qe.UpdateOperation.set_payload_by_filter(where, payload))
 
     def index_records(self, name: str, keys: Sequence[str]) -> None:
         with self._using(name) as shard:
@@ -607,52 +594,6 @@ class EdgeStore(FaqStore):
         with self._using(name) as shard:
             response = shard.facet(request)
         return {str(hit.value): hit.count for hit in response.hits if hit.count > 0}
-
-    def records(
-        self, name: str, *, with_vectors: bool = False, page: int = 1000
-    ) -> Iterator[tuple[str, dict, np.ndarray | None]]:
-        if not self._exists(name):
-            return
-        for p in self._scroll(name, with_vectors, page):
-            vector = None
-            if with_vectors:
-                values = _dense_of(p.vector).get("")
-                vector = None if values is None else np.asarray(values, dtype=np.float32)
-            yield str(p.id), dict(p.payload or {}), vector
-
-    def get_state(self, name: str, record_id: str) -> dict | None:
-        if not self._exists(name):
-            return None
-        with self._using(name) as shard:
-            points = shard.retrieve([record_id], with_payload=True, with_vector=False)
-        return dict(points[0].payload or {}) if points else None
-
-    def take_lease(self, name: str, lease_id: str, holder: str, now: float, ttl: float) -> str | None:
-        # One process holds an Edge store (the folder lock), so the shard's lock alone would do;
-        # the conditional write keeps the same contract as the server engine's.
-        if self.get_state(name, lease_id) is None:
-            self.put_state(name, lease_id, {"holder": "", "renewed": 0.0})
-        free = _lease_filter(
-            lease_id,
-            should=[
-                qe.FieldCondition("holder", match=qe.MatchValue("")),
-                qe.FieldCondition("renewed", range=qe.RangeFloat(lt=now - ttl)),
-            ],
-        )
-        with self._using(name) as shard:
-            shard.update(qe.UpdateOperation.set_payload_by_filter(free, {"holder": holder, "renewed": now}))
-        held_by = str((self.get_state(name, lease_id) or {}).get("holder", ""))
-        return None if held_by == holder else held_by
-
-    def renew_lease(self, name: str, lease_id: str, holder: str, now: float) -> None:
-        mine = _lease_filter(lease_id, qe.FieldCondition("holder", match=qe.MatchValue(holder)))
-        with self._using(name) as shard:
-            shard.update(qe.UpdateOperation.set_payload_by_filter(mine, {"renewed": now}))
-
-    def release_lease(self, name: str, lease_id: str, holder: str) -> None:
-        mine = _lease_filter(lease_id, qe.FieldCondition("holder", match=qe.MatchValue(holder)))
-        with self._using(name) as shard:
-            shard.update(qe.UpdateOperation.set_payload_by_filter(mine, {"holder": "", "renewed": 0.0}))
 
     # ---- the whole store, for copying it ------------------------------------------------------
     def aliases(self) -> dict[str, str]:

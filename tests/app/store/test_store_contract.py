@@ -261,6 +261,12 @@ def test_multivectors_score_each_point_by_its_best_row(store, alias):
     assert [p.id for p in found] == [ENTRIES[0].id, ENTRIES[2].id], "the point without rows is not found"
     assert found[0].score == pytest.approx(float(VECTORS[2] @ VECTORS[2]), rel=1e-5)
     assert store.layout(name).multi == ("rows",) and store.collection_info(alias).vectors == ("dense", "rows")
+    # metadata set afterwards (as the index job sets the decision rule) keeps the layout whole
+    store.set_metadata(name, {"decision": {"answer_score": 0.5}})
+    assert (
+        store.layout(name).multi == ("rows",)
+        and store.layout(name).metadata["decision"]["answer_score"] == 0.5
+    )
     target = EdgeStore.temporary()
     try:
         target.create_collection(store.layout(name))
