@@ -41,7 +41,7 @@ test-slow: install ## Run the slow tests too (full data set training and evaluat
 test-proof: install ## Long property, load and fault tests (uses var/servable and the real data set)
 	$(BIN)/pytest -q -s -m proof
 
-check: install ## Lint (ruff), format check (ruff) and type check (mypy on app/, cli/ and benchmarks/)
+check: install ## Lint (ruff), format check (ruff) and type check (mypy on app/, cli/, benchmarks/ and training/)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -227,8 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per question
     # The readers of `faq evaluate`: the same formats and the same errors for a bad file.
+    from app.domain.ask_sets import load_out_of_domain, load_paraphrases
     from app.domain.entry import DataError
-    from training.evaluate import load_out_of_domain, load_paraphrases
 
     try:
         wordings = load_paraphrases(args.paraphrases) if args.paraphrases else []

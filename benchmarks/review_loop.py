@@ -110,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    from app.domain.ask_sets import load_out_of_domain, load_paraphrases
     from app.domain.entry import DataError
-    from training.evaluate import load_out_of_domain, load_paraphrases
 
     try:
         reviewed = load_paraphrases(args.paraphrases)

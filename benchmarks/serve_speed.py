@@ -171,7 +171,7 @@ def free_port() -> int:
 
 
 def bench_questions(dataset: FaqDataset, paraphrases: Path | None, seed: int) -> list[str]:
-    from training.split import split_entries  # the val split: questions the model never trained on
+    from app.domain.split import split_entries  # the val split: questions the model never trained on
 
     texts = [entry.question for entry in split_entries(dataset.entries).val]
     if paraphrases is not None and paraphrases.is_file():

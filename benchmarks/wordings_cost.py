@@ -28,13 +28,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=20, help="timed rounds of each (interleaved)")
     parser.add_argument("--output", type=Path, help="also write the report here (JSON)")
     args = parser.parse_args(argv)
+    from app.domain.ask_sets import load_paraphrases
     from app.domain.records import FaqDataset, load_faq
     from app.encoding.servable import Servable
     from app.search.faq_search import FaqSearch, Question
     from app.search.settings import WORDINGS_VECTOR, SearchSettings
     from app.store.opening import scratch_store
     from app.writes.index_job import index_dataset
-    from training.evaluate import load_paraphrases
 
     entries = load_faq(args.data).entries
     pairs = load_paraphrases(args.wordings)

@@ -148,7 +148,7 @@ QUESTION_ENCODER = (
 LEXICAL_WEIGHT = (
     "Weight of the lexical side (token matches, a sparse vector with IDF) added to the dense "
     "score when ranking; 0 leaves it out. The default recipe and the base encoder use 0.1 (measured "
-    "on Qdrant Edge: docs/experiments.md)."
+    "on Qdrant Edge: experiments/README.md)."
 )
 CALIBRATE = (
     "Fit the decision rule (answer, ask back, decline) to the FAQ and record it in the servable "
@@ -181,7 +181,7 @@ def train(
         typer.Option(
             help="Starting settings: finetune (fine-tune the encoder on same-page batches, fused search) "
             "or reference (frozen encoder + embedding cache, head only, answers-only search). "
-            "The options below override single settings; see docs/experiments.md."
+            "The options below override single settings; see experiments/README.md."
         ),
     ] = "finetune",
     epochs: Annotated[int | None, _override(help="Training epochs.", min=1)] = None,

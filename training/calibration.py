@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app.domain.ask_sets import OutOfDomainQuery
 from app.domain.entry import FaqEntry, unique_entries
 from app.encoding.servable import Servable
 from app.search.decision import ANSWERED, DecisionRule, best_and_margin, dense_scores
 from app.search.faq_search import FaqSearch
 from app.search.settings import SearchSettings
 from app.store.opening import scratch_store
-from training.evaluate import OutOfDomainQuery
 
 logger = logging.getLogger(__name__)
 

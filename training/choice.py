@@ -25,21 +25,10 @@ import numpy as np
 from app.domain.entry import FaqEntry
 from app.encoding.servable import Servable
 from app.search.faq_search import unit_rows
-from app.search.settings import SearchSettings
 
 ENCODER_CHOICES = ("auto", "finetune", "base")
 MIN_HELD_OUT = 100
 MIN_GAIN = 0.01
-# The base encoder on both sides, question and answer scores weighed equally, FAQ questions
-# without their page's words (page names of a help centre are categories, not products).
-BASE_SEARCH = SearchSettings(
-    mode="fused",
-    fusion="sum",
-    question_weight=0.5,
-    question_context=False,
-    question_encoder="servable",
-    lexical_weight=0.1,
-)
 
 
 @dataclass(frozen=True)

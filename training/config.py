@@ -3,7 +3,7 @@
 `faq train`'s options carry the same names as these fields (and as `SearchSettings`' fields for
 how the servable will search); the CLI passes whatever the user set to `TrainConfig.from_recipe`.
 Kept free of torch and quaterion imports so the CLI can build it cheaply. Measured in
-docs/experiments.md.
+experiments/README.md.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from app.config import DEFAULT_CACHE_DIR, DEFAULT_SERVABLE
-from app.search.settings import SearchSettings
+from app.search.settings import SERVED_SEARCH, SearchSettings
 
 
 @dataclass(frozen=True)
@@ -83,20 +83,8 @@ class TrainConfig:
 
 RECIPES: dict[str, TrainConfig] = {
     # The default: one epoch of fine-tuning the whole encoder on same-page batches (~3-4 min on
-    # 2 cores); the service matches the user's question against the answers with the fine-tuned
-    # encoder and against the page-contextual FAQ questions with the base encoder, and sums the
-    # scores (question side 0.7); token matches (the lexical side) weigh 0.1 in the ranking
-    # (measured on Qdrant Edge: docs/experiments.md, "The lexical side on Qdrant Edge").
-    "finetune": TrainConfig(
-        search=SearchSettings(
-            mode="fused",
-            fusion="sum",
-            question_weight=0.7,
-            question_context=True,
-            question_encoder="base",
-            lexical_weight=0.1,
-        ),
-    ),
+    # 2 cores), served with app.search.settings.SERVED_SEARCH.
+    "finetune": TrainConfig(search=SERVED_SEARCH),
     # The reference tutorial's recipe, tuned: frozen encoder with Quaterion's embedding cache,
     # only the SkipConnectionHead learns; answers-only search as in the tutorial.
     "reference": TrainConfig(

@@ -25,17 +25,23 @@ from pathlib import Path
 
 import numpy as np
 
-from app.domain.entry import FaqEntry, string_field
-from app.domain.records import FaqDataset, load_faq, read_records
+from app.domain.ask_sets import (
+    OUT_OF_DOMAIN_KINDS,
+    OutOfDomainQuery,
+    Paraphrase,
+    load_out_of_domain,
+    load_paraphrases,
+)
+from app.domain.entry import FaqEntry
+from app.domain.records import FaqDataset, load_faq
+from app.domain.split import split_entries
 from app.encoding.servable import Servable
 from app.search.decision import CLARIFY, NO_ANSWER
 from app.search.faq_search import FaqSearch
-from app.search.settings import SearchSettings, answer_text
+from app.search.settings import BASE_SEARCH, SearchSettings, answer_text
 from app.store.opening import scratch_store
 from app.writes.index_job import index_dataset
-from training.choice import BASE_SEARCH
 from training.metrics import RetrievalScores, in_batch_scores, retrieval_scores, scores_from_ranks
-from training.split import split_entries
 
 logger = logging.getLogger(__name__)
 
@@ -45,45 +51,6 @@ IN_BATCH_SIZE = 1024
 EVAL_ALIAS = "eval"
 # Paraphrase queries look this deep; a right answer ranked lower counts as not found (RR 0).
 PARAPHRASE_DEPTH = 50
-
-
-@dataclass(frozen=True)
-class Paraphrase:
-    """A user's wording (`query`) of an FAQ question, and the entry's question and answer."""
-
-    query: str
-    question: str
-    answer: str
-
-    @classmethod
-    def from_record(cls, record: dict) -> Paraphrase:
-        return cls(*(string_field(record, name, required=True) for name in ("query", "question", "answer")))
-
-
-def load_paraphrases(path: Path) -> list[Paraphrase]:
-    return read_records(path, Paraphrase.from_record, what="paraphrases")
-
-
-OUT_OF_DOMAIN_KINDS = ("far", "near")
-
-
-@dataclass(frozen=True)
-class OutOfDomainQuery:
-    """A question the FAQ cannot answer: `far` (another topic) or `near` (sounds like the FAQ)."""
-
-    query: str
-    kind: str
-
-    @classmethod
-    def from_record(cls, record: dict) -> OutOfDomainQuery:
-        kind = string_field(record, "kind", required=True)
-        if kind not in OUT_OF_DOMAIN_KINDS:
-            raise ValueError(f"field 'kind' must be one of {', '.join(OUT_OF_DOMAIN_KINDS)}, got '{kind}'")
-        return cls(string_field(record, "query", required=True), kind)
-
-
-def load_out_of_domain(path: Path) -> list[OutOfDomainQuery]:
-    return read_records(path, OutOfDomainQuery.from_record, what="out-of-domain questions")
 
 
 def outcome_scores(
@@ -201,8 +168,8 @@ def evaluate_servable(
         try:
             if paraphrases:
                 results["paraphrase"] = paraphrase_scores(served, paraphrases).as_dict()
-                answers = replace(served.settings, mode="answer", lexical_weight=0.0)
-                answers_only = FaqSearch(model, served.store, served.alias, answers)
+                answer_side = replace(served.settings, mode="answer", lexical_weight=0.0)
+                answers_only = FaqSearch(model, served.store, served.alias, answer_side)
                 results["paraphrase_answers_only"] = paraphrase_scores(answers_only, paraphrases).as_dict()
             results[OUTCOMES_VIEW] = outcome_scores(outcomes, paraphrases, out_of_domain)
             results[RULE_VIEW] = rule_numbers(outcomes)

@@ -13,6 +13,7 @@ the same (updated) weights, so serving runs the ordinary full forward pass.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -28,8 +29,9 @@ BOTTOM_BATCH = 64
 class LayerCachedEncoder(SentenceEncoder):
     def __init__(self, model: SentenceTransformer, frozen_layers: int, chunk_size: int = 16):
         super().__init__(model, trainable=True, chunk_size=chunk_size)
-        self.bert = model[0].auto_model
-        self.layers = self.bert.encoder.layer
+        # The transformer inside sentence-transformers' first module (typed loosely by torch).
+        self.bert: Any = cast(Any, model[0]).auto_model
+        self.layers: Any = self.bert.encoder.layer
         if not 0 < frozen_layers < len(self.layers):
             raise ValueError(
                 f"frozen_layers must be between 1 and {len(self.layers) - 1}, got {frozen_layers}"

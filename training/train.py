@@ -23,8 +23,10 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 
+from app.domain.ask_sets import load_out_of_domain
 from app.domain.entry import DataError, FaqEntry, unique_entries
 from app.domain.records import load_faq
+from app.domain.split import Split, split_entries
 from app.encoding.device import resolve_device
 from app.encoding.onnx_runtime import OnnxExportError
 from app.encoding.sentence_encoder import default_model_path
@@ -38,16 +40,16 @@ from app.encoding.servable import (
 )
 from app.search.decision import encoder_accuracy
 from app.search.faq_search import unit_rows
+from app.search.settings import BASE_SEARCH
 from training.calibration import calibrate
 from training.callbacks import EpochMetricsRecorder, LoggingProgress
-from training.choice import BASE_SEARCH, Choice, compare, too_small
+from training.choice import Choice, compare, too_small
 from training.compat import import_quaterion
 from training.config import TrainConfig
-from training.evaluate import load_out_of_domain
 from training.model import FaqModel, FaqPairsDataset
 from training.plot import plot_training_curves
 from training.sampling import SamePageSampler
-from training.split import Split, add_extra_pairs, split_entries, wording_pairs
+from training.split import add_extra_pairs, wording_pairs
 
 import_quaterion()
 
@@ -249,9 +251,9 @@ def _fine_tune(
     fresh: Path,
     *,
     rows_read: int,
-) -> None:
+) -> int:
     """Fit the Quaterion model on the train split (val for the curves) and save its servable
-    into `fresh`."""
+    into `fresh`; its embedding size."""
     accelerator = resolve_accelerator(cfg.device)
     cache_dir = None
     if cfg.cache_dir is not None and not cfg.trainable_encoder:

@@ -13,10 +13,11 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.domain.entry import TooManyWordings
+from app.search.entries import EntryNotFound
 from app.serving.batcher import Overloaded
 from app.store.base import CollectionMissing, StoreError
 from app.usage.review import ReviewItemGone
-from app.writes.live_entries import DuplicateEntry, EntryNotFound, ReindexNeeded
+from app.writes.live_entries import DuplicateEntry, ReindexNeeded
 from app.writes.reindex_jobs import JobAlreadyRunning, ReindexRunning
 from app.writes.versions import VersionNotFound
 

@@ -1,7 +1,7 @@
 """The servable's encoders in ONNX Runtime: the same transformer, pooling, normalisation and
 head, exported from the PyTorch servable into `<servable>/onnx/`, and run without torch's
 per-call overhead (a short question encodes about 4x faster on a CPU, measured in
-docs/experiments.md).
+experiments/README.md).
 
 Each side is exported as `<side>.onnx` (fp32, equal to PyTorch within 1e-4; what the service
 runs by default) and, asked for (`faq export-onnx --int8`), `<side>.int8.onnx`
@@ -9,7 +9,7 @@ runs by default) and, asked for (`faq export-onnx --int8`), `<side>.int8.onnx`
 transformer optimiser fuses attention, layer norm and GELU, then the matrix products are
 quantised to int8 (dynamic, per channel), which CPUs with VNNI instructions run fast: 0.67x the
 fp32 time for a lone question, 0.61x in batches of 16, answer precision unchanged on the cloud
-paraphrases (`python -m training.encoder_study`). It is not the default: on the library FAQ the
+paraphrases (`python -m experiments.encoder_study`). It is not the default: on the library FAQ the
 decision rule fitted to int8 scores answered 12% of near-domain questions (fp32: 0) and showed
 the right entry 2-3 points less often (README, Performance). Quantising without the fusion
 first was measured no faster and moved the embeddings more (cosine 0.978).

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from app.domain.entry import FaqEntry
 
@@ -146,3 +146,23 @@ def lexical_text(entry: FaqEntry) -> str:
     """The text whose words make an entry's lexical vector: its page, its wordings (question
     and alternates) and its answer."""
     return f"{page_context(entry)} {' '.join(entry.wordings)} {entry.answer}"
+
+
+# What the service searches with, defined here once (training records one of them in the
+# servable it saves; the dataclass's own defaults are the plain answers-only search of a
+# servable that recorded nothing). A fine-tuned servable: the user's question against the
+# answers with the fine-tuned encoder and against the page-contextual FAQ questions with the
+# base encoder, scores summed (question side 0.7), token matches weighing 0.1 (measured on
+# Qdrant Edge: experiments/README.md, "The lexical side on Qdrant Edge").
+SERVED_SEARCH = SearchSettings(
+    mode="fused",
+    fusion="sum",
+    question_weight=0.7,
+    question_context=True,
+    question_encoder="base",
+    lexical_weight=0.1,
+)
+# The base encoder on both sides (the servable's own model is the base one), question and
+# answer scores weighed equally, FAQ questions without their page's words (page names of a help
+# centre are categories, not products): the settings that held across domains.
+BASE_SEARCH = replace(SERVED_SEARCH, question_weight=0.5, question_context=False, question_encoder="servable")

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.domain.entry import FaqEntry, unique_entries, wording_key
+from app.search.entries import FaqEntries
 from app.search.faq_search import FaqSearch
 from app.store.base import entry_from_payload
-from app.writes.live_entries import LiveEntries
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class Feedback:
 
 
 class FeedbackLog:
-    def __init__(self, search: FaqSearch, entries: LiveEntries):
+    def __init__(self, search: FaqSearch, entries: FaqEntries):
         self.search = search
         self.entries = entries
         self.store = search.store

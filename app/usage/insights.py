@@ -9,16 +9,16 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 from app.search.decision import ANSWERED, CLARIFY, NO_ANSWER
+from app.search.entries import FaqEntries
 from app.usage.ask_log import AskLog
 from app.usage.feedback import FeedbackLog
 from app.usage.unanswered import UnansweredLog
-from app.writes.live_entries import LiveEntries
 
 TOP = 10
 
 
 class Insights:
-    def __init__(self, asks: AskLog, entries: LiveEntries, unanswered: UnansweredLog, feedback: FeedbackLog):
+    def __init__(self, asks: AskLog, entries: FaqEntries, unanswered: UnansweredLog, feedback: FeedbackLog):
         self.asks = asks
         self.entries = entries
         self.unanswered = unanswered

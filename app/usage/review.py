@@ -25,16 +25,16 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from app.domain.entry import MAX_ALTERNATES, FaqEntry, TooManyWordings, wording_key
 from app.search.duplicates import EntryWarning
-from app.search.faq_search import Question
-from app.store.base import NO_VECTOR
+from app.search.faq_search import FaqSearch, Question
+from app.store.base import NO_VECTOR, FaqStore
 from app.usage.feedback import FeedbackLog
 from app.usage.unanswered import DEFAULT_MIN_SIMILARITY, UnansweredLog, cluster
-from app.writes.live_entries import LiveEntries
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,29 @@ ACCEPTED = (ADD_WORDING, CREATE_ENTRY)
 EXAMPLES = 5
 NEAREST = 3
 _ITEM_NAMESPACE = uuid.UUID("0d5c3a52-5a8e-4c4e-9a59-2f0b9e1c7a41")
+
+
+class Added(Protocol):
+    @property
+    def ids(self) -> list[str]: ...
+
+    @property
+    def warnings(self) -> list[EntryWarning]: ...
+
+
+class EntryChanges(Protocol):
+    """The FAQ as the queue reads and changes it (app.writes.live_entries.LiveEntries): the
+    queue hands the owner's decisions to the writes, never imports them."""
+
+    search: FaqSearch
+    store: FaqStore
+    alias: str
+
+    def get(self, entry_id: str) -> FaqEntry: ...
+
+    def add_checked(self, entries: Sequence[FaqEntry]) -> Added: ...
+
+    def add_wordings(self, entry_id: str, wordings: Sequence[str]) -> tuple[FaqEntry, list[EntryWarning]]: ...
 
 
 class ReviewItemGone(LookupError):
@@ -92,7 +115,7 @@ def _item_id(kind: str, key: str) -> str:
 
 
 class ReviewQueue:
-    def __init__(self, entries: LiveEntries, feedback: FeedbackLog, unanswered: UnansweredLog):
+    def __init__(self, entries: EntryChanges, feedback: FeedbackLog, unanswered: UnansweredLog):
         self.entries = entries
         self.feedback = feedback
         self.unanswered = unanswered

@@ -64,7 +64,7 @@ def test_unanswered_questions_show_in_the_cli(served):
 
 
 def test_feedback_pairs_train_and_never_enter_val(served, tmp_path):
-    from training.split import split_entries
+    from app.domain.split import split_entries
     from training.train import train
 
     url = served.url

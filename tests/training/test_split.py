@@ -2,8 +2,8 @@ import pytest
 
 from app.domain.entry import DataError, FaqEntry
 from app.domain.records import load_faq
+from app.domain.split import split_entries
 from tests.conftest import REAL_FAQ, requires_real_data
-from training.split import split_entries
 
 
 def test_split_is_deterministic_and_stratified(mini_faq):
@@ -31,7 +31,8 @@ def test_real_data_split_matches_the_reference():
 
 def test_wordings_become_training_pairs_of_training_entries_only(mini_faq):
     from app.domain.records import load_faq
-    from training.split import add_extra_pairs, split_entries, wording_pairs
+    from app.domain.split import split_entries
+    from training.split import add_extra_pairs, wording_pairs
 
     entries = load_faq(mini_faq).entries
     worded = [e.with_alternates([f"another way to ask {n}"]) for n, e in enumerate(entries)]

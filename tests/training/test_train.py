@@ -71,9 +71,9 @@ def test_given_unanswerable_questions_are_a_check_of_the_rule(tmp_path):
 
 def test_fine_tuning_is_kept_only_when_it_beats_the_base_encoder(trained_servable: Path, base_servable):
     from app.domain.records import load_faq
+    from app.domain.split import split_entries
     from app.encoding.servable import Servable
     from training.choice import MIN_GAIN, compare
-    from training.split import split_entries
 
     entries = load_faq(MINI_FAQ).entries
     val = split_entries(entries).val

@@ -6,7 +6,7 @@ ONNX Runtime offers beside the servable's plain fp32 export, in one run:
 - fused int8: the fused graph with dynamic int8 quantisation of its matrix products (this CPU
   has AVX-512 VNNI, the instructions int8 kernels use).
 
-    python -m training.encoder_study --servable DIR --data faq.jsonl --paraphrases wordings.jsonl
+    python -m experiments.encoder_study --servable DIR --data faq.jsonl --paraphrases wordings.jsonl
 
 For each variant and each side of the servable: a lone question's encode time (median over the
 wordings, one at a time, variants interleaved so that a noisy machine hurts each alike), 16
@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
+from app.domain.ask_sets import load_paraphrases
 from app.domain.entry import unique_entries
 from app.domain.records import load_faq
 from app.encoding.onnx_runtime import ONNX_DIR, OnnxEncoder, fuse, quantise
 from app.encoding.servable import Servable
-from training.evaluate import load_paraphrases
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def ranks(queries: np.ndarray, answers: np.ndarray, right: list[int]) -> tuple[f
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m training.encoder_study", description=__doc__.split("\n\n")[0]
+        prog="python -m experiments.encoder_study", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--servable", type=Path, required=True)
     parser.add_argument("--data", type=Path, required=True)

@@ -1,7 +1,7 @@
 """The lexical side on Qdrant Edge: what users get (confident right / wrong, right entry shown,
 unanswerable questions answered) and what an ask costs, by tokenizer and weight.
 
-    python -m training.lexical_study --data faq.csv [--servable DIR] \\
+    python -m experiments.lexical_study --data faq.csv [--servable DIR] \\
         --paraphrases wordings.jsonl [more.jsonl] --out-of-domain unanswerable.jsonl
 
 The FAQ's dense vectors are encoded once; for each tokenizer ("wordpiece": the encoder's own;
@@ -20,13 +20,14 @@ from dataclasses import replace
 
 import numpy as np
 
+from app.domain.ask_sets import load_out_of_domain, load_paraphrases
 from app.domain.entry import unique_entries
 from app.domain.records import load_faq
 from app.search.faq_search import FaqSearch
 from app.search.settings import LEXICAL_VECTOR, lexical_text
 from app.store.opening import scratch_store
-from training.evaluate import load_out_of_domain, load_paraphrases, outcome_scores
-from training.study_inputs import study_parser, study_servable
+from experiments.study_inputs import study_parser, study_servable
+from training.evaluate import outcome_scores
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ CHUNK = 1000
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = study_parser("python -m training.lexical_study", __doc__ or "")
+    parser = study_parser("python -m experiments.lexical_study", __doc__ or "")
     parser.add_argument(
         "--runtime",
         default="auto",

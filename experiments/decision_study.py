@@ -1,7 +1,7 @@
 """The decision rule's trade-off curve on one FAQ: what users get (confident right, confident
 wrong, right entry shown; unanswerable questions answered) as the rule's targets move.
 
-    python -m training.decision_study --data faq.csv [--servable DIR] \\
+    python -m experiments.decision_study --data faq.csv [--servable DIR] \\
         --paraphrases wordings.jsonl [more.jsonl] --out-of-domain unanswerable.jsonl
 
 The rule is fitted from the FAQ alone at each point (`epsilon`: the share of wrong answers it
@@ -18,13 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.domain.ask_sets import load_out_of_domain, load_paraphrases
 from app.domain.entry import unique_entries
 from app.domain.records import load_faq
 from app.search.decision import ANSWERED, CLARIFY, EPSILON, NEAR_RATE, DecisionRule, fit
 from app.search.faq_search import SUGGESTIONS, FaqSearch, Hit, Question
 from app.store.opening import scratch_store
-from training.evaluate import load_out_of_domain, load_paraphrases
-from training.study_inputs import study_parser, study_servable
+from experiments.study_inputs import study_parser, study_servable
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def answered_share(rule: DecisionRule, asked: list[Asked]) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = study_parser("python -m training.decision_study", __doc__ or "")
+    parser = study_parser("python -m experiments.decision_study", __doc__ or "")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     entries = unique_entries(load_faq(args.data).entries)

@@ -1,6 +1,6 @@
 """The decision rule across a FAQ's layouts, and what one round of askers teaches it, in memory.
 
-    python -m training.layout_study --data faq.csv [--servable DIR] \\
+    python -m experiments.layout_study --data faq.csv [--servable DIR] \\
         --paraphrases wordings.jsonl [other.jsonl] --out-of-domain unanswerable.jsonl
 
 The FAQ is written out as the layouts teams keep it in (CSV with its categories, CSV without,
@@ -28,14 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
+from app.domain.ask_sets import load_out_of_domain, load_paraphrases
 from app.domain.entry import FaqEntry, unique_entries
 from app.domain.records import load_faq
 from app.search.asker_rule import Label, fit_from_labels
 from app.search.decision import ANSWERED, CLARIFY, DecisionRule
 from app.search.faq_search import SUGGESTIONS, FaqSearch, Question
 from app.store.opening import scratch_store
-from training.evaluate import load_out_of_domain, load_paraphrases
-from training.study_inputs import study_parser, study_servable
+from experiments.study_inputs import study_parser, study_servable
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def labels_of(rule: DecisionRule, asked: Sequence[Asked]) -> list[Label]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = study_parser("python -m training.layout_study", __doc__ or "")
+    parser = study_parser("python -m experiments.layout_study", __doc__ or "")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     servable, settings = study_servable(args.servable)

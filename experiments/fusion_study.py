@@ -1,11 +1,11 @@
 """Measure how to match user questions: answers only, the entries' questions, and fusions.
 
-    .venv/bin/python -m training.fusion_study --servable var/servable \\
+    .venv/bin/python -m experiments.fusion_study --servable var/servable \\
         --paraphrases ../shared/data/paraphrases-dev.jsonl [--data FILE]
 
 Indexes every entry (answer and question vectors) in an in-process Qdrant and asks each
 paraphrase through the service's search with each setting; prints precision@1, MRR and
-recall@5 per setting. The numbers behind the default in docs/experiments.md.
+recall@5 per setting. The numbers behind the default in experiments/README.md.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+from app.domain.ask_sets import load_paraphrases
 from app.domain.data_source import resolve_data_path
 from app.domain.records import load_faq
 from app.encoding.servable import Servable
 from app.search.faq_search import FaqSearch
 from app.search.settings import SearchSettings
-from training.evaluate import index_in_memory, load_paraphrases, paraphrase_scores
+from training.evaluate import index_in_memory, paraphrase_scores
 
 SETTINGS = {
     "answer only": SearchSettings(mode="answer"),

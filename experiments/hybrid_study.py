@@ -1,7 +1,7 @@
 """Measure the lexical side on the answers-only views: val questions among the val answers
 (`collection`) and among all answers (`full_index`), with and without token matches.
 
-    .venv/bin/python -m training.hybrid_study --servable var/servable [--data FILE] [--sample 400]
+    .venv/bin/python -m experiments.hybrid_study --servable var/servable [--data FILE] [--sample 400]
 
 Each view's answers are indexed by the index job into an in-process Qdrant (answer vectors and
 lexical vectors of the answer text), and a sample of val questions is asked through the
@@ -21,12 +21,12 @@ import numpy as np
 from app.domain.data_source import resolve_data_path
 from app.domain.entry import FaqEntry
 from app.domain.records import FaqDataset, load_faq
+from app.domain.split import split_entries
 from app.encoding.servable import Servable
 from app.search.faq_search import FaqSearch
 from app.search.settings import SearchSettings
 from training.evaluate import PARAPHRASE_DEPTH, index_in_memory
 from training.metrics import scores_from_ranks
-from training.split import split_entries
 
 WEIGHTS = (0.0, 0.1, 0.2, 0.3)
 

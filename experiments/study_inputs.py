@@ -7,8 +7,7 @@ import argparse
 from pathlib import Path
 
 from app.encoding.servable import Servable
-from app.search.settings import SearchSettings
-from training.choice import BASE_SEARCH
+from app.search.settings import BASE_SEARCH, SearchSettings
 
 
 def study_parser(prog: str, doc: str) -> argparse.ArgumentParser:

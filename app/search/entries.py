@@ -1,0 +1,88 @@
+"""The FAQ's entries as stored, for reading: one entry, a page, all of them, the sources and an
+example question. What reads the FAQ (the usage records, the review queue, the pages) uses this;
+changing it is app.writes.live_entries, which extends it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+from app.domain.entry import FaqEntry
+from app.search.faq_search import FaqSearch
+
+# Sources change only with writes; other replicas' writes are seen after this many seconds.
+SOURCES_TTL_SECONDS = 30.0
+# The asker's page's example question is the shortest of this many of the FAQ's entries.
+EXAMPLE_POOL = 20
+
+
+class EntryNotFound(LookupError):
+    pass
+
+
+class FaqEntries:
+    def __init__(self, search: FaqSearch):
+        self.search = search
+        self.store = search.store
+        self.alias = search.alias
+        self._sources: tuple[float, dict[str, int]] | None = None
+        self._example: tuple[float, str | None] | None = None
+        self._sources_lock = threading.Lock()
+
+    # ---- reading ----------------------------------------------------------------------------
+    def get(self, entry_id: str) -> FaqEntry:
+        found = self.store.entries(self.alias, [entry_id])
+        if entry_id not in found:
+            raise EntryNotFound(f"no FAQ entry '{entry_id}'")
+        return found[entry_id]
+
+    def page(
+        self, *, source: str | None, limit: int, cursor: str | None, text: str | None = None
+    ) -> tuple[list[tuple[str, FaqEntry]], str | None]:
+        """A page of entries in id order from `cursor`; with `text`, only those whose question,
+        wordings or answer contain it (ignoring case): found by reading the FAQ page by page."""
+        if self.store.resolve_alias(self.alias) is None:
+            return [], None  # nothing indexed or added yet: an empty FAQ
+        if not text:
+            return self.store.scroll_entries(self.alias, source=source, limit=limit, cursor=cursor)
+        needle = text.casefold()
+        found: list[tuple[str, FaqEntry]] = []
+        for pid, entry in self.store.each_entry(self.alias, source=source, cursor=cursor):
+            if needle in " ".join((*entry.wordings, entry.answer)).casefold():
+                if len(found) == limit:
+                    return found, pid  # the next match starts the next page
+                found.append((pid, entry))
+        return found, None
+
+    def each(self, source: str | None = None) -> Iterator[tuple[str, FaqEntry]]:
+        """Every live entry (of `source`) with its id; none before anything is indexed."""
+        if self.store.resolve_alias(self.alias) is None:
+            return iter(())
+        return self.store.each_entry(self.alias, source=source)
+
+    def export(self, source: str | None = None) -> Iterator[FaqEntry]:
+        """Every live entry (of `source`), in the data-file format's fields."""
+        return (entry for _, entry in self.each(source))
+
+    def sources(self) -> dict[str, int]:
+        """Entries per source, for the page's filter (cached briefly; writes refresh it)."""
+        with self._sources_lock:
+            if self._sources is not None and time.monotonic() - self._sources[0] < SOURCES_TTL_SECONDS:
+                return self._sources[1]
+        counts = self.store.source_counts(self.alias) if self.store.resolve_alias(self.alias) else {}
+        with self._sources_lock:
+            self._sources = (time.monotonic(), counts)
+        return counts
+
+    def example_question(self) -> str | None:
+        """A short question of this FAQ (the shortest of its first few), for the asker's page to
+        show what can be asked; None for an empty FAQ. Cached with the sources."""
+        with self._sources_lock:
+            if self._example is not None and time.monotonic() - self._example[0] < SOURCES_TTL_SECONDS:
+                return self._example[1]
+        found = self.page(source=None, limit=EXAMPLE_POOL, cursor=None)[0]
+        example = min((entry.question for _, entry in found), key=len, default=None)
+        with self._sources_lock:
+            self._example = (time.monotonic(), example)
+        return example
