@@ -41,10 +41,11 @@ test-slow: install ## Run the slow tests too (full data set training and evaluat
 test-proof: install ## Long property, load and fault tests (uses var/servable and the real data set)
 	$(BIN)/pytest -q -s -m proof
 
-check: install ## Lint (ruff), format check (ruff) and type check (mypy on app/, cli/, benchmarks/ and training/)
+check: install ## Lint (ruff), format check (ruff), type check (mypy on app/, cli/, benchmarks/ and training/), docs (mkdocs --strict)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 lint: check ## Same as check
 

@@ -1,4 +1,4 @@
-"""Every setting read from the environment, in one place (the spellings are a contract: see README).
+"""Every setting read from the environment, in one place (the spellings are a contract: see docs/configuration.md).
 
 One class a concern; `ServiceSettings` combines those that `faq serve` needs. The CLI's flags
 override these values; their defaults come from here, never from a second literal.
@@ -100,7 +100,7 @@ class ModelSettings(_Settings):
     device: str = Field(default="auto", validation_alias="DEVICE")
     # How the encoders run: ONNX Runtime fp32 when the servable has an export (auto, the
     # default), always PyTorch (torch), ONNX with a warning when it cannot (onnx), or ONNX int8
-    # (onnx-int8: faster, but it moves the decision rule's outcomes; README, Performance).
+    # (onnx-int8: faster, but it moves the decision rule's outcomes; docs/benchmarks.md).
     runtime: str = Field(default="auto", validation_alias="FAQ_RUNTIME")
 
     @field_validator("device", "runtime")
@@ -121,7 +121,7 @@ class AdminSettings(_Settings):
 
 
 class RecordingSettings(_Settings):
-    """What the service keeps of the questions it could not answer (see README, privacy)."""
+    """What the service keeps of the questions it could not answer (docs/operating.md, privacy)."""
 
     record_questions: bool = Field(default=True, validation_alias="FAQ_RECORD_QUESTIONS")
     unanswered_max_records: int = Field(default=10_000, validation_alias="FAQ_UNANSWERED_MAX_RECORDS", gt=0)

@@ -457,7 +457,7 @@ def serve(
     at /docs).
 
     Configuration comes from the environment: FAQ_SERVABLE, FAQ_COLLECTION, QDRANT_URL,
-    QDRANT_API_KEY, QDRANT_PATH, DEVICE, ADMIN_API_KEY and the others in the README.
+    QDRANT_API_KEY, QDRANT_PATH, DEVICE, ADMIN_API_KEY and the others in docs/configuration.md.
     """
     import os
 
@@ -526,7 +526,7 @@ def export_onnx(
             "--int8",
             help="Also write int8 versions (FAQ_RUNTIME=onnx-int8): about 0.7x the encode time, "
             "but scores move enough to change some answer / ask back / decline outcomes "
-            "(README, Performance).",
+            "(docs/benchmarks.md).",
         ),
     ] = False,
 ) -> None:

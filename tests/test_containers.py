@@ -59,7 +59,9 @@ def test_api_waits_for_a_healthy_qdrant_and_checks_ready():
     api = SERVICES["api"]
     assert api["depends_on"]["qdrant"]["condition"] == "service_healthy"
     assert api["depends_on"]["indexer"]["condition"] == "service_completed_successfully"
-    assert "8000:8000" in api["ports"]
+    # the published port is the one the command serves on
+    _, params = parse_cli(api["command"])
+    assert f"{params['port']}:{params['port']}" in api["ports"]
     assert "/ready" in " ".join(api["healthcheck"]["test"])
     assert api["environment"]["QDRANT_URL"] == "http://qdrant:6333"
     assert api["environment"]["FAQ_SERVABLE"] == "/models/servable"
@@ -98,7 +100,7 @@ def test_the_cluster_profile_is_three_qdrant_nodes_two_api_replicas_and_a_proxy(
     api = SERVICES["api-cluster"]
     assert api["deploy"]["replicas"] == 2 and "ports" not in api
     # the environment the replicas and the indexer read, through the real settings class
-    settings = ServiceSettings(**api["environment"])
+    settings = ServiceSettings(**{k: compose_default(str(v)) for k, v in api["environment"].items()})
     # no single node: the replicas reach Qdrant through a proxy in front of all three nodes
     assert settings.qdrant_url == "http://qdrant-proxy:6333"
     qdrant_proxy = SERVICES["qdrant-proxy"]
@@ -117,10 +119,15 @@ def test_the_cluster_profile_is_three_qdrant_nodes_two_api_replicas_and_a_proxy(
     proxy = SERVICES["proxy"]
     image, tag = proxy["image"].split(":")
     assert image == "nginx" and tag[0].isdigit()  # the official image, pinned
-    assert "8080:80" in proxy["ports"]
     conf_mount = next(v for v in proxy["volumes"] if v.endswith(":/etc/nginx/nginx.conf:ro"))
     conf = (REPO_ROOT / conf_mount.split(":")[0]).read_text()
-    assert "server api-cluster:8000;" in conf and "proxy_pass http://faq_api;" in conf
+    # the published port reaches nginx's listener, which passes to the replicas' own port
+    listen = re.search(r"listen (\d+);", conf).group(1)
+    assert any(p.endswith(f":{listen}") for p in proxy["ports"])
+    _, replica = parse_cli(api["command"])
+    upstream_name = re.search(r"proxy_pass http://(\w+);", conf).group(1)
+    block = re.search(rf"upstream {upstream_name} \{{(.*?)\}}", conf, re.S).group(1)
+    assert f"server api-cluster:{replica['port']};" in block and str(replica["port"]) in api["expose"]
     # the visitor's address reaches the API, which believes it from this proxy only
     assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in conf
     address = proxy["networks"]["default"]["ipv4_address"]

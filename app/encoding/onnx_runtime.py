@@ -11,7 +11,7 @@ quantised to int8 (dynamic, per channel), which CPUs with VNNI instructions run 
 fp32 time for a lone question, 0.61x in batches of 16, answer precision unchanged on the cloud
 paraphrases (`python -m experiments.encoder_study`). It is not the default: on the library FAQ the
 decision rule fitted to int8 scores answered 12% of near-domain questions (fp32: 0) and showed
-the right entry 2-3 points less often (README, Performance). Quantising without the fusion
+the right entry 2-3 points less often (docs/benchmarks.md). Quantising without the fusion
 first was measured no faster and moved the embeddings more (cosine 0.978).
 
 `export_onnx` writes and checks the files (fp32 must match PyTorch's embeddings; int8 must

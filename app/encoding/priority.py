@@ -11,7 +11,7 @@ Why a process and not a lowered thread: a thread of this process shares the inte
 with the askers. Lowered, it is preempted while holding that lock as often as not, and then no
 asker can run Python until the kernel gets round to it again; measured with
 `benchmarks.write_stall` (2,000 entries written under 4 askers), /ask p99 went from 2.4x the
-quiet p99 at equal priority to 6.5x with the thread lowered by 10 (README, Performance).
+quiet p99 at equal priority to 6.5x with the thread lowered by 10 (docs/benchmarks.md).
 
 Small writes (an edit, a few entries: under MIN_TEXTS texts at a time) encode here at once.
 What goes to the process is the encoding of large ones only (texts in, vectors out); the store

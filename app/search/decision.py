@@ -220,7 +220,7 @@ def fit(
     topic's other answers, so there the best score itself separates. Margin first: the margin
     is raised until at most `near_rate` of leave-topic-out questions clear it, and the score
     only needs to clear `clarify_score`; score first: the margin stays at the wrong-answer
-    level and the score is raised. Measured both ways on two FAQs (README, "Your own FAQ")."""
+    level and the score is raised. Measured both ways on two FAQs (docs/your-faq.md)."""
     if margin_first is None:
         margin_first = not data.fine_tuned
     n = len(data.entries)

@@ -4,7 +4,7 @@ with the same question and different answers. Warnings, not errors: twins such a
 start a VM?" on two products' pages are legitimate, and the owner decides.
 
 The similarity is the question side's cosine (the encoder that compares questions with
-questions). DUPLICATE_SIMILARITY was calibrated on two FAQs with the base encoder (README,
+questions). DUPLICATE_SIMILARITY was calibrated on two FAQs with the base encoder (docs/operating.md,
 "Duplicate warnings"): on the library FAQ no two of its 60 entries come within 0.77 of each
 other, and real user wordings of an entry reach 0.92 of its question in none of 120 cases; on
 the cloud FAQ 4.0% of the 8,498 entries have another entry at 0.92 or more, mostly the same

@@ -61,7 +61,7 @@ STORE_FORMAT = 1
 STORE_DIR = "edge"
 # Collections up to this many points are searched exactly (brute force over every vector, a few
 # milliseconds at 20k); larger segments get an HNSW graph when the index job seals a version.
-# Chosen by `faq bench --scale` (README, "Scale"): exact search keeps the decision rule's scores
+# Chosen by `faq bench --scale` (docs/deployment.md, "Scale"): exact search keeps the decision rule's scores
 # those it was fitted on, and costs under 3 ms a query up to here.
 EXACT_SEARCH_POINTS = 20_000
 HNSW_M = 16

@@ -1,7 +1,7 @@
 """What the owner sees of the FAQ's use (GET /admin/insights): asks per day by outcome, the
 most asked entries, the most frequent unanswered groups, and helpful / not helpful per entry.
 Counts come from the ask log's keyword indexes (a facet a question), so they stay fast as the
-log grows (100,000 asks: README, benchmarks.review_scale)."""
+log grows (100,000 asks: docs/benchmarks.md, benchmarks.review_scale)."""
 
 from __future__ import annotations
 

@@ -4,6 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
+from app.encoding.servable import Servable
 from tests.conftest import MINI_FAQ, MINI_OUT_OF_DOMAIN, MINI_PARAPHRASES, REPO_ROOT
 
 FAQ = [sys.executable, "-m", "cli.main"]
@@ -64,14 +67,19 @@ def test_train_then_evaluate_end_to_end(tmp_path: Path):
         "cpu",
         "--cache-dir",
         str(tmp_path / "cache"),
+        "--encoder",
+        "finetune",  # 40 entries would be served untrained (too few to measure): train anyway
     )
     assert out.returncode == 0, out.stderr
     assert "servable saved to" in out.stdout
-    # 40 entries: too few to hold out and measure fine-tuning, so the base encoder is served,
-    # with a decision rule fitted to these entries
-    assert "encoder: base: the FAQ is too small" in " ".join(out.stdout.split())
+    assert "encoder: finetune" in " ".join(out.stdout.split())
     assert "decision rule: answer when score >=" in " ".join(out.stdout.split())
-    assert (servable / "config.json").is_file()
+    # it trained: on the 30 entries of the train split, into an encoder that is not the base one
+    meta = json.loads((servable / "faq_servable.json").read_text())
+    assert meta["train_pairs"] == 30 and meta["choice"]["encoder"] == "finetune"
+    texts = ["how do i contact support?", "what is dnssec?"]
+    trained, base = Servable.load(servable, device="cpu"), Servable.from_base_model(device="cpu")
+    assert not np.allclose(trained.encode(texts), base.encode(texts), atol=1e-3)
 
     out = invoke(  # in-process (a new interpreter costs seconds); the table run below is a process
         "evaluate",

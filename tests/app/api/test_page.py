@@ -128,6 +128,7 @@ def test_ask_filter_no_answer_and_feedback_in_the_browser(browser, page_service,
     assert len(answers) == 1
     related = browser.find_elements(By.CSS_SELECTOR, "#see-also button")
     assert browser.find_element(By.ID, "see-also-block").is_displayed() == bool(related)
+    _shot(browser, "page", tmp_path)
     assert not browser.find_elements(By.CSS_SELECTOR, "#see-also .answer-text")
     first = answers[0]
     assert _text(first.find_element(By.CSS_SELECTOR, ".faq-question")) == "how do i create a storage bucket?"
@@ -184,7 +185,6 @@ def test_ask_filter_no_answer_and_feedback_in_the_browser(browser, page_service,
     ).text.splitlines()
     picks = [json.loads(line) for line in records if json.loads(line)["picked"]]
     assert [(p["question"], p["entry"]["question"]) for p in picks] == [(unsure, suggested)]
-    browser.save_screenshot(str(tmp_path / "page.png"))
 
 
 def test_keyboard_and_phone_width(browser, page_service):
@@ -239,7 +239,7 @@ NEW = {
 def _shot(driver, name: str, tmp_path: Path) -> None:
     folder = Path(os.environ.get("FAQ_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(folder / f"admin-{name}.png"))
+    driver.save_screenshot(str(folder / f"{name}.png"))
 
 
 def _view(driver, name: str) -> None:
@@ -254,7 +254,7 @@ def test_the_owners_page(browser, page_service, tmp_path):
     key says so), add an entry with two wordings and find it on `/`, resolve a review item,
     preview and apply an import, stage a reindex, run the test set, publish and roll back; by
     keyboard where a person would, and at a phone's width. FAQ_SCREENSHOTS=DIR keeps a
-    screenshot of each view (the README's)."""
+    screenshot of each view (docs/screenshots)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select
@@ -291,7 +291,7 @@ def test_the_owners_page(browser, page_service, tmp_path):
         "office",
         "2",
     ]
-    _shot(browser, "entries", tmp_path)
+    _shot(browser, "admin-entries", tmp_path)
     # ... and find it on the asker's page by one of its wordings
     browser.get(f"{url}/")
     _ask(browser, NEW["wordings"][1])
@@ -310,7 +310,7 @@ def test_the_owners_page(browser, page_service, tmp_path):
     item = next(
         i for i in browser.find_elements(By.CSS_SELECTOR, "#review-list > li[data-id]") if asked in _text(i)
     )
-    _shot(browser, "review", tmp_path)
+    _shot(browser, "admin-review", tmp_path)
     # for the far one, creating an entry leads (open), adding it to an unrelated entry does not
     far_item = next(
         i for i in browser.find_elements(By.CSS_SELECTOR, "#review-list > li[data-id]") if far in _text(i)
@@ -342,7 +342,7 @@ def test_the_owners_page(browser, page_service, tmp_path):
     _wait(browser, lambda d: "Preview" in _text(d.find_element(By.ID, "import-report")))
     assert "2 added, 0 changed, 0 removed, 0 unchanged" in _text(browser.find_element(By.ID, "import-report"))
     assert httpx.get(f"{url}/ready").json()["points"] == before
-    _shot(browser, "import", tmp_path)
+    _shot(browser, "admin-import", tmp_path)
     browser.find_element(By.ID, "import-apply").click()
     _wait(browser, lambda d: "Imported: 2 added" in _text(d.find_element(By.ID, "import-report")))
     assert httpx.get(f"{url}/ready").json()["points"] == before + 2
@@ -372,7 +372,7 @@ def test_the_owners_page(browser, page_service, tmp_path):
     _wait(browser, lambda d: "right" in _text(d.find_element(By.ID, "test-report")))
     report = _text(browser.find_element(By.ID, "test-report"))
     assert report.startswith(f"{staged['name']}: 2 right") and "(of 4)" in report
-    _shot(browser, "versions", tmp_path)
+    _shot(browser, "admin-versions", tmp_path)
     row = browser.find_element(By.CSS_SELECTOR, f'#versions-body tr[data-name="{staged["name"]}"]')
     row.find_element(By.CSS_SELECTOR, "button.activate").click()
     _wait(browser, lambda d: f"{staged['name']} is live" in _text(d.find_element(By.ID, "versions-status")))
@@ -392,7 +392,7 @@ def test_the_owners_page(browser, page_service, tmp_path):
     assert "answer when the score is at least" in _text(browser.find_element(By.ID, "rule-now"))
     assert "Nothing learnt from askers" in _text(browser.find_element(By.ID, "rule-learnt"))
     assert not browser.find_element(By.ID, "rule-undo").is_displayed()
-    _shot(browser, "insights", tmp_path)
+    _shot(browser, "admin-insights", tmp_path)
 
     # a phone's width: no view is wider than the screen
     browser.set_window_size(390, 800)

@@ -10,6 +10,7 @@ def test_review_scale_benchmark_lists_the_queue(tmp_path):
     assert main(["--records", "300", "--asks", "2000", "--repeats", "1", "--output", str(output)]) == 0
     report = json.loads(output.read_text())
     assert report["unanswered_questions"] == 285  # one record in twenty is feedback instead
-    assert 0 < report["review_items_listed"] <= 50 and report["unanswered_groups_listed"] <= 50
-    assert report["review_seconds"] > 0 and report["unanswered_min_similarity_1_seconds"] > 0
-    assert report["insights_asks_counted"] == 2000 and report["insights_30_days_seconds"] > 0
+    # 285 distinct questions and 15 feedback items: both lists fill their first page of 50
+    assert report["review_items_listed"] == 50 and report["unanswered_groups_listed"] == 50
+    # every logged ask is counted in the 30 days of insights (they were all asked today)
+    assert report["insights_asks_counted"] == 2000
