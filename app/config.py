@@ -1,4 +1,5 @@
-"""Every setting read from the environment, in one place (the spellings are a contract: see docs/configuration.md).
+"""Every setting read from the environment, in one place (the spellings are a contract:
+see docs/configuration.md).
 
 One class a concern; `ServiceSettings` combines those that `faq serve` needs. The CLI's flags
 override these values; their defaults come from here, never from a second literal.
