@@ -18,9 +18,9 @@ from app.api.no_store import NoStoreForAdmin
 from app.api.observability import RequestContext
 from app.api.routes import admin, ask, entries, feedback, health, metrics_route, web
 from app.api.schemas import ValidationProblem
+from app.assembly import load_servable, search_over
 from app.config import ServiceSettings
-from app.encoding.servable import Servable, ServableError
-from app.search.faq_search import FaqSearch
+from app.encoding.servable import ServableError
 from app.serving.metrics import Metrics
 from app.serving.services import Services
 from app.store.base import FaqStore, StoreError
@@ -39,7 +39,7 @@ def _open_resources(app: FastAPI, settings: ServiceSettings) -> None:
     # A missing servable or store does not stop the process: /health stays up and /ready says
     # what is missing, which is what an orchestrator needs to report it.
     try:
-        state.servable = Servable.load(settings.servable, device=settings.device, runtime=settings.runtime)
+        state.servable = load_servable(settings)
     except (ServableError, ValueError) as exc:
         state.servable_error = str(exc)
         logger.error("%s", exc)
@@ -51,7 +51,7 @@ def _open_resources(app: FastAPI, settings: ServiceSettings) -> None:
         logger.error("%s", exc)
     if state.servable is not None and state.store is not None:
         try:
-            state.search = FaqSearch(
+            state.search = search_over(
                 state.servable, state.store, settings.collection, cache_size=settings.embedding_cache_size
             )
         except (ServableError, ValueError) as exc:  # settings in the servable that cannot be used

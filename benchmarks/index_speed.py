@@ -16,19 +16,19 @@ import tempfile
 import time
 from pathlib import Path
 
+from app.assembly import scratch_search, search_over
 from app.config import StoreSettings
 from app.domain.data_source import resolve_data_path
 from app.domain.entry import FaqEntry, unique_entries
 from app.domain.records import FaqDataset, load_faq
 from app.encoding.servable import Servable
-from app.search.faq_search import FaqSearch
-from app.store.opening import open_store, scratch_store
+from app.store.opening import open_store
 from app.writes.index_job import DEFAULT_BATCH_SIZE, index_dataset
 
 
 def encode_only(servable: Servable, entries: list[FaqEntry], batch_size: int) -> float:
     """Encode exactly what the index job encodes (the search's own `vectors_for`), writing nothing."""
-    search = FaqSearch(servable, scratch_store(), "bench")
+    search = scratch_search(servable, alias="bench")
     started = time.perf_counter()
     for start in range(0, len(entries), batch_size):
         search.vectors_for(entries[start : start + batch_size], batch_size)
@@ -40,7 +40,7 @@ def index_into(path: Path, servable: Servable, dataset: FaqDataset, batch_size: 
     store = open_store(StoreSettings.model_validate({"QDRANT_PATH": str(path)}))
     try:
         started = time.perf_counter()
-        index_dataset(dataset, FaqSearch(servable, store, alias), batch_size=batch_size, progress=False)
+        index_dataset(dataset, search_over(servable, store, alias), batch_size=batch_size, progress=False)
         return time.perf_counter() - started
     finally:
         store.close()
@@ -74,7 +74,7 @@ def main() -> None:
     index_rate = len(entries) / min(index_times)
     result = {
         "entries": len(entries),
-        "vectors_per_entry": list(FaqSearch(servable, scratch_store(), "bench").settings.vectors),
+        "vectors_per_entry": list(scratch_search(servable, alias="bench").settings.vectors),
         "encode_only_entries_per_s": round(encode_rate, 1),
         "index_job_entries_per_s": round(index_rate, 1),
         "ratio_index_to_encode": round(index_rate / encode_rate, 3),

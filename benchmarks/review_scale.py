@@ -35,13 +35,12 @@ FAQ = [
 
 
 def build(records: int, seed: int = 0):
+    from app.assembly import scratch_search
     from app.config import RecordingSettings
     from app.domain.entry import FaqEntry
     from app.domain.records import FaqDataset
     from app.encoding.servable import Servable
-    from app.search.faq_search import FaqSearch
     from app.search.settings import SearchSettings
-    from app.store.opening import scratch_store
     from app.usage.feedback import FeedbackLog
     from app.usage.review import ReviewQueue
     from app.usage.unanswered import UnansweredLog
@@ -50,7 +49,7 @@ def build(records: int, seed: int = 0):
     from app.writes.reindex_jobs import ReindexJobs
 
     servable = Servable.from_base_model(device="cpu")
-    search = FaqSearch(servable, scratch_store(), "faq", SearchSettings(mode="fused", fusion="sum"))
+    search = scratch_search(servable, SearchSettings(mode="fused", fusion="sum"), "faq")
     entries = [FaqEntry(q, a, "library") for q, a in FAQ]
     index_dataset(FaqDataset(Path("bench"), entries), search, progress=False)
     live = LiveEntries(search, ReindexJobs(search))

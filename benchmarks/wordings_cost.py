@@ -28,12 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=20, help="timed rounds of each (interleaved)")
     parser.add_argument("--output", type=Path, help="also write the report here (JSON)")
     args = parser.parse_args(argv)
+    from app.assembly import scratch_search
     from app.domain.ask_sets import load_paraphrases
     from app.domain.records import FaqDataset, load_faq
     from app.encoding.servable import Servable
-    from app.search.faq_search import FaqSearch, Question
+    from app.search.faq_search import Question
     from app.search.settings import WORDINGS_VECTOR, SearchSettings
-    from app.store.opening import scratch_store
     from app.writes.index_job import index_dataset
 
     entries = load_faq(args.data).entries
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     servable = Servable.from_base_model(device="cpu")
     settings = SearchSettings(mode="fused", fusion="sum", lexical_weight=0.1)
     # Without: a version with no wordings side at all (as an index from before wordings).
-    plain = FaqSearch(servable, scratch_store(), "faq", settings)
+    plain = scratch_search(servable, settings, "faq")
     store = plain.store
     version = store.create_version("faq", plain.vector_sizes(), settings.sparse_vectors)
     vectors = {k: v for k, v in plain.vectors_for(entries).items() if k != WORDINGS_VECTOR}
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     store.seal(version)
     store.set_metadata(version, {"decision": plain.fit_rule(entries).to_record()})  # like for like
     store.point_alias_to("faq", version)
-    with_wordings = FaqSearch(servable, scratch_store(), "faq", settings, cache_size=10_000)
+    with_wordings = scratch_search(servable, settings, "faq", cache_size=10_000)
     plain.cache = with_wordings.cache  # the same embeddings: only the store's work differs
     index_dataset(FaqDataset(args.data, worded), with_wordings, progress=False)
     questions = [Question(item.query) for item in pairs]

@@ -380,12 +380,12 @@ def index(
     embedded store is held by a running `faq serve`, or --url is given, the job is handed to
     that service (POST /admin/reindex, with ADMIN_API_KEY from the environment).
     """
+    from app.assembly import load_servable, search_over
     from app.config import ClientSettings
     from app.domain.entry import DataError
     from app.domain.formats import format_of_path
     from app.domain.records import load_faq
-    from app.encoding.servable import Servable, ServableError
-    from app.search.faq_search import FaqSearch
+    from app.encoding.servable import ServableError
     from app.store.base import StoreError, StoreUnavailable
     from app.store.opening import open_store
     from app.writes.index_job import index_dataset
@@ -425,11 +425,7 @@ def index(
     assert store is not None
     model = _model_settings(servable, device)
     try:
-        search = FaqSearch(
-            Servable.load(model.servable, device=model.device, runtime=model.runtime),
-            store,
-            settings.collection,
-        )
+        search = search_over(load_servable(model), store, settings.collection)
         report_obj = index_dataset(dataset, search, batch_size=batch_size, keep=settings.keep_versions)
     except (ServableError, StoreError, ValueError) as exc:
         raise fail(f"{exc} (the previous index, if any, is still serving)") from None
@@ -599,27 +595,15 @@ def ask(
 def _ask_locally(question: str, top_k: int, source: str | None, model, collection: str | None) -> dict:
     from dataclasses import asdict
 
-    from app.encoding.servable import Servable, ServableError
-    from app.search.faq_search import FaqSearch
+    from app.assembly import load_servable, opened_search
+    from app.encoding.servable import ServableError
     from app.store.base import StoreError
-    from app.store.opening import open_store
 
-    settings = _store_settings(collection)
     try:
-        store = open_store(settings)
-    except StoreError as exc:
-        raise fail(str(exc)) from None
-    try:
-        search = FaqSearch(
-            Servable.load(model.servable, device=model.device, runtime=model.runtime),
-            store,
-            settings.collection,
-        )
-        result = search.ask(question, top_k=top_k, source=source)
+        with opened_search(_store_settings(collection), load_servable(model)) as search:
+            result = search.ask(question, top_k=top_k, source=source)
     except (ServableError, StoreError, ValueError) as exc:
         raise fail(str(exc)) from None
-    finally:
-        store.close()
     # The same shape as the service's answer, so both paths print alike.
     return {
         "answered": result.answered,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.assembly import search_over
 from app.domain.ask_sets import load_out_of_domain, load_paraphrases
 from app.domain.entry import unique_entries
 from app.domain.records import load_faq
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     entries = unique_entries(load_faq(args.data).entries)
     servable, settings = study_servable(args.servable)
     store = scratch_store()
-    search = FaqSearch(servable, store, "study", settings)
+    search = search_over(servable, store, "study", settings)
     vectors = search.vectors_for(entries)
     # every side the search uses, the lexical one and the wordings too (as the index job makes it)
     collection = store.create_version(

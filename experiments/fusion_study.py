@@ -16,11 +16,11 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+from app.assembly import search_over
 from app.domain.ask_sets import load_paraphrases
 from app.domain.data_source import resolve_data_path
 from app.domain.records import load_faq
 from app.encoding.servable import Servable
-from app.search.faq_search import FaqSearch
 from app.search.settings import SearchSettings
 from training.evaluate import index_in_memory, paraphrase_scores
 
@@ -58,7 +58,7 @@ def main() -> None:
             if context and settings.mode == "answer":
                 continue  # the page words only change question vectors
             label = f"{name} +page" if context else name
-            search = FaqSearch(
+            search = search_over(
                 model, indexed.store, indexed.alias, replace(settings, question_context=context)
             )
             results[label] = paraphrase_scores(search, paraphrases).as_dict()

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from app.assembly import search_over
 from app.domain.data_source import resolve_data_path
 from app.domain.entry import FaqEntry
 from app.domain.records import FaqDataset, load_faq
 from app.domain.split import split_entries
 from app.encoding.servable import Servable
-from app.search.faq_search import FaqSearch
 from app.search.settings import SearchSettings
 from training.evaluate import PARAPHRASE_DEPTH, index_in_memory
 from training.metrics import scores_from_ranks
@@ -55,7 +55,7 @@ def main() -> None:
         )
         indexed = index_in_memory(model, answers, SearchSettings(mode="answer", lexical_weight=0.1))
         for weight in WEIGHTS:
-            search = FaqSearch(
+            search = search_over(
                 model, indexed.store, indexed.alias, replace(indexed.settings, lexical_weight=weight)
             )
             ranks = []

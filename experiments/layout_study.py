@@ -28,13 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
+from app.assembly import scratch_search
 from app.domain.ask_sets import load_out_of_domain, load_paraphrases
 from app.domain.entry import FaqEntry, unique_entries
 from app.domain.records import load_faq
 from app.search.asker_rule import Label, fit_from_labels
 from app.search.decision import ANSWERED, CLARIFY, DecisionRule
 from app.search.faq_search import SUGGESTIONS, FaqSearch, Question
-from app.store.opening import scratch_store
 from experiments.study_inputs import study_parser, study_servable
 
 logger = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         for name, path in layouts(entries, Path(folder)).items():
             layout_entries = unique_entries(load_faq(path).entries)
-            search = FaqSearch(servable, scratch_store(), "study", settings)
+            search = scratch_search(servable, settings, "study")
             vectors = search.vectors_for(layout_entries)
             collection = search.store.create_version(
                 "study", search.vector_sizes(), settings.sparse_vectors, search.multivector_sizes()

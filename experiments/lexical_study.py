@@ -20,10 +20,10 @@ from dataclasses import replace
 
 import numpy as np
 
+from app.assembly import scratch_search, search_over
 from app.domain.ask_sets import load_out_of_domain, load_paraphrases
 from app.domain.entry import unique_entries
 from app.domain.records import load_faq
-from app.search.faq_search import FaqSearch
 from app.search.settings import LEXICAL_VECTOR, lexical_text
 from app.store.opening import scratch_store
 from experiments.study_inputs import study_parser, study_servable
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     servable, base = study_servable(args.servable, args.runtime)
     wordings = [load_paraphrases(path) for path in args.paraphrases]
     unanswerable = load_out_of_domain(args.out_of_domain)
-    dense_search = FaqSearch(servable, scratch_store(), "dense", replace(base, lexical_weight=0.0))
+    dense_search = scratch_search(servable, replace(base, lexical_weight=0.0), "dense")
     dense = {k: v for k, v in dense_search.vectors_for(entries).items() if isinstance(v, np.ndarray)}
     print(  # noqa: T201 (the study's output)
         f"{'tokens':>9} {'weight':>6} "
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     for tokens, weight in configs:
         settings = replace(base, lexical_weight=weight, lexical_tokens=tokens if weight else "wordpiece")
         store = scratch_store()
-        search = FaqSearch(servable, store, "study", settings, cache_size=0)  # every ask encodes
+        search = search_over(servable, store, "study", settings)  # every ask encodes
         collection = store.create_version("study", search.vector_sizes(), settings.sparse_vectors)
         for start in range(0, len(entries), CHUNK):
             part = entries[start : start + CHUNK]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app.assembly import search_over
 from app.domain.ask_sets import OutOfDomainQuery
 from app.domain.entry import FaqEntry, unique_entries
 from app.encoding.servable import Servable
@@ -59,7 +60,7 @@ def calibrate(
     unique = unique_entries(entries)
     store = scratch_store()
     try:
-        search = FaqSearch(servable, store, "calibration", settings)
+        search = search_over(servable, store, "calibration", settings)
         if stored is None:
             stored = {k: v for k, v in search.vectors_for(unique).items() if isinstance(v, np.ndarray)}
         rule = search.fit_rule(unique, stored)

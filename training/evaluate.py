@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.assembly import scratch_search, search_over
 from app.domain.ask_sets import (
     OUT_OF_DOMAIN_KINDS,
     OutOfDomainQuery,
@@ -39,7 +40,6 @@ from app.encoding.servable import Servable
 from app.search.decision import CLARIFY, NO_ANSWER
 from app.search.faq_search import FaqSearch
 from app.search.settings import BASE_SEARCH, SearchSettings, answer_text
-from app.store.opening import scratch_store
 from app.writes.index_job import index_dataset
 from training.metrics import RetrievalScores, in_batch_scores, retrieval_scores, scores_from_ranks
 
@@ -169,7 +169,7 @@ def evaluate_servable(
             if paraphrases:
                 results["paraphrase"] = paraphrase_scores(served, paraphrases).as_dict()
                 answer_side = replace(served.settings, mode="answer", lexical_weight=0.0)
-                answers_only = FaqSearch(model, served.store, served.alias, answer_side)
+                answers_only = search_over(model, served.store, served.alias, answer_side)
                 results["paraphrase_answers_only"] = paraphrase_scores(answers_only, paraphrases).as_dict()
             results[OUTCOMES_VIEW] = outcome_scores(outcomes, paraphrases, out_of_domain)
             results[RULE_VIEW] = rule_numbers(outcomes)
@@ -184,7 +184,7 @@ def evaluate_servable(
 def index_in_memory(model: Servable, dataset: FaqDataset, settings: SearchSettings | None) -> FaqSearch:
     """The whole data set indexed by the index job itself into an in-process Qdrant, so the
     paraphrase view asks exactly what the service would; the search over it."""
-    search = FaqSearch(model, scratch_store(), EVAL_ALIAS, settings)
+    search = scratch_search(model, settings, EVAL_ALIAS)
     index_dataset(dataset, search, progress=False)
     return search
 

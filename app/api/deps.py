@@ -46,14 +46,9 @@ SearchDep = Annotated[FaqSearch, Depends(get_search)]
 
 
 def get_services(request: Request, search: SearchDep) -> Services:
-    """What the lifespan built on the search; built anew when the search in use is another one
-    (a dependency override in the tests), so that every route works on the same search."""
-    state = request.app.state
-    if state.services is None or state.services.search is not search:
-        if state.services is not None:
-            state.services.close()
-        state.services = Services.build(search, state.settings, state.metrics)
-    return state.services
+    """What the lifespan built on the search (the search first: a 503 names what is missing).
+    Tests that serve another search override this dependency with services built on it."""
+    return request.app.state.services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -15,8 +15,9 @@ quiet p99 at equal priority to 6.5x with the thread lowered by 10 (docs/benchmar
 
 Small writes (an edit, a few entries: under MIN_TEXTS texts at a time) encode here at once.
 What goes to the process is the encoding of large ones only (texts in, vectors out); the store
-is written, and duplicates checked, by the caller at normal priority. A write marks its thread
-(`WriteEncoder.run`), and `Servable` sends that thread's encoding to the process. Where the
+is written, and duplicates checked, by the caller at normal priority. A write encodes with the
+servable's `for_writes(encoder)` (the search's `for_writes`), which sends its encoding to the
+process: nothing else does. Where the
 process cannot help (a GPU, niceness 0) or fails to start, the encoding stays in the thread,
 as before, with a log line: a write never fails because of where it encodes.
 """
@@ -30,7 +31,6 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextvars import ContextVar
 from typing import Protocol, TypeVar
 
 import numpy as np
@@ -61,18 +61,10 @@ IDLE_STOP_SECONDS = 120.0
 # an edit from the admin page never waits for the process to start.
 MIN_TEXTS = 32
 
-# The write encoder of the write running in this thread (None: not in a write).
-_current: ContextVar[WriteEncoder | None] = ContextVar("write_encoder", default=None)
-
-
-def write_encoder() -> WriteEncoder | None:
-    """The encoder of the write this thread is running, if any (see `WriteEncoder.run`)."""
-    return _current.get()
-
 
 class WriteEncoder:
-    """A second process, at lowered priority, that encodes for writes. `run(fn, *args)` runs
-    `fn` here with its encoding sent there; `encode` is what `Servable` calls."""
+    """A second process, at lowered priority, that encodes for writes; `encode` is what a
+    writes' servable (`Servable.for_writes`) calls."""
 
     def __init__(self, niceness: int, threads: int | None = None, idle_stop_s: float = IDLE_STOP_SECONDS):
         self.niceness = niceness
@@ -83,13 +75,6 @@ class WriteEncoder:
         self._spec: tuple[str, ...] | None = None
         self._failed = False
         self._idle_timer: threading.Timer | None = None
-
-    def run(self, fn: Callable[..., T], *args: object) -> T:
-        token = _current.set(self)
-        try:
-            return fn(*args)
-        finally:
-            _current.reset(token)
 
     def encode(
         self, servable: Encodes, side: str, texts: Sequence[str], batch_size: int
@@ -177,12 +162,6 @@ class WriteEncoder:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-
-
-def in_writes(encoder: WriteEncoder | None, fn: Callable[..., T], *args: object) -> T:
-    """`fn(*args)` with its encoding sent to `encoder` when there is one (the service); else
-    all here (the command line, where the write is the process's only work)."""
-    return fn(*args) if encoder is None else encoder.run(fn, *args)
 
 
 # ---- in the write-encoding process ----------------------------------------------------------

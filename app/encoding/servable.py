@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import logging
@@ -19,7 +20,7 @@ from quaterion_models.model import MetricModel
 
 from app.encoding.device import resolve_device
 from app.encoding.onnx_runtime import INT8_SUFFIX, ONNX_DIR, OnnxEncoder, export_onnx
-from app.encoding.priority import write_encoder
+from app.encoding.priority import WriteEncoder
 from app.encoding.sentence_encoder import SentenceEncoder, default_model_path, load_sentence_transformer
 
 logger = logging.getLogger(__name__)
@@ -124,6 +125,9 @@ class Servable:
         # How to load this servable again in another process (the write encoder's): given by
         # `load` and `from_base_model`; None for one built otherwise.
         self._spec = spec
+        # Where this servable's encoding goes: a writes' servable (`for_writes`) sends it to the
+        # service's write-encoding process; None: here.
+        self._writes: WriteEncoder | None = None
 
     @property
     def runtime(self) -> str:
@@ -311,11 +315,19 @@ class Servable:
             return self.onnx["question"].encode(texts, self.embedding_size)
         return _encode(self.question_model, texts, batch_size, self.embedding_size)
 
+    def for_writes(self, writes: WriteEncoder | None) -> Servable:
+        """This servable (the same models, not a copy of them) encoding through the service's
+        write-encoding process (app.encoding.priority): what writes encode with. None: itself."""
+        if writes is None:
+            return self
+        writing = copy.copy(self)
+        writing._writes = writes
+        return writing
+
     def _encoded_for_a_write(self, side: str, texts: Sequence[str], batch_size: int) -> np.ndarray | None:
-        """`texts` encoded by the write-encoding process when this thread is running a write
-        of the service (app.encoding.priority); None: encode here."""
-        writer = write_encoder()
-        return None if writer is None else writer.encode(self, side, texts, batch_size)
+        """`texts` encoded by the write-encoding process when this is a writes' servable
+        (`for_writes`); None: encode here."""
+        return None if self._writes is None else self._writes.encode(self, side, texts, batch_size)
 
 
 def _encode(model: MetricModel, texts: Sequence[str], batch_size: int, size: int) -> np.ndarray:

@@ -22,7 +22,6 @@ from pathlib import Path
 from app.domain.entry import DataError, FaqEntry, wording_key
 from app.domain.formats import read_rows
 from app.domain.records import FaqDataset, InvalidRow, records_from_rows
-from app.encoding.priority import in_writes
 from app.search.duplicates import EntryWarning, warnings_against_store, warnings_among
 from app.writes.live_entries import LiveEntries
 from app.writes.reindex_jobs import JobState, ReindexJobs
@@ -157,12 +156,7 @@ class FaqImport:
         if not touched:
             return []
         entries = [entry for _, entry, _ in touched]
-        texts = [wording for entry in entries for wording in entry.wordings]
-        encoded = in_writes(self.entries.write_encoder, self.search.query_vectors, texts)[1]
-        vectors, start = [], 0
-        for entry in entries:
-            vectors.append(encoded[start : start + len(entry.wordings)])
-            start += len(entry.wordings)
+        vectors = self.entries.writing.wording_queries(entries)
         where = [w for w, _, _ in touched]
         own = [pid for _, _, pid in touched]
         found = [

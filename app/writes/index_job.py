@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from app.domain.entry import unique_entries
 from app.domain.records import FaqDataset
-from app.encoding.priority import WriteEncoder, in_writes
+from app.encoding.priority import WriteEncoder
 from app.search.faq_search import FaqSearch
 from app.store.base import VERSION_KEY, FaqStore, StoreError
 
@@ -103,6 +103,7 @@ def index_dataset(
     lower-priority encoding process (app.encoding.priority); without it, encoded here."""
     started = time.perf_counter()
     store, alias = search.store, search.alias
+    writing = search.for_writes(write_encoder)  # the encoding at the writes' priority
     entries = unique_entries(dataset.entries)
     collection = store.create_version(
         alias, search.vector_sizes(), search.settings.sparse_vectors, search.multivector_sizes()
@@ -119,7 +120,7 @@ def index_dataset(
             dense: dict[str, list[np.ndarray]] = {name: [] for name in search.vector_sizes()}
             for start in range(0, len(entries), batch_size):
                 batch = entries[start : start + batch_size]
-                vectors = in_writes(write_encoder, search.vectors_for, batch, batch_size)
+                vectors = writing.vectors_for(batch, batch_size)
                 for name, rows in dense.items():
                     rows.append(np.asarray(vectors[name]))
                 if pending is not None:
@@ -137,7 +138,7 @@ def index_dataset(
         # The rule is fitted to this FAQ and kept with its version: it switches with it.
         logger.info("fitting the decision rule to the %d entries", len(entries))
         stored_dense = {name: np.concatenate(rows) for name, rows in dense.items()}
-        rule = in_writes(write_encoder, search.fit_rule, entries, stored_dense)
+        rule = writing.fit_rule(entries, stored_dense)
         facts = version_facts(origin, len(entries), staged=stage)
         store.set_metadata(collection, {"decision": rule.to_record(), VERSION_KEY: facts})
         if stage:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from app.domain.entry import FaqEntry, unique_entries, wording_key
-from app.encoding.priority import WriteEncoder, in_writes
+from app.encoding.priority import WriteEncoder
 from app.search.duplicates import EntryWarning, warnings_against_store, warnings_among
 from app.search.entries import EntryNotFound, FaqEntries
 from app.search.faq_search import FaqSearch
@@ -63,6 +63,7 @@ class LiveEntries(FaqEntries):
         # Where writes encode: the service's lower-priority process (app.encoding.priority), so
         # that a large write leaves the cores to the askers; in this thread without one.
         self.write_encoder = write_encoder
+        self.writing = search.for_writes(write_encoder)
         self.jobs = jobs
 
     # ---- writing ----------------------------------------------------------------------------
@@ -93,9 +94,7 @@ class LiveEntries(FaqEntries):
                 chunk = new[start : start + WRITE_CHUNK]
                 if start:
                     keep_lease()  # a long write keeps other processes' jobs waiting
-                vectors, wordings = in_writes(
-                    self.write_encoder, self._encoded, collection, held_vectors, chunk
-                )
+                vectors, wordings = self._encoded(collection, held_vectors, chunk)
                 for warning in warnings_against_store(
                     self.store, self.alias, chunk, wordings, [None] * len(chunk)
                 ):
@@ -164,7 +163,7 @@ class LiveEntries(FaqEntries):
             if holder is not None and holder != entry_id:
                 raise DuplicateEntry(f"the edit would make entry {entry_id} identical to entry {holder}")
             held = self._held_vectors(collection)
-            vectors, wordings = in_writes(self.write_encoder, self._encoded, collection, held, [edited])
+            vectors, wordings = self._encoded(collection, held, [edited])
             warnings = warnings_against_store(self.store, self.alias, [edited], wordings, [entry_id])
             self.store.upsert(collection, [edited], vectors, ids=[entry_id])
         logger.info("edited FAQ entry %s in %s", entry_id, collection)
@@ -192,12 +191,7 @@ class LiveEntries(FaqEntries):
                 np.concatenate([questions[i : i + 1], *([alternates[i]] if alternates is not None else [])])
                 for i in range(len(entries))
             ]
-        encoded = self.search.query_vectors([w for e in entries for w in e.wordings])[1]
-        out, start = [], 0
-        for entry in entries:
-            out.append(encoded[start : start + len(entry.wordings)])
-            start += len(entry.wordings)
-        return out
+        return self.writing.wording_queries(entries)
 
     def _held_vectors(self, collection: str) -> set[str]:
         """The vector names `collection` was created with (read once a change)."""
@@ -210,7 +204,7 @@ class LiveEntries(FaqEntries):
         """The vectors of `entries` that `collection` holds (`held`). A version indexed by a
         release before alternate wordings has no place for them: entries without wordings are
         written as before, and wordings are refused with what to do (ReindexNeeded)."""
-        vectors = self.search.vectors_for(entries)
+        vectors = self.writing.vectors_for(entries)
         missing = [name for name in vectors if name not in held]
         if WORDINGS_VECTOR in missing and any(e.alternates for e in entries):
             raise ReindexNeeded(
@@ -246,7 +240,7 @@ class LiveEntries(FaqEntries):
             entries, vectors = self.store.stored_vectors(collection, list(self.search.vector_sizes()))
             if not entries:
                 return
-            fitted = in_writes(self.write_encoder, self.search.fit_rule, entries, vectors)
+            fitted = self.writing.fit_rule(entries, vectors)
             self.store.set_metadata(collection, {"decision": fitted.to_record()})
             self.search.forget_rule()
             logger.info("decision rule refitted to the %d entries of %s", len(entries), collection)

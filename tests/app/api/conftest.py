@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.deps import get_search
+from app.api.deps import get_search, get_services
 from app.config import ServiceSettings
 from app.domain.records import load_faq
 from app.encoding.servable import Servable
 from app.main import create_app
 from app.search.faq_search import FaqSearch
+from app.serving.services import Services
 from app.store.opening import open_store
 from app.writes.index_job import index_dataset
 from tests.conftest import MINI_FAQ
@@ -64,5 +65,15 @@ def fast_client(base_search, tmp_path_factory):
     root = tmp_path_factory.mktemp("fast")
     app = create_app(settings_for(root / "no-servable", root / "qdrant"))
     with TestClient(app) as test_client:
-        app.dependency_overrides[get_search] = lambda: base_search
+        services = serve_search(app, base_search)
         yield test_client
+        services.close()
+
+
+def serve_search(app, search: FaqSearch) -> Services:
+    """The app's routes on `search` instead of the one its lifespan opened: the search and the
+    services built on it, as dependency overrides (close the services after)."""
+    services = Services.build(search, app.state.settings, app.state.metrics)
+    app.dependency_overrides[get_search] = lambda: search
+    app.dependency_overrides[get_services] = lambda: services
+    return services

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.encoding.priority import MIN_TEXTS, WriteEncoder, in_writes, write_encoder
+from app.encoding.priority import MIN_TEXTS, WriteEncoder
 from app.encoding.sentence_encoder import default_model_path
 from app.encoding.servable import Servable
 from app.main import create_app
@@ -36,15 +36,17 @@ def test_a_writes_encoding_runs_in_a_lowered_process_with_the_same_vectors(train
     encoder = WriteEncoder(niceness=5, threads=1, idle_stop_s=1.0)
     try:
         assert encoder.process_id() is None, "started by the first write, not before"
-        encoder.run(servable.encode, TEXTS[: MIN_TEXTS - 1])
+        writing = servable.for_writes(encoder)
+        writing.encode(TEXTS[: MIN_TEXTS - 1])
         assert encoder.process_id() is None, "a few texts encode here"
-        got = encoder.run(lambda: (servable.encode(TEXTS), servable.encode_question_side(TEXTS)))
+        servable.encode(TEXTS)
+        assert encoder.process_id() is None, "only the writes' servable encodes there"
+        got = writing.encode(TEXTS), writing.encode_question_side(TEXTS)
         child = encoder.process_id()
         assert child is not None and child != os.getpid()
         assert niceness_of(child) == min(19, niceness_of(os.getpid()) + 5)
         assert np.abs(got[0] - expected[0]).max() < 1e-5 and np.abs(got[1] - expected[1]).max() < 1e-5
-        assert write_encoder() is None, "outside a write, encoding stays here"
-        assert encoder.run(write_encoder) is encoder and in_writes(None, write_encoder) is None
+        assert servable.for_writes(None) is servable
         # stopped when no write came for idle_stop_s (it holds a second model); the next large
         # write starts it again (as the first did)
         deadline = time.monotonic() + 30
@@ -61,11 +63,11 @@ def test_no_process_at_equal_priority_and_none_that_cannot_start(tmp_path):
     servable = Servable.from_base_model(model, device="cpu")
     expected = servable.encode(TEXTS)
     same = WriteEncoder(niceness=0)
-    assert np.array_equal(same.run(servable.encode, TEXTS), expected) and same.process_id() is None
+    assert np.array_equal(servable.for_writes(same).encode(TEXTS), expected) and same.process_id() is None
     shutil.rmtree(model)  # the process would load the model from here: it cannot
     broken = WriteEncoder(niceness=5, threads=1)
     try:
-        got = broken.run(servable.encode, TEXTS)
+        got = servable.for_writes(broken).encode(TEXTS)
         assert np.abs(got - expected).max() < 1e-5, "encoded here instead, and the write goes on"
         assert broken.process_id() is None
     finally:

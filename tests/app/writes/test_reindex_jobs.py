@@ -8,10 +8,9 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.deps import get_search
 from app.main import create_app
 from app.writes.reindex_jobs import LEASE_ID
-from tests.app.api.conftest import ADMIN_KEY, settings_for
+from tests.app.api.conftest import ADMIN_KEY, serve_search, settings_for
 from tests.conftest import MINI_FAQ, bigger_faq
 
 KEY = {"X-API-Key": ADMIN_KEY}
@@ -25,10 +24,10 @@ def two_apps(base_search, tmp_path):
         app = create_app(settings_for(tmp_path / "none", tmp_path / name, ADMIN_API_KEY=ADMIN_KEY))
         client = TestClient(app)
         client.__enter__()
-        app.dependency_overrides[get_search] = lambda: base_search
-        clients.append(client)
-    yield clients
-    for client in clients:
+        clients.append((client, serve_search(app, base_search)))
+    yield [client for client, _ in clients]
+    for client, services in clients:
+        services.close()
         client.__exit__(None, None, None)
 
 
