@@ -1,6 +1,6 @@
-"""One map from the domain's exceptions to HTTP answers, so that the routes stay thin: a route
-lets `EntryNotFound` or `StoreError` propagate and the client gets the status below with the
-exception's message as `detail`."""
+"""The project's failures as HTTP answers (the table is app.errors'), so that the routes stay
+thin: a route lets `EntryNotFound` or `StoreError` propagate and the client gets its status
+with the message as `detail`."""
 
 from __future__ import annotations
 
@@ -12,14 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.domain.entry import TooManyWordings
-from app.search.entries import EntryNotFound
+from app.errors import KNOWN_ERRORS
 from app.serving.batcher import Overloaded
-from app.store.base import CollectionMissing, StoreError
-from app.usage.review import ReviewItemGone
-from app.writes.live_entries import DuplicateEntry, ReindexNeeded
-from app.writes.reindex_jobs import JobAlreadyRunning, ReindexRunning
-from app.writes.versions import VersionNotFound
 
 RETRY_AFTER_SECONDS = "1"
 # An absolute path in a message (not the "//" of a URL): a 503 says what is missing, not where
@@ -31,24 +25,8 @@ def hide_paths(text: str) -> str:
     return _ABSOLUTE_PATH.sub("<path>", text)
 
 
-# Most specific first: a CollectionMissing is a StoreError too.
-STATUS_OF: list[tuple[type[Exception], int, str]] = [
-    (EntryNotFound, status.HTTP_404_NOT_FOUND, "{}"),
-    (ReviewItemGone, status.HTTP_404_NOT_FOUND, "{}"),
-    (VersionNotFound, status.HTTP_404_NOT_FOUND, "{}"),
-    (DuplicateEntry, status.HTTP_409_CONFLICT, "{}"),
-    (ReindexNeeded, status.HTTP_409_CONFLICT, "{}"),
-    (ReindexRunning, status.HTTP_409_CONFLICT, "{}"),
-    (JobAlreadyRunning, status.HTTP_409_CONFLICT, "{}"),
-    (TooManyWordings, status.HTTP_422_UNPROCESSABLE_CONTENT, "{}"),
-    (
-        Overloaded,
-        status.HTTP_503_SERVICE_UNAVAILABLE,
-        "too many questions at once ({}): try again in a second",
-    ),
-    (CollectionMissing, status.HTTP_503_SERVICE_UNAVAILABLE, "{}"),
-    (StoreError, status.HTTP_503_SERVICE_UNAVAILABLE, "the vector store failed: {}"),
-]
+# The project's table of failures (app.errors), as the API answers them.
+STATUS_OF = KNOWN_ERRORS
 # Headers that go with a status: an overloaded service says when to come back.
 HEADERS_OF: dict[type[Exception], dict[str, str]] = {Overloaded: {"Retry-After": RETRY_AFTER_SECONDS}}
 
