@@ -17,7 +17,7 @@ from app.api.errors import add_error_handlers
 from app.api.no_store import NoStoreForAdmin
 from app.api.observability import RequestContext
 from app.api.routes import admin, ask, entries, feedback, health, metrics_route, web
-from app.api.schemas import ValidationProblem
+from app.api.schemas.common import ValidationProblem
 from app.assembly import load_servable, search_over
 from app.config import ServiceSettings
 from app.encoding.servable import ServableError

@@ -22,12 +22,9 @@ from app.api.deps import (
     UnansweredDep,
     VersionsDep,
 )
-from app.api.schemas import (
-    EntryOut,
-    EntryWarningOut,
+from app.api.schemas.admin import (
     ImportReport,
     InsightsOut,
-    Problem,
     ReindexJob,
     ReviewAction,
     ReviewDone,
@@ -36,12 +33,13 @@ from app.api.schemas import (
     RowError,
     RuleOut,
     TestResult,
-    UnansweredGroupOut,
-    UnansweredResponse,
     VersionOut,
     VersionRefused,
     VersionsOut,
 )
+from app.api.schemas.common import Problem
+from app.api.schemas.entries import EntryOut, EntryWarningOut
+from app.api.schemas.feedback import UnansweredGroupOut, UnansweredResponse
 from app.domain.entry import DataError
 from app.domain.formats import FORMATS, format_of_content_type
 from app.domain.records import parse_dataset

@@ -16,15 +16,8 @@ from app.api.deps import (
     client_key,
     require_admin,
 )
-from app.api.schemas import (
-    Answer,
-    AskRequest,
-    AskResponse,
-    Problem,
-    SourceCount,
-    SourcesResponse,
-    Suggestion,
-)
+from app.api.schemas.ask import Answer, AskRequest, AskResponse, SourceCount, SourcesResponse, Suggestion
+from app.api.schemas.common import Problem
 from app.search.faq_search import Question
 
 router = APIRouter(tags=["ask"])

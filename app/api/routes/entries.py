@@ -17,8 +17,8 @@ from fastapi.responses import StreamingResponse
 
 from app.api.deps import AdminDep, EntriesDep
 from app.api.routes.admin import ADMIN_ERRORS
-from app.api.schemas import (
-    MAX_SOURCE_CHARS,
+from app.api.schemas.common import Problem
+from app.api.schemas.entries import (
     EntriesCreated,
     EntriesIn,
     EntryIn,
@@ -26,10 +26,9 @@ from app.api.schemas import (
     EntryPage,
     EntryUpdate,
     EntryWarningOut,
-    Problem,
     WordingsIn,
 )
-from app.domain.entry import MAX_QUESTION_CHARS, FaqEntry
+from app.domain.entry import MAX_QUESTION_CHARS, MAX_SOURCE_CHARS, FaqEntry
 
 router = APIRouter(prefix="/faq/entries", tags=["faq entries"], dependencies=[AdminDep])
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Request, status
 
 from app.api.deps import FeedbackDep, ServicesDep, client_id, client_key
-from app.api.schemas import FeedbackIn, FeedbackOut, Problem
+from app.api.schemas.common import Problem
+from app.api.schemas.feedback import FeedbackIn, FeedbackOut
 
 router = APIRouter(tags=["feedback"])
 

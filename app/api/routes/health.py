@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, Request, Response, status
 
 from app.api.deps import admin_key_matches
 from app.api.errors import hide_paths
-from app.api.schemas import HealthResponse, ReadyResponse
+from app.api.schemas.ask import HealthResponse, ReadyResponse
 from app.config import ServiceSettings
 from app.store.base import StoreError
 

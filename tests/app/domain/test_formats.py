@@ -189,7 +189,7 @@ def test_format_by_extension_and_content_type():
 
 def test_one_normaliser_for_files_and_the_api():
     """A cell's stray spaces must not give an entry a second id (issue: 18 real entries did)."""
-    from app.api.schemas import EntryIn
+    from app.api.schemas.entries import EntryIn
 
     padded = "question,answer,source\n  How do I join? ,Bring an ID. , main \n"
     from_file = parse_dataset(padded.encode(), origin="upload", fmt="csv").entries[0]
