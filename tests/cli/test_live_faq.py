@@ -170,6 +170,7 @@ def own_service(trained_servable, tmp_path):
     return trained_servable, store
 
 
+@pytest.mark.slow  # a process started and stopped more than once: `make test-slow`
 def test_an_added_entry_survives_a_restart(own_service):
     servable, store = own_service
     service = start_service(servable, store)

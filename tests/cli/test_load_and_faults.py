@@ -176,6 +176,7 @@ def test_load_on_the_real_data_set(tmp_path):
         stop_service(service)
 
 
+@pytest.mark.slow  # a process started and stopped more than once: `make test-slow`
 def test_sigkill_mid_reindex_then_restart_serves_the_old_index(trained_servable, tmp_path):
     qdrant = tmp_path / "qdrant"
     index_into(qdrant, trained_servable)
@@ -214,6 +215,7 @@ def test_sigkill_mid_reindex_then_restart_serves_the_old_index(trained_servable,
     store.close()
 
 
+@pytest.mark.slow  # a process started and stopped more than once: `make test-slow`
 def test_a_qdrant_server_that_refuses_connections(trained_servable):
     refused = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     service = start_service(trained_servable, {"QDRANT_URL": refused})

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
 from tests.cli.conftest import start_service, stop_service
 
@@ -16,6 +17,7 @@ def health_requests(metrics: str) -> float:
     return float(found.group(1)) if found else 0.0
 
 
+@pytest.mark.slow  # a process started and stopped more than once: `make test-slow`
 def test_two_processes_metrics_add_up(tmp_path):
     shared = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
     (tmp_path / "metrics").mkdir()

@@ -30,6 +30,7 @@ def niceness_of(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
+@pytest.mark.slow  # a process started and stopped more than once: `make test-slow`
 def test_a_writes_encoding_runs_in_a_lowered_process_with_the_same_vectors(trained_servable):
     servable = Servable.load(trained_servable, device="cpu", runtime="onnx")
     expected = servable.encode(TEXTS), servable.encode_question_side(TEXTS)
