@@ -203,15 +203,23 @@ COLUMNS = [
 ]
 
 
-def table(results: list[dict]) -> str:
-    lines = ["| " + " | ".join(title for _, title in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+def markdown_table(
+    columns: list[tuple[str, str]], results: list[dict], lead: int, fmt: dict[str, str] | None = None
+) -> str:
+    """Rows under a header of `columns` (key, title); a row that failed shows its first `lead`
+    cells, then its error. `fmt` gives a key's format (e.g. "," for thousands)."""
+    fmt = fmt or {}
+    lines = ["| " + " | ".join(title for _, title in columns) + " |", "|" + "---|" * len(columns)]
     for row in results:
+        cells = [format(row[key], fmt[key]) if key in fmt else str(row.get(key, "")) for key, _ in columns]
         if "error" in row:
-            lines.append(f"| {row['engine']} | {row['entries']:,} | {row['error']} |")
-            continue
-        cells = [f"{row[key]:,}" if key == "entries" else str(row.get(key, "")) for key, _ in COLUMNS]
+            cells = [*cells[:lead], str(row["error"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def table(results: list[dict]) -> str:
+    return markdown_table(COLUMNS, results, lead=2, fmt={"entries": ","})
 
 
 def main(argv: list[str] | None = None, prog: str = "faq bench --scale") -> None:

@@ -25,6 +25,9 @@ from tests.app.api.conftest import ADMIN_KEY, index_into
 from tests.cli.conftest import Service, free_port, start_service, stop_service
 from tests.conftest import MINI_FAQ, MINI_PARAPHRASES, PARAPHRASES, REAL_FAQ, REPO_ROOT, bigger_faq
 
+# Load and faults against a service process (twenty seconds): `make test-slow`.
+pytestmark = pytest.mark.slow
+
 KEY = {"X-API-Key": ADMIN_KEY}
 
 

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from app.encoding.servable import Servable
 from tests.conftest import MINI_FAQ, MINI_OUT_OF_DOMAIN, MINI_PARAPHRASES, REPO_ROOT
@@ -51,6 +52,8 @@ def test_help_lists_the_commands_and_options():
     assert "--json" in invoke("evaluate", "--help").stdout
 
 
+# Trains for real (half a minute): `make test-slow`; tests/training covers training in the default run.
+@pytest.mark.slow
 def test_train_then_evaluate_end_to_end(tmp_path: Path):
     servable = tmp_path / "servable"
     out = run_faq(

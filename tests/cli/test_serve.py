@@ -1,9 +1,13 @@
 """`faq serve` as a process, and the CLI commands that talk to it over HTTP."""
 
 import httpx
+import pytest
 
 from tests.cli.test_main import run_faq
 from tests.conftest import MINI_FAQ
+
+# `faq serve` as a process of its own with jobs handed over (twenty seconds): `make test-slow`.
+pytestmark = pytest.mark.slow
 
 
 def test_faq_serve_answers_and_takes_jobs_handed_over(served):

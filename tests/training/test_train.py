@@ -135,6 +135,8 @@ def test_training_moves_head_away_from_identity(trained_servable: Path):
     assert not np.allclose(trained.encode(texts), base.encode(texts), atol=1e-4)
 
 
+# Trains twice (ten seconds): `make test-slow`.
+@pytest.mark.slow
 def test_retraining_reuses_the_cache_and_replaces_the_servable(tmp_path, caplog):
     # the embedding cache is for the frozen encoder
     cfg = mini_config(tmp_path, trainable_encoder=False)

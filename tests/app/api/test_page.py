@@ -209,6 +209,8 @@ def test_keyboard_and_phone_width(browser, page_service):
         browser.set_window_size(1200, 900)
 
 
+# A second service without a store, driven in the browser (ten seconds): `make test-slow`.
+@pytest.mark.slow
 def test_the_page_says_when_the_service_is_not_ready(browser, trained_servable, tmp_path):
     from selenium.webdriver.common.by import By
 

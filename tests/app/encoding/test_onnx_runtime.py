@@ -19,6 +19,9 @@ from app.store.opening import scratch_store
 from app.writes.index_job import index_dataset
 from tests.conftest import MINI_FAQ, MINI_PARAPHRASES
 
+# Exports the servable to ONNX and compares runtimes (twenty seconds): `make test-slow`.
+pytestmark = pytest.mark.slow
+
 TEXTS = [e.question for e in load_faq(MINI_FAQ).entries] + [e.answer for e in load_faq(MINI_FAQ).entries]
 
 

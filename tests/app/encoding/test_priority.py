@@ -58,6 +58,8 @@ def test_a_writes_encoding_runs_in_a_lowered_process_with_the_same_vectors(train
         encoder.close()
 
 
+# Starts and refuses encoding processes (six seconds): `make test-slow`.
+@pytest.mark.slow
 def test_no_process_at_equal_priority_and_none_that_cannot_start(tmp_path):
     model = tmp_path / "base-model"
     shutil.copytree(default_model_path(), model)
