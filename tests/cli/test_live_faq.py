@@ -63,6 +63,8 @@ def test_unanswered_questions_show_in_the_cli(served):
     assert "canteen" in out.stdout and "2" in out.stdout
 
 
+# Trains on the feedback pairs (ten seconds): `make test-slow`; tests/training covers training.
+@pytest.mark.slow
 def test_feedback_pairs_train_and_never_enter_val(served, tmp_path):
     from app.domain.split import split_entries
     from training.train import train
