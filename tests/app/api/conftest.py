@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -34,7 +37,24 @@ def settings_for(servable: Path, qdrant_path: Path | None = None, **extra) -> Se
     return ServiceSettings(**values)
 
 
+# One indexed store per servable for the whole session, copied for each module that asks for
+# one: indexing the mini FAQ (loading the servable, encoding, writing) costs seconds, and about
+# twenty modules need a store of their own to change.
+_INDEXED: dict[Path, Path] = {}
+
+
 def index_into(path: Path, servable_dir: Path) -> None:
+    """A store at `path` holding the mini FAQ indexed with `servable_dir`, as `faq index` writes it."""
+    indexed = _INDEXED.get(servable_dir)
+    if indexed is None:
+        indexed = Path(tempfile.mkdtemp(prefix="indexed-qdrant-"))
+        atexit.register(shutil.rmtree, indexed, ignore_errors=True)
+        _index(indexed, servable_dir)
+        _INDEXED[servable_dir] = indexed
+    shutil.copytree(indexed, path, dirs_exist_ok=True)
+
+
+def _index(path: Path, servable_dir: Path) -> None:
     store = open_store(ServiceSettings(QDRANT_PATH=str(path)))
     try:
         index_dataset(
