@@ -33,12 +33,12 @@ def search_over(
 
 
 @contextmanager
-def opened_search(store: StoreSettings, servable: Servable) -> Iterator[FaqSearch]:
-    """The configured store opened (StoreError when it cannot be), the search of its collection
-    over it, and the store closed after."""
+def opened_search(store: StoreSettings, servable: Servable, faq: str | None = None) -> Iterator[FaqSearch]:
+    """The configured store opened (StoreError when it cannot be), the search of the FAQ `faq`
+    (None: the default one) over it, and the store closed after."""
     opened = open_store(store)
     try:
-        yield search_over(servable, opened, store.collection)
+        yield search_over(servable, opened, store.alias_for(faq))
     finally:
         opened.close()
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.tenancy.names import FAQ_NAME_PATTERN, alias_of
+
 DEVICES = ("auto", "cpu", "cuda")
 RUNTIMES = ("auto", "onnx-int8", "onnx", "torch")
 DEFAULT_QDRANT_PATH = Path("var/qdrant")
@@ -21,6 +23,7 @@ DEFAULT_SERVABLE = Path("var/servable")
 DEFAULT_CACHE_DIR = Path("var/cache")
 DEFAULT_DOWNLOAD_PATH = Path("var/data/cloud_faq_dataset.jsonl")
 DEFAULT_COLLECTION = "faq"
+DEFAULT_FAQ_NAME = "default"
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 
@@ -48,6 +51,21 @@ class StoreSettings(_Settings):
         min_length=1,
         pattern=r"^[A-Za-z0-9_-]+$",
     )
+
+    # The FAQ that the routes without /faqs/{faq} serve: a store written before FAQs had names
+    # holds this one (under FAQ_COLLECTION), and it cannot be deleted.
+    faq_default_name: str = Field(
+        default=DEFAULT_FAQ_NAME, validation_alias="FAQ_DEFAULT_NAME", pattern=FAQ_NAME_PATTERN
+    )
+
+    # The embedded store keeps at most this many shards (collections) open, closing the least
+    # recently used: each holds memory maps and memory (app.store.edge_engine.DEFAULT_MAX_OPEN).
+    edge_open_shards: int = Field(default=400, validation_alias="FAQ_EDGE_OPEN_SHARDS", ge=8, le=100_000)
+
+    def alias_for(self, faq: str | None) -> str:
+        """Where the FAQ `faq` (None: the default one) lives in the store (app.tenancy.names)."""
+        name = faq or self.faq_default_name
+        return alias_of(name, collection=self.collection, default_name=self.faq_default_name)
 
     # Finished index versions kept (the live one included), for rollback; older ones are dropped
     # after each switch.
@@ -189,10 +207,21 @@ class ServiceSettings(StoreSettings, ModelSettings, AdminSettings, RecordingSett
         return value
 
 
-class ClientSettings(AdminSettings):
+class FaqChoice(_Settings):
+    """Which FAQ a command works on (FAQ_NAME; unset: the default FAQ)."""
+
+    faq_name: str | None = Field(default=None, validation_alias="FAQ_NAME", pattern=FAQ_NAME_PATTERN)
+
+
+class ClientSettings(AdminSettings, FaqChoice):
     """How the CLI finds a running `faq serve` (and the key it hands admin jobs to it with)."""
 
     url: str = Field(default=DEFAULT_URL, validation_alias="FAQ_URL")
+
+    def faq_url(self) -> str:
+        """The URL of the chosen FAQ's routes: the service's own for the default FAQ (whatever
+        the service calls it), else under /faqs/NAME."""
+        return f"{self.url}/faqs/{self.faq_name}" if self.faq_name else self.url
 
     @field_validator("url")
     @classmethod

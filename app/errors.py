@@ -9,6 +9,9 @@ from app.encoding.servable import ServableError
 from app.search.entries import EntryNotFound
 from app.serving.batcher import Overloaded
 from app.store.base import CollectionMissing, StoreError
+from app.tenancy.keys import KeyNotFound
+from app.tenancy.names import BadFaqName
+from app.tenancy.registry import DefaultFaqKept, FaqExists, FaqNotFound
 from app.usage.review import ReviewItemGone
 from app.writes.live_entries import DuplicateEntry, ReindexNeeded
 from app.writes.reindex_jobs import JobAlreadyRunning, ReindexRunning
@@ -21,6 +24,11 @@ KNOWN_ERRORS: list[tuple[type[Exception], int, str]] = [
     (EntryNotFound, NOT_FOUND, "{}"),
     (ReviewItemGone, NOT_FOUND, "{}"),
     (VersionNotFound, NOT_FOUND, "{}"),
+    (FaqNotFound, NOT_FOUND, "{}"),
+    (KeyNotFound, NOT_FOUND, "{}"),
+    (FaqExists, CONFLICT, "{}"),
+    (DefaultFaqKept, CONFLICT, "{}"),
+    (BadFaqName, UNPROCESSABLE, "{}"),
     (DuplicateEntry, CONFLICT, "{}"),
     (ReindexNeeded, CONFLICT, "{}"),
     (ReindexRunning, CONFLICT, "{}"),

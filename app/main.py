@@ -11,20 +11,21 @@ import torch
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from app.api.access import ASKER_REFUSALS, AskerDep, KnownFaqDep, faq_route_id, may_upload
 from app.api.body_limit import BodySizeLimit
 from app.api.client_address import TrustedProxies
 from app.api.errors import add_error_handlers
 from app.api.no_store import NoStoreForAdmin
 from app.api.observability import RequestContext
-from app.api.routes import admin, ask, entries, feedback, health, metrics_route, web
-from app.api.schemas.common import ValidationProblem
-from app.assembly import load_servable, search_over
+from app.api.routes import admin, ask, entries, faqs, feedback, health, metrics_route, web
+from app.api.schemas.common import Problem, ValidationProblem
+from app.assembly import load_servable
 from app.config import ServiceSettings
 from app.encoding.servable import ServableError
 from app.serving.metrics import Metrics
-from app.serving.services import Services
 from app.store.base import FaqStore, StoreError
 from app.store.opening import open_store
+from app.tenancy.tenants import Tenants
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 def _open_resources(app: FastAPI, settings: ServiceSettings) -> None:
     state = app.state
     state.settings = settings
-    state.servable = state.store = state.search = state.services = None
+    state.servable = state.store = state.search = state.services = state.tenants = None
     torch.set_num_threads(settings.threads())
     logger.info("torch uses %d threads", settings.threads())
     state.servable_error = state.store_error = None
@@ -51,14 +52,13 @@ def _open_resources(app: FastAPI, settings: ServiceSettings) -> None:
         logger.error("%s", exc)
     if state.servable is not None and state.store is not None:
         try:
-            state.search = search_over(
-                state.servable, state.store, settings.collection, cache_size=settings.embedding_cache_size
-            )
+            state.tenants = Tenants(state.servable, state.store, settings, state.metrics)
         except (ServableError, ValueError) as exc:  # settings in the servable that cannot be used
             state.servable, state.servable_error = None, str(exc)
             logger.error("%s", exc)
             return
-        state.services = Services.build(state.search, settings, state.metrics)
+        # The default FAQ's: what the routes without /faqs/{faq} use.
+        state.search, state.services = state.tenants.default_search, state.tenants.default
 
 
 def _track(app: FastAPI, metrics: Metrics) -> None:
@@ -101,8 +101,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         _open_resources(app, config)
         _track(app, metrics)
         yield
-        if app.state.services is not None:
-            app.state.services.close()
+        if app.state.tenants is not None:
+            app.state.tenants.close()
         if app.state.store is not None:
             app.state.store.close()
         metrics.process_ended()
@@ -120,19 +120,41 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
     app.state.proxies = proxies
     app.include_router(web.router)
-    app.include_router(ask.router)
-    app.include_router(feedback.router)
+    app.include_router(ask.router, dependencies=[AskerDep], responses=ASKER_REFUSALS)
+    app.include_router(feedback.router, dependencies=[AskerDep], responses=ASKER_REFUSALS)
     app.include_router(health.router)
     app.include_router(metrics_route.router)
     app.include_router(entries.router)
     app.include_router(admin.router)
+    app.include_router(faqs.faqs)
+    app.include_router(faqs.keys)
+    app.include_router(faqs.key)
+    # Every FAQ's own routes, under /faqs/{faq}: the same handlers, for the FAQ in the path.
+    for router, asked in (
+        (web.router, False),
+        (ask.router, True),
+        (feedback.router, True),
+        (entries.router, False),
+        (admin.router, False),
+        (faqs.keys, False),
+    ):
+        app.include_router(
+            router,
+            prefix="/faqs/{faq}",
+            dependencies=[KnownFaqDep, AskerDep] if asked else [KnownFaqDep],
+            responses={
+                404: {"model": Problem, "description": "no FAQ of this name"},
+                **(ASKER_REFUSALS if asked else {}),
+            },
+            generate_unique_id_function=faq_route_id,
+        )
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     app.add_middleware(
         BodySizeLimit,
         default=config.max_request_bytes,
         # A reindex upload is a whole data file; a batch of new entries can be large too.
         by_path=dict.fromkeys((admin.router.prefix, entries.router.prefix), config.max_upload_bytes),
-        admin_key=config.admin_api_key.get_secret_value().encode("utf-8") if config.admin_api_key else None,
+        may_upload=lambda faq, key: may_upload(app.state, faq, key),
         timeout_s=config.body_timeout_s,
     )
     app.add_middleware(NoStoreForAdmin)

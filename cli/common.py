@@ -32,6 +32,15 @@ UrlOption = Annotated[
     ),
 ]
 
+FaqOption = Annotated[
+    str | None,
+    typer.Option(
+        "--faq",
+        help="The FAQ to work on, by name. Default: $FAQ_NAME, else the service's default FAQ.",
+        show_default=False,
+    ),
+]
+
 
 def fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)  # plain text: no wrapping inside paths

@@ -15,6 +15,7 @@ from cli.common import (
     CollectionOption,
     DataOption,
     DeviceOption,
+    FaqOption,
     FormatOption,
     HandOffUrlOption,
     ServableOption,
@@ -53,8 +54,10 @@ def index(
     device: DeviceOption = None,
     skip_invalid: SkipInvalidOption = False,
     data_format: FormatOption = None,
+    faq: FaqOption = None,
 ) -> None:
-    """Encode every FAQ entry into a new collection version and point the alias at it.
+    """Encode every FAQ entry into a new collection version and point the alias at it. With
+    --faq NAME, into that FAQ of the store (created, open to askers, when it does not exist).
 
     Talks to Qdrant directly (QDRANT_URL, or the embedded store at QDRANT_PATH). When the
     embedded store is held by a running `faq serve`, or --url is given, the job is handed to
@@ -67,6 +70,7 @@ def index(
     from app.encoding.servable import ServableError
     from app.store.base import StoreError, StoreUnavailable
     from app.store.opening import open_store
+    from app.tenancy.registry import FaqRegistry
     from app.writes.index_job import index_dataset
     from cli import remote
 
@@ -75,7 +79,7 @@ def index(
         dataset = load_faq(file_path, skip_invalid=skip_invalid, fmt=data_format)
     logger.info("data: %s", dataset.summary())
     settings = store_settings(collection)
-    client = settings_with(ClientSettings, FAQ_URL=url)
+    client = settings_with(ClientSettings, FAQ_URL=url, FAQ_NAME=faq)
 
     handoff_url = client.url if url else None
     store = None
@@ -92,6 +96,8 @@ def index(
     if handoff_url is not None:
         key = client.admin_api_key.get_secret_value() if client.admin_api_key else None
         try:
+            if client.faq_name:  # the chosen FAQ's routes
+                handoff_url = f"{handoff_url}/faqs/{client.faq_name}"
             report = remote.reindex(
                 handoff_url, file_path, api_key=key, fmt=format_of_path(file_path, data_format)
             )
@@ -102,7 +108,11 @@ def index(
     assert store is not None
     model = model_settings(servable, device)
     try:
-        search = search_over(load_servable(model), store, settings.collection)
+        if client.faq_name and FaqRegistry(store, settings.collection, settings.faq_default_name).ensure(
+            client.faq_name
+        ):
+            logger.info("created the FAQ '%s' in the store", client.faq_name)
+        search = search_over(load_servable(model), store, settings.alias_for(client.faq_name))
         report_obj = index_dataset(dataset, search, batch_size=batch_size, keep=settings.keep_versions)
     except (ServableError, StoreError, ValueError) as exc:
         raise fail(f"{exc} (the previous index, if any, is still serving)") from None
@@ -138,6 +148,7 @@ def import_file(
     ] = False,
     url: UrlOption = None,
     data_format: FormatOption = None,
+    faq: FaqOption = None,
 ) -> None:
     """Convert a FAQ file in any format the data readers take to the project's JSONL (--output),
     reporting what was read, skipped and why; or import it into the running FAQ (--to-service):
@@ -155,7 +166,7 @@ def import_file(
     with known_errors():
         fmt = format_of_path(file, data_format)
         if to_service:
-            live.import_to_service(file, fmt, replace=replace, dry_run=dry_run, url=url)
+            live.import_to_service(file, fmt, replace=replace, dry_run=dry_run, url=url, faq=faq)
             return
         dataset = load_faq(file, skip_invalid=True, fmt=fmt)
     assert output is not None

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli import remote
-from cli.common import FormatOption, UrlOption, fail, settings_with
+from cli.common import FaqOption, FormatOption, UrlOption, fail, settings_with
 
 console = Console()
 
@@ -27,15 +27,19 @@ OutputOption = Annotated[
 ]
 
 
-def _target(url: str | None) -> tuple[str, str | None]:
+def _target(url: str | None, faq: str | None) -> tuple[str, str | None]:
+    """The service's address (with /faqs/NAME for a FAQ other than the default: every route of
+    a FAQ is under it) and the key to send."""
     from app.config import ClientSettings
 
-    client = settings_with(ClientSettings, FAQ_URL=url)
-    return client.url, client.admin_api_key.get_secret_value() if client.admin_api_key else None
+    client = settings_with(ClientSettings, FAQ_URL=url, FAQ_NAME=faq)
+    return client.faq_url(), client.admin_api_key.get_secret_value() if client.admin_api_key else None
 
 
-def _call(method: str, url: str | None, path: str, *, expected: tuple[int, ...] = (200,), **kwargs):
-    target, key = _target(url)
+def call_service(
+    method: str, url: str | None, faq: str | None, path: str, *, expected: tuple[int, ...] = (200,), **kwargs
+):
+    target, key = _target(url, faq)
     try:
         return remote.call(method, target, path, api_key=key, expected=expected, **kwargs)
     except remote.RemoteError as exc:
@@ -58,6 +62,7 @@ def add(
     ] = None,
     data_format: FormatOption = None,
     url: UrlOption = None,
+    faq: FaqOption = None,
 ) -> None:
     """Add one entry (--question and --answer) or a file of them; they answer at once."""
     from app.domain.entry import DataError
@@ -74,7 +79,7 @@ def add(
         records = [{"question": question, "answer": answer, "source": source, "filename": filename}]
     else:
         raise fail("give --question and --answer (or --file FILE)")
-    ids = _call("POST", url, "/faq/entries", json=records, expected=(201,)).json()["ids"]
+    ids = call_service("POST", url, faq, "/faq/entries", json=records, expected=(201,)).json()["ids"]
     for entry_id in ids:
         typer.echo(entry_id)
     typer.echo(f"added {len(ids)} entr{'y' if len(ids) == 1 else 'ies'}", err=True)
@@ -84,10 +89,11 @@ def add(
 def remove(
     entry_ids: Annotated[list[str], typer.Argument(help="Ids of the entries (the `id` of /ask's answers).")],
     url: UrlOption = None,
+    faq: FaqOption = None,
 ) -> None:
     """Delete entries; the service stops returning them at once."""
     for entry_id in entry_ids:
-        _call("DELETE", url, f"/faq/entries/{entry_id}", expected=(204,))
+        call_service("DELETE", url, faq, f"/faq/entries/{entry_id}", expected=(204,))
         typer.echo(f"deleted {entry_id}")
 
 
@@ -97,12 +103,13 @@ def list_entries(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Entries to show.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line, with ids.")] = False,
     url: UrlOption = None,
+    faq: FaqOption = None,
 ) -> None:
     """List entries with their ids."""
     params: dict[str, str | int] = {"limit": limit}
     if source:
         params["source"] = source
-    page = _call("GET", url, "/faq/entries", params=params).json()
+    page = call_service("GET", url, faq, "/faq/entries", params=params).json()
     if as_json:
         for entry in page["entries"]:
             typer.echo(json.dumps(entry, ensure_ascii=False))
@@ -121,10 +128,11 @@ def export(
     output: OutputOption,
     source: Annotated[str | None, typer.Option(help="Only entries of this source.")] = None,
     url: UrlOption = None,
+    faq: FaqOption = None,
 ) -> None:
     """Write the live FAQ (with every change made through the API) as a data file, for the next
     `faq train` / `faq index`. A full reindex replaces the live entries: export first."""
-    target, key = _target(url)
+    target, key = _target(url, faq)
     params = {"format": "jsonl", **({"source": source} if source else {})}
     try:
         count = remote.download(target, "/faq/entries", output, api_key=key, params=params)
@@ -141,10 +149,11 @@ def feedback_export(
         typer.Option("--all", help="Every feedback record (helpful or not, with comments), not pairs."),
     ] = False,
     url: UrlOption = None,
+    faq: FaqOption = None,
 ) -> None:
     """Write helpful feedback as (user question, answer) pairs in the data-file format, for
     `faq train --extra-pairs`."""
-    target, key = _target(url)
+    target, key = _target(url, faq)
     try:
         count = remote.download(
             target, "/admin/feedback", output, api_key=key, params={"pairs": str(not everything).lower()}
@@ -160,10 +169,11 @@ def unanswered(
     ] = 0.7,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Groups to show.")] = 20,
     url: UrlOption = None,
+    faq: FaqOption = None,
 ) -> None:
     """What users asked that the FAQ could not answer, grouped, most asked first."""
-    body = _call(
-        "GET", url, "/admin/unanswered", params={"min_similarity": min_similarity, "limit": limit}
+    body = call_service(
+        "GET", url, faq, "/admin/unanswered", params={"min_similarity": min_similarity, "limit": limit}
     ).json()
     if not body["recording"]:
         console.print("recording is off (FAQ_RECORD_QUESTIONS=false)", style="yellow")
@@ -180,9 +190,12 @@ def add_wording(
     entry_id: Annotated[str, typer.Argument(help="The entry's id (the `id` of /ask's answers).")],
     wordings: Annotated[list[str], typer.Argument(help="One or more wordings of its question.")],
     url: UrlOption = None,
+    faq: FaqOption = None,
 ) -> None:
     """Add wordings of an entry's question (what users ask): they answer with it at once."""
-    body = _call("POST", url, f"/faq/entries/{entry_id}/alternates", json={"wordings": wordings}).json()
+    body = call_service(
+        "POST", url, faq, f"/faq/entries/{entry_id}/alternates", json={"wordings": wordings}
+    ).json()
     typer.echo(f"entry {body['id']} has {len(body['alternates'])} wordings besides its question")
     _print_warnings(body.get("warnings") or [])
 
@@ -206,6 +219,7 @@ def review(
     dismiss: Annotated[str | None, typer.Option("--dismiss", help="Dismiss this item.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The items as JSON, one a line.")] = False,
     url: UrlOption = None,
+    faq: FaqOption = None,
 ) -> None:
     """The review queue: what users asked that the FAQ did not answer well, most frequent first
     (unanswered groups, suggestions users picked, not-helpful answers), with the nearest
@@ -225,13 +239,13 @@ def review(
     elif dismiss is not None:
         body = {"action": "dismiss"}
     if actions:
-        done = _call("POST", url, f"/admin/review/{actions[0]}", json=body).json()
+        done = call_service("POST", url, faq, f"/admin/review/{actions[0]}", json=body).json()
         if "entry" in done:
             typer.echo(f"{done['action']}: entry {done['entry']['id']} ({done['entry']['question']})")
         else:
             typer.echo(f"dismissed {done['dismissed']} questions")
         return
-    items = _call("GET", url, "/admin/review", params={"limit": limit}).json()["items"]
+    items = call_service("GET", url, faq, "/admin/review", params={"limit": limit}).json()["items"]
     if as_json:
         for item in items:
             typer.echo(json.dumps(item, ensure_ascii=False))
@@ -245,12 +259,14 @@ def review(
     console.print(table)
 
 
-def import_to_service(file: Path, fmt: str, *, replace: bool, dry_run: bool, url: str | None) -> None:
+def import_to_service(
+    file: Path, fmt: str, *, replace: bool, dry_run: bool, url: str | None, faq: str | None = None
+) -> None:
     """`faq import FILE --to-service`: POST /admin/import, print the report, wait for a
     replace's reindex job."""
     from app.domain.records import read_file
 
-    target, key = _target(url)
+    target, key = _target(url, faq)
     params = {"mode": "replace" if replace else "merge", "dry_run": str(dry_run).lower(), "format": fmt}
     try:
         response = remote.call(
@@ -301,6 +317,7 @@ def test_set(
     data_format: FormatOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="The whole result as JSON.")] = False,
     url: UrlOption = None,
+    faq: FaqOption = None,
 ) -> None:
     """Run a FAQ test set against the running service (a version of it): right, asked back with
     the right entry, wrong, declined; the result is kept with the version (an activation that
@@ -315,7 +332,9 @@ def test_set(
     except DataError as exc:
         raise fail(str(exc)) from None
     params = {"format": fmt, **({"version": version} if version else {})}
-    result = _call("POST", url, "/admin/test", content=content, params=params, timeout=3600).json()
+    result = call_service(
+        "POST", url, faq, "/admin/test", content=content, params=params, timeout=3600
+    ).json()
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
     else:

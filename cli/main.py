@@ -1,7 +1,8 @@
 """The `faq` command: train, evaluate, index, serve and ask; and, through a running service,
 entries, export, feedback and unanswered. One module a group of commands: model_commands
 (train, evaluate, export-onnx), data_commands (index, import, check, migrate-store),
-serving_commands (serve, ask, bench) and live (what goes through a running service).
+serving_commands (serve, ask, bench), live (what goes through a running service) and
+tenancy_commands (the service's FAQs and their keys).
 
 Defaults that the environment can set (FAQ_SERVABLE, FAQ_COLLECTION, DEVICE, FAQ_DATA, FAQ_URL,
 ADMIN_API_KEY) come from the settings classes in `app.config`; a flag overrides them.
@@ -15,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from cli import data_commands, live, model_commands, serving_commands
+from cli import data_commands, live, model_commands, serving_commands, tenancy_commands
 
 app = typer.Typer(
     name="faq",
@@ -65,6 +66,8 @@ app.command(
 app.command()(serving_commands.ask)
 app.add_typer(live.entries_app, name="entries")
 app.add_typer(live.feedback_app, name="feedback")
+app.add_typer(tenancy_commands.faqs_app, name="faqs")
+app.add_typer(tenancy_commands.keys_app, name="keys")
 app.command("export")(live.export)
 app.command("unanswered")(live.unanswered)
 app.command("review")(live.review)

@@ -31,9 +31,18 @@ def _detail(response: httpx.Response) -> str:
         return response.text
 
 
-def ask(url: str, question: str, *, top_k: int, source: str | None, timeout: float = 60) -> dict:
+def ask(
+    url: str,
+    question: str,
+    *,
+    top_k: int,
+    source: str | None,
+    api_key: str | None = None,
+    timeout: float = 60,
+) -> dict:
+    """POST /ask; `api_key` is sent when given (a closed FAQ is asked with one of its keys)."""
     payload = {"question": question, "top_k": top_k, "source": source}
-    return call("POST", url, "/ask", json=payload, timeout=timeout).json()
+    return call("POST", url, "/ask", json=payload, api_key=api_key, timeout=timeout).json()
 
 
 def reindex(

@@ -11,6 +11,7 @@ from rich.table import Table
 from cli.common import (
     CollectionOption,
     DeviceOption,
+    FaqOption,
     HandOffUrlOption,
     ServableOption,
     console,
@@ -102,22 +103,26 @@ def ask(
     servable: ServableOption = None,
     collection: CollectionOption = None,
     device: DeviceOption = None,
+    faq: FaqOption = None,
 ) -> None:
-    """Answer a question: through a running service (--url, or one found at $FAQ_URL),
-    otherwise directly against the store and the servable."""
+    """Answer a question of the FAQ (--faq, else the default one): through a running service
+    (--url, or one found at $FAQ_URL), otherwise directly against the store and the servable."""
     from app.config import ClientSettings
     from cli import remote
 
     if not question.strip():
         raise fail("the question is empty")
-    target = settings_with(ClientSettings, FAQ_URL=url).url
-    if url or remote.is_running(target):
+    client = settings_with(ClientSettings, FAQ_URL=url, FAQ_NAME=faq)
+    if url or remote.is_running(client.url):
         try:
-            result = remote.ask(target, question, top_k=top_k, source=source)
+            key = client.admin_api_key.get_secret_value() if client.admin_api_key else None
+            result = remote.ask(client.faq_url(), question, top_k=top_k, source=source, api_key=key)
         except remote.RemoteError as exc:
             raise fail(str(exc)) from None
     else:
-        result = _ask_locally(question.strip(), top_k, source, model_settings(servable, device), collection)
+        result = _ask_locally(
+            question.strip(), top_k, source, model_settings(servable, device), collection, client.faq_name
+        )
     status = result.get("status") or ("answered" if result["answered"] else "clarify")
     if status == "clarify":
         console.print("Not sure which entry answers that. Did you mean:")
@@ -139,13 +144,15 @@ def ask(
     console.print(table)
 
 
-def _ask_locally(question: str, top_k: int, source: str | None, model, collection: str | None) -> dict:
+def _ask_locally(
+    question: str, top_k: int, source: str | None, model, collection: str | None, faq: str | None
+) -> dict:
     from dataclasses import asdict
 
     from app.assembly import load_servable, opened_search
 
     with known_errors():
-        with opened_search(store_settings(collection), load_servable(model)) as search:
+        with opened_search(store_settings(collection), load_servable(model), faq) as search:
             result = search.ask(question, top_k=top_k, source=source)
     # The same shape as the service's answer, so both paths print alike.
     return {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import tempfile
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import IO, Any
@@ -26,9 +25,11 @@ REPLAY_PIECE = 1 << 20
 
 
 class BodySizeLimit:
-    """`by_path`: larger limits for path prefixes (uploads), granted only to requests that
-    carry the admin key (`admin_key`; none configured: never): a client without it gets the
-    default limit, so it cannot make the service read a 200 MB body just to answer 401."""
+    """`by_path`: larger limits for path prefixes (uploads), granted only to requests whose key
+    may use them (`may_upload(faq, key)`: the service key, or the owner key of the FAQ in the
+    path; none given: never): a client without one gets the default limit, so it cannot make the
+    service read a 200 MB body just to answer 401. A FAQ's own routes (/faqs/{faq}/admin/...)
+    have the limits of the default FAQ's (/admin/...)."""
 
     def __init__(
         self,
@@ -36,27 +37,26 @@ class BodySizeLimit:
         *,
         default: int,
         by_path: dict[str, int],
-        admin_key: bytes | None = None,
+        may_upload: Callable[[str | None, bytes], bool] | None = None,
         timeout_s: float = 15.0,
     ):
         self.app = app
         self.timeout_s = timeout_s
         self.default = default
         self.by_path = by_path
-        self.admin_key = admin_key
+        self.may_upload = may_upload
 
     def limit_for(self, path: str, headers: dict[bytes, bytes] | None = None) -> int:
+        faq, path = split_faq(path)
         for prefix, limit in self.by_path.items():
             # "/admin/reindex" and "/admin" itself, not "/adminXYZ"
             if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
-                return limit if self._authorised(headers or {}) else self.default
+                return limit if self._authorised(faq, headers or {}) else self.default
         return self.default
 
-    def _authorised(self, headers: dict[bytes, bytes]) -> bool:
+    def _authorised(self, faq: str | None, headers: dict[bytes, bytes]) -> bool:
         sent = headers.get(b"x-api-key")
-        return (
-            bool(self.admin_key) and sent is not None and secrets.compare_digest(sent, self.admin_key or b"")
-        )
+        return self.may_upload is not None and sent is not None and self.may_upload(faq, sent)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,6 +112,14 @@ class BodySizeLimit:
             spool.write(chunk)
             if not message.get("more_body", False):
                 return size
+
+
+def split_faq(path: str) -> tuple[str | None, str]:
+    """("hr", "/admin/import") for "/faqs/hr/admin/import"; (None, path) for another path."""
+    if path.startswith("/faqs/"):
+        name, _, rest = path[len("/faqs/") :].partition("/")
+        return name, "/" + rest
+    return None, path
 
 
 def _replay(spool: IO[bytes], size: int, receive: Receive) -> Receive:

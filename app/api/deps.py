@@ -6,13 +6,15 @@ import hashlib
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, status
 
+from app.api.access import faq_in, require_owner
 from app.api.errors import hide_paths
 from app.config import ServiceSettings
 from app.search.faq_search import FaqSearch
 from app.serving.batcher import MicroBatcher
 from app.serving.services import Services
+from app.tenancy.tenants import Tenants
 from app.usage.feedback import FeedbackLog
 from app.usage.review import ReviewQueue
 from app.usage.unanswered import UnansweredLog
@@ -46,9 +48,17 @@ SearchDep = Annotated[FaqSearch, Depends(get_search)]
 
 
 def get_services(request: Request, search: SearchDep) -> Services:
-    """What the lifespan built on the search (the search first: a 503 names what is missing).
+    """The services of the FAQ in the path (/faqs/{faq}/...; FaqNotFound: 404), else the
+    default FAQ's, as the lifespan built them (the search first: a 503 names what is missing).
     Tests that serve another search override this dependency with services built on it."""
+    if "faq" in request.path_params:
+        return request.app.state.tenants.services(faq_in(request))
     return request.app.state.services
+
+
+def get_tenants(request: Request, search: SearchDep) -> Tenants:
+    """Every FAQ of the service (503 while the model or the store is missing)."""
+    return request.app.state.tenants
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -102,25 +112,6 @@ JobsDep = Annotated[ReindexJobs, Depends(get_jobs)]
 BatcherDep = Annotated[MicroBatcher, Depends(get_batcher)]
 
 
-def require_admin(
-    settings: Annotated[ServiceSettings, Depends(get_settings)],
-    x_api_key: Annotated[str | None, Header(description="The ADMIN_API_KEY of the server.")] = None,
-) -> None:
-    if settings.admin_api_key is None:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            "admin endpoints are disabled: the server has no ADMIN_API_KEY configured",
-        )
-    if not x_api_key:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "this endpoint needs the X-API-Key header",
-            headers={"WWW-Authenticate": "X-API-Key"},
-        )
-    if not admin_key_matches(settings, x_api_key):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "wrong API key")
-
-
 def admin_key_matches(settings: ServiceSettings, x_api_key: str | None) -> bool:
     """True when the request carries the configured admin key."""
     if settings.admin_api_key is None or not x_api_key:
@@ -139,4 +130,6 @@ UnansweredDep = Annotated[UnansweredLog, Depends(get_unanswered)]
 ReviewDep = Annotated[ReviewQueue, Depends(get_review)]
 ImportDep = Annotated[FaqImport, Depends(get_import)]
 VersionsDep = Annotated[Versions, Depends(get_versions)]
-AdminDep = Depends(require_admin)
+TenantsDep = Annotated[Tenants, Depends(get_tenants)]
+# The admin routes of a FAQ: its owner key or the service key (app.api.access).
+AdminDep = Depends(require_owner)

@@ -1,10 +1,13 @@
-"""`Cache-Control: no-store` on the owner's answers (/admin, /faq/entries): they carry the FAQ's
+"""`Cache-Control: no-store` on the owner's answers (/admin, /faq/entries, and the same under
+/faqs/{faq}): they carry the FAQ's
 unpublished entries, users' questions and feedback, which no shared cache or browser history
 may keep."""
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api.body_limit import split_faq
 
 PRIVATE_PREFIXES = ("/admin", "/faq/entries")
 
@@ -14,7 +17,7 @@ class NoStoreForAdmin:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" else ""
+        _, path = split_faq(scope.get("path", "") if scope["type"] == "http" else "")
         if not any(path == p or path.startswith(p + "/") for p in PRIVATE_PREFIXES):
             await self.app(scope, receive, send)
             return

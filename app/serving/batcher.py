@@ -52,8 +52,10 @@ class MicroBatcher:
         max_wait_ms: float,
         queue_size: int,
         metrics: Metrics | None = None,
+        queue_label: str = "",
     ):
         self.search = search
+        self.queue_label = queue_label
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
         self.metrics = metrics
@@ -62,11 +64,11 @@ class MicroBatcher:
         self._thread = threading.Thread(target=self._run, name="ask-batcher", daemon=True)
         self._thread.start()
         if metrics is not None:
-            metrics.track_queue(self._queue.qsize)
+            metrics.track_queue(self._queue.qsize, queue_label)
 
     @classmethod
     def from_settings(
-        cls, search: FaqSearch, settings: ServingSettings, metrics: Metrics | None
+        cls, search: FaqSearch, settings: ServingSettings, metrics: Metrics | None, *, queue_label: str = ""
     ) -> MicroBatcher:
         return cls(
             search,
@@ -74,6 +76,7 @@ class MicroBatcher:
             max_wait_ms=settings.batch_max_wait_ms,
             queue_size=settings.batch_queue_size,
             metrics=metrics,
+            queue_label=queue_label,
         )
 
     async def ask(self, question: Question) -> Answers:
@@ -94,6 +97,8 @@ class MicroBatcher:
         marker and after it, then ends. Whatever is still queued after that (the worker did not
         end in time) is failed with ShuttingDown: no request is left waiting."""
         self._closed = True
+        if self.metrics is not None:
+            self.metrics.untrack_queue(self.queue_label)
         try:
             self._queue.put(_STOP, timeout=timeout)
         except queue.Full:

@@ -76,7 +76,8 @@ class Metrics:
             multiprocess_mode="livemax",
         )
         self._read_index: Callable[[], float] = lambda: -1.0
-        self._read_queue: Callable[[], float] = lambda: 0.0
+        # Each FAQ's batcher queue depth, by FAQ (the gauge is their sum: the questions waiting).
+        self._read_queues: dict[str, Callable[[], float]] = {}
         self._read_cache: tuple[Callable[[], float], Callable[[], float]] = (lambda: 0.0, lambda: 0.0)
         self._cache_seen = [0.0, 0.0]  # hits and misses already counted
         self._sync_lock = threading.Lock()
@@ -85,8 +86,11 @@ class Metrics:
         """Read the index size when scraped (a failing store reads as -1, not as an error)."""
         self._read_index = count
 
-    def track_queue(self, depth: Callable[[], float]) -> None:
-        self._read_queue = depth
+    def track_queue(self, depth: Callable[[], float], label: str = "") -> None:
+        self._read_queues[label] = depth
+
+    def untrack_queue(self, label: str) -> None:
+        self._read_queues.pop(label, None)
 
     def track_cache(self, hits: Callable[[], float], misses: Callable[[], float]) -> None:
         self._read_cache = (hits, misses)
@@ -102,7 +106,7 @@ class Metrics:
                 if now > self._cache_seen[i]:
                     counter.inc(now - self._cache_seen[i])
                 self._cache_seen[i] = max(now, self._cache_seen[i])
-            self.queue_depth.set(self._read_queue())
+            self.queue_depth.set(sum(read() for read in list(self._read_queues.values())))
         if with_index:
             self.index_points.set(self._read_index())
 

@@ -44,10 +44,23 @@ class Services:
     feedback_budget: ClientBudget
     records_budget: ClientBudget
     asks_budget: ClientBudget
+    # False when the write encoder is shared by several FAQs' services (app.tenancy) and closed
+    # by its owner.
+    owns_encoder: bool = True
 
     @classmethod
-    def build(cls, search: FaqSearch, settings: ServiceSettings, metrics: Metrics | None) -> Services:
-        write_encoder = WriteEncoder(settings.write_niceness, settings.threads())
+    def build(
+        cls,
+        search: FaqSearch,
+        settings: ServiceSettings,
+        metrics: Metrics | None,
+        write_encoder: WriteEncoder | None = None,
+        queue_label: str = "",
+    ) -> Services:
+        """The services of one FAQ; `write_encoder`: one shared with other FAQs (else its own);
+        `queue_label`: the FAQ's name on its batcher's queue in /metrics."""
+        owns_encoder = write_encoder is None
+        write_encoder = write_encoder or WriteEncoder(settings.write_niceness, settings.threads())
         jobs = ReindexJobs(search, settings.keep_versions, write_encoder)
         entries = LiveEntries(search, jobs, write_encoder)
         feedback = FeedbackLog(search, entries)
@@ -68,14 +81,16 @@ class Services:
             calibration=AskerCalibration(
                 search, feedback, unanswered, enabled=settings.learn_from_askers and settings.record_questions
             ),
-            batcher=MicroBatcher.from_settings(search, settings, metrics),
+            batcher=MicroBatcher.from_settings(search, settings, metrics, queue_label=queue_label),
             feedback_budget=ClientBudget(settings.feedback_per_minute),
             records_budget=ClientBudget(settings.records_per_minute),
             asks_budget=ClientBudget(settings.ask_log_per_minute),
+            owns_encoder=owns_encoder,
         )
 
     def close(self) -> None:
         self.batcher.close()
         self.asks.flush()
         self.jobs.wait(timeout=60)
-        self.write_encoder.close()
+        if self.owns_encoder:
+            self.write_encoder.close()

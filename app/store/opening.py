@@ -45,7 +45,7 @@ def open_store(settings: StoreSettings) -> FaqStore:
         )
     if settings.distribution():
         logger.info("ignoring %s: the embedded store has one shard", ", ".join(settings.distribution()))
-    return EdgeStore.open_folder(path)
+    return EdgeStore.open_folder(path, max_open=settings.edge_open_shards)
 
 
 def scratch_store() -> FaqStore:

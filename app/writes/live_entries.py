@@ -247,6 +247,12 @@ class LiveEntries(FaqEntries):
         except Exception:  # the rule is an optimisation of answers; the write must stand
             logger.exception("could not refit the decision rule of %s; the previous one stays", collection)
 
+    def create_empty(self) -> str:
+        """The FAQ's first version, empty, unless it has one: a new FAQ answers "no answer"
+        (rather than "not indexed") before its entries arrive."""
+        with self.jobs.idle():
+            return self._target_collection()
+
     @contextmanager
     def _writing(self) -> Iterator[tuple[str, Callable[[], None]]]:
         """The context of one live change: no reindex may start or be running, and the change

@@ -104,6 +104,7 @@ class Versions:
     def activate(self, name: str, *, force: bool = False, how: str = "rollback") -> Version:
         """Make `name` the live version (atomically). Refused when its last test result has
         fewer right answers than the live version's (unless `force`)."""
+        self.get(name)  # a name that is no version of this FAQ: not found, whatever is running
         with self.entries.jobs.idle():  # no reindex may switch under it, in any process
             listed = self.all()
             candidate = _named(listed, name)

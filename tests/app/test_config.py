@@ -19,6 +19,8 @@ VARIABLES = {
     "QDRANT_URL": ("http://qdrant:6333", lambda s: s.qdrant_url, "http://qdrant:6333"),
     "QDRANT_API_KEY": ("secret", lambda s: s.qdrant_api_key.get_secret_value(), "secret"),
     "FAQ_COLLECTION": ("docs", lambda s: s.collection, "docs"),
+    "FAQ_EDGE_OPEN_SHARDS": ("64", lambda s: s.edge_open_shards, 64),
+    "FAQ_DEFAULT_NAME": ("main-help", lambda s: s.alias_for("main-help") + s.alias_for("hr"), "docsdocs--hr"),
     "FAQ_SHARD_NUMBER": ("3", lambda s: s.shard_number, 3),
     "FAQ_REPLICATION_FACTOR": ("2", lambda s: s.replication_factor, 2),
     "FAQ_WRITE_CONSISTENCY_FACTOR": ("2", lambda s: s.write_consistency_factor, 2),
@@ -77,6 +79,12 @@ def test_every_variable_is_read_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("FAQ_DATA", str(tmp_path / "faq.jsonl"))
     client = ClientSettings()
     assert client.url == "http://127.0.0.1:9999" and client.admin_api_key is not None
+    assert client.faq_url() == "http://127.0.0.1:9999"  # no FAQ_NAME: the default FAQ's routes
+    monkeypatch.setenv("FAQ_NAME", "hr")
+    assert ClientSettings().faq_url() == "http://127.0.0.1:9999/faqs/hr"
+    monkeypatch.setenv("FAQ_NAME", "HR team")
+    with pytest.raises(ValueError, match="FAQ_NAME"):
+        ClientSettings()
     assert DataSettings().data == tmp_path / "faq.jsonl"
     monkeypatch.delenv("QDRANT_URL")
     monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "q"))

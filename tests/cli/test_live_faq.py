@@ -210,3 +210,55 @@ def test_a_test_set_from_the_cli(served, tmp_path):
     )
     failed = invoke("test", str(wrong), env=served.env)
     assert failed.returncode == 1 and "wrong: 'how do i create a storage bucket?'" in failed.stdout
+
+
+def test_many_faqs_and_their_keys_from_the_command_line(served, tmp_path):
+    """`faq faqs create|list|delete`, `faq keys create|list|revoke`, and --faq / FAQ_NAME on
+    the commands that work on one FAQ, against the running service."""
+    env = served.env
+    made = invoke("faqs", "create", "library", "--closed", env=env)
+    assert made.returncode == 0 and "/faqs/library/" in made.stdout, made.stderr
+    assert invoke("faqs", "create", "Library!", env=env).returncode == 2
+    data = tmp_path / "library.csv"
+    data.write_text(
+        "category,question,answer\n"
+        "loans,how many books can i borrow?,you can borrow up to twenty books at a time\n"
+        "loans,how do i renew a loan?,renew loans online from your account page\n"
+        "rooms,can i book a study room?,study rooms are booked at the front desk\n"
+    )
+    imported = invoke("import", str(data), "--to-service", "--replace", "--faq", "library", env=env)
+    assert imported.returncode == 0, imported.stderr + imported.stdout
+    # the FAQ is closed: asked with its key (sent as ADMIN_API_KEY by the CLI: here the service key)
+    asked = invoke("ask", "how many books may i take out", "--faq", "library", "--url", served.url, env=env)
+    assert asked.returncode == 0 and "twenty books" in asked.stdout, asked.stdout + asked.stderr
+    default = invoke("ask", "how many books may i take out", "--url", served.url, env=env)
+    assert "twenty books" not in default.stdout
+
+    key = invoke("keys", "create", "--faq", "library", "--scope", "public", "--label", "site", env=env)
+    assert key.returncode == 0, key.stderr
+    secret = key.stdout.strip().splitlines()[0]
+    public = httpx.post(
+        f"{served.url}/faqs/library/ask",
+        json={"question": "study room booking"},
+        headers={"X-API-Key": secret},
+    )
+    assert public.status_code == 200 and public.json()["answers"]
+    listed = invoke("keys", "list", "--json", env={**env, "FAQ_NAME": "library"})
+    (record,) = json.loads(listed.stdout)
+    assert record["scope"] == "public" and secret.startswith(record["prefix"]) and secret not in listed.stdout
+    entries = invoke("entries", "list", "--json", env={**env, "FAQ_NAME": "library"})
+    assert len(entries.stdout.splitlines()) == 3
+    assert invoke("keys", "revoke", record["prefix"], "--faq", "library", env=env).returncode == 0
+    assert (
+        httpx.post(
+            f"{served.url}/faqs/library/ask", json={"question": "study room"}, headers={"X-API-Key": secret}
+        ).status_code
+        == 403
+    )
+
+    faqs = {f["name"]: f for f in json.loads(invoke("faqs", "list", "--json", env=env).stdout)}
+    assert faqs["library"]["entries"] == 3 and not faqs["library"]["open"] and faqs["default"]["default"]
+    assert invoke("faqs", "delete", "library", "--yes", env=env).returncode == 0
+    assert "library" not in invoke("faqs", "list", env=env).stdout
+    gone = invoke("entries", "list", "--faq", "library", env=env)
+    assert gone.returncode == 2 and "no FAQ named 'library'" in gone.stderr

@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.concurrency import run_in_threadpool
 
+from app.api.access import check_owner
 from app.api.deps import (
     BatcherDep,
     EntriesDep,
@@ -14,7 +15,6 @@ from app.api.deps import (
     UnansweredDep,
     client_id,
     client_key,
-    require_admin,
 )
 from app.api.schemas.ask import Answer, AskRequest, AskResponse, SourceCount, SourcesResponse, Suggestion
 from app.api.schemas.common import Problem
@@ -47,7 +47,7 @@ async def ask(
     started = time.perf_counter()
     question = Question(request.question, request.top_k, request.source, request.score_threshold)
     if request.version is not None:  # an admin trying a staged or older version
-        require_admin(settings, http_request.headers.get("x-api-key"))
+        check_owner(http_request, http_request.headers.get("x-api-key"))
         # VersionNotFound: 404; store reads, so off the event loop
         result = await run_in_threadpool(services.versions.ask, request.version, question)
     else:

@@ -5,6 +5,13 @@
 
 const $ = (id) => document.getElementById(id);
 const KEY = "faqAdminKey";
+// Where the FAQ's routes are: "" for the default FAQ, "/faqs/NAME" for another (from the page's
+// own address, /faqs/NAME/admin; the key then decides: an owner key sees its own FAQ only, the
+// service key picks any).
+const FAQ_PATH = /^\/faqs\/([a-z0-9-]{1,64})\//;
+let base = (location.pathname.match(FAQ_PATH) || ["", null])[0].replace(/\/$/, "");
+let currentView = "entries";
+let defaultFaq = null;  // its routes are the service's own (no /faqs/NAME)
 let entriesCursor = null;
 let lastPreview = null;
 
@@ -25,7 +32,7 @@ function notice(text) {
   banner.hidden = !text;
 }
 
-async function api(method, path, { json, body, contentType } = {}) {
+async function api(method, path, { json, body, contentType, root } = {}) {
   const headers = { "X-API-Key": sessionStorage.getItem(KEY) || "" };
   let payload = body;
   if (json !== undefined) {
@@ -34,10 +41,10 @@ async function api(method, path, { json, body, contentType } = {}) {
   } else if (contentType) {
     headers["Content-Type"] = contentType;
   }
-  const response = await fetch(path, { method, headers, body: payload });
+  const response = await fetch(root ? path : base + path, { method, headers, body: payload });
   const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
   if (response.status === 401 || response.status === 403) {
-    if (path !== "/admin/versions") signOut(detail(data, response.status));
+    if (path !== "/admin/key") signOut(detail(data, response.status));
   }
   return { ok: response.ok, status: response.status, data };
 }
@@ -49,17 +56,55 @@ function detail(data, status) {
 // ---- signing in --------------------------------------------------------------------------------
 async function signIn(key) {
   sessionStorage.setItem(KEY, key);
-  const { ok, status, data } = await api("GET", "/admin/versions");
-  if (!ok) {
+  const { ok, status, data } = await api("GET", "/admin/key", { root: true });
+  if (!ok || data.scope === "public") {
     sessionStorage.removeItem(KEY);
-    $("signin-status").textContent =
-      status === 403 ? `Not signed in: ${detail(data, status)}` : `Not signed in: ${detail(data, status)}`;
+    $("signin-status").textContent = `Not signed in: ${
+      ok ? "a public ask key cannot change the FAQ" : detail(data, status)}`;
     return;
+  }
+  if (data.scope === "owner") {
+    base = `/faqs/${data.faq}`;  // an owner key: its own FAQ, whatever the address said
+    $("faq-pick").hidden = true;
+    showFaq(data.faq);
+  } else {
+    await loadFaqPicker();
   }
   $("signin-status").textContent = "";
   $("signin").hidden = true;
   $("console").hidden = false;
   showView("entries");
+}
+
+function showFaq(name) {
+  $("faq-current").textContent = name ? `FAQ: ${name}` : "";
+  $("asker-link").setAttribute("href", `${base}/`);
+}
+
+// The service key reaches every FAQ: a list to pick one from, the address's FAQ first chosen.
+async function loadFaqPicker() {
+  const { ok, data } = await api("GET", "/admin/faqs", { root: true });
+  const pick = $("faq-pick");
+  if (!ok) return;
+  const current = (base.match(/^\/faqs\/(.+)$/) || [null, null])[1];
+  pick.replaceChildren();
+  for (const faq of data.faqs) {
+    pick.append(el("option", { value: faq.name, text: `${faq.name} (${faq.entries} entries)` }));
+  }
+  defaultFaq = data.faqs.find((f) => f.default).name;
+  const chosen = data.faqs.find((f) => f.name === current) || data.faqs.find((f) => f.default);
+  pick.value = chosen.name;
+  base = chosen.default ? "" : `/faqs/${chosen.name}`;
+  pick.hidden = false;
+  $("faq-current").textContent = "";
+  $("asker-link").setAttribute("href", `${base}/`);
+}
+
+function pickFaq() {
+  const name = $("faq-pick").value;
+  base = name === defaultFaq ? "" : `/faqs/${name}`;
+  $("asker-link").setAttribute("href", `${base}/`);
+  showView(currentView);
 }
 
 function signOut(reason) {
@@ -72,6 +117,7 @@ function signOut(reason) {
 }
 
 function showView(name) {
+  currentView = name;
   for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== `view-${name}`;
   for (const button of document.querySelectorAll(".tabs [data-view]")) {
     if (button.dataset.view === name) button.setAttribute("aria-current", "page");
@@ -83,12 +129,12 @@ function showView(name) {
 
 // ---- entries -----------------------------------------------------------------------------------
 async function loadSources() {
-  const response = await fetch("/sources");
-  if (!response.ok) return;
+  const { ok, data } = await api("GET", "/sources");
+  if (!ok) return;
   const select = $("entry-source");
   const chosen = select.value;
   select.replaceChildren(el("option", { value: "", text: "All sources" }));
-  for (const item of (await response.json()).sources) {
+  for (const item of data.sources) {
     select.append(el("option", { value: item.source, text: `${item.source} (${item.entries})` }));
   }
   select.value = chosen;
@@ -458,6 +504,7 @@ document.addEventListener("DOMContentLoaded", () => {
     signIn($("key").value);
   });
   $("signout").addEventListener("click", () => signOut("Signed out."));
+  $("faq-pick").addEventListener("change", pickFaq);
   for (const button of document.querySelectorAll(".tabs [data-view]")) {
     button.addEventListener("click", () => showView(button.dataset.view));
   }

@@ -3,6 +3,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+// The FAQ this page asks: the one in its address (/faqs/NAME/), else the service's default.
+const BASE = (location.pathname.match(/^\/faqs\/[a-z0-9-]{1,64}(?=\/)/) || [""])[0];
 
 function show(element, visible) {
   element.hidden = !visible;
@@ -16,13 +18,14 @@ function detailOf(body, status) {
 async function checkReady() {
   const banner = $("status");
   try {
-    const response = await fetch("/ready");
+    // A FAQ of its own: ready when its routes answer (/ready is about the default FAQ).
+    const response = await fetch(BASE ? BASE + "/sources" : "/ready");
     const body = await response.json().catch(() => ({}));
     if (response.ok) {
       show(banner, false);
       return true;
     }
-    const problems = (body.problems || []).join("; ") || `status ${response.status}`;
+    const problems = (body.problems || []).join("; ") || body.detail || `status ${response.status}`;
     banner.textContent = `The service is not ready yet: ${problems}`;
   } catch (error) {
     banner.textContent = "The service cannot be reached.";
@@ -33,7 +36,7 @@ async function checkReady() {
 
 async function loadSources() {
   try {
-    const response = await fetch("/sources");
+    const response = await fetch(BASE + "/sources");
     if (!response.ok) return;
     const body = await response.json();
     if (body.example_question) {
@@ -75,7 +78,7 @@ async function sendFeedback(question, entryId, helpful, item) {
   const buttons = item.querySelectorAll(".feedback button");
   buttons.forEach((button) => { button.disabled = true; });
   try {
-    const response = await fetch("/feedback", {
+    const response = await fetch(BASE + "/feedback", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ question, entry_id: entryId, helpful }),
@@ -115,7 +118,7 @@ function renderSuggestion(asked, suggestion, picked) {
     if (picked) {
       // "Did you mean" answered by the user: the owner's review queue offers their wording as
       // a wording of this entry. Fire and forget: the answer matters more than the record.
-      fetch("/feedback", {
+      fetch(BASE + "/feedback", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ question: asked, entry_id: suggestion.id, helpful: true, picked: true }),
@@ -143,7 +146,7 @@ async function ask() {
   const source = $("source").value;
   if (source) payload.source = source;
   try {
-    const response = await fetch("/ask", {
+    const response = await fetch(BASE + "/ask", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(payload),

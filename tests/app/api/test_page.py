@@ -1,7 +1,8 @@
 """The web pages, end to end in a real headless Chromium (Debian's chromium and chromedriver,
 driven by Selenium) against a real `faq serve`: at `/` ask, answers, the source filter, the
 no-answer state, feedback (checked in the store), the not-ready message, keyboard use and a
-phone-width layout; the owner's page at `/admin` (the last test). Skipped, saying why, where
+phone-width layout; another FAQ's pages under /faqs/NAME/; the owner's page at `/admin`
+(the last test). Skipped, saying why, where
 no browser is installed (`.ci/run` installs it).
 """
 
@@ -249,6 +250,54 @@ def _view(driver, name: str) -> None:
 
     driver.find_element(By.CSS_SELECTOR, f'.tabs [data-view="{name}"]').click()
     _wait(driver, lambda d: d.find_element(By.ID, f"view-{name}").is_displayed())
+
+
+def test_a_faqs_own_pages(browser, page_service):
+    """Another FAQ of the service: its asker's page at /faqs/NAME/ asks it (not the default
+    FAQ); at /faqs/NAME/admin its owner key sees that FAQ only, and on /admin the service key
+    picks it from the list of FAQs."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    url, service = page_service.url, {"X-API-Key": ADMIN_KEY}
+    assert httpx.post(f"{url}/admin/faqs", json={"name": "garden"}, headers=service).status_code == 201
+    owner = httpx.post(f"{url}/faqs/garden/admin/keys", json={"scope": "owner"}, headers=service).json()[
+        "key"
+    ]
+    entry = {"question": "when should i prune the apple trees?", "answer": "prune apple trees in late winter"}
+    assert (
+        httpx.post(f"{url}/faqs/garden/faq/entries", json=entry, headers={"X-API-Key": owner}).status_code
+        == 201
+    )
+
+    browser.get(f"{url}/faqs/garden/")
+    _ask(browser, "when do i prune apple trees")
+    answers = browser.find_elements(By.CSS_SELECTOR, "#answers .answer")
+    assert answers and "late winter" in _text(answers[0])
+
+    browser.get(f"{url}/faqs/garden/admin")
+    browser.execute_script("sessionStorage.clear()")
+    browser.get(f"{url}/faqs/garden/admin")
+    browser.find_element(By.ID, "key").send_keys(owner, Keys.ENTER)
+    _wait(browser, lambda d: d.find_element(By.ID, "console").is_displayed())
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#entries-body tr[data-id]"))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#entries-body tr[data-id]")
+    assert [_text(r.find_element(By.CSS_SELECTOR, "td")) for r in rows] == [entry["question"]]
+    assert _text(browser.find_element(By.ID, "faq-current")) == "FAQ: garden"
+    assert not browser.find_element(By.ID, "faq-pick").is_displayed()
+    browser.find_element(By.ID, "signout").click()
+
+    # the service key on /admin: the default FAQ first, then any FAQ picked from the list
+    browser.get(f"{url}/admin")
+    browser.find_element(By.ID, "key").send_keys(ADMIN_KEY, Keys.ENTER)
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#entries-body tr[data-id]")) > 1)
+    pick = Select(browser.find_element(By.ID, "faq-pick"))
+    assert [o.get_attribute("value") for o in pick.options] == ["default", "garden"]
+    pick.select_by_value("garden")
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#entries-body tr[data-id]")) == 1)
+    browser.find_element(By.ID, "signout").click()
+    assert httpx.delete(f"{url}/admin/faqs/garden", headers=service).status_code == 200
 
 
 def test_the_owners_page(browser, page_service, tmp_path):

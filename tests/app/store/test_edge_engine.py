@@ -141,3 +141,38 @@ def test_queries_through_the_alias_survive_switches_that_drop_the_old_version(tm
         asker.join()
     store.close()
     assert failures == [] and answered > 0
+
+
+def test_beyond_max_open_the_least_recently_used_shards_close_and_reopen_when_asked(tmp_path):
+    """A store of many FAQs keeps at most `max_open` shards open (each holds memory maps and
+    memory), whatever is asked, from several threads at once; a closed one answers as before."""
+    import threading
+
+    store = EdgeStore.open_folder(tmp_path, max_open=4)
+    aliases = [f"faq--t{i}" for i in range(12)]
+    for alias in aliases:
+        build(store, alias)
+    assert len(store._open) <= 4
+    failures: list[Exception] = []
+
+    def ask(offset: int) -> None:
+        for _ in range(2):
+            for alias in aliases[offset:] + aliases[:offset]:
+                try:
+                    assert store.query(alias, VECTORS[1], "dense", limit=1)[0].id == ENTRIES[1].id
+                    assert store.collection_info(alias).points == 3
+                except Exception as exc:  # noqa: BLE001 - every failure is the finding
+                    failures.append(exc)
+            assert len(store._open) <= 4 + 3  # in use by the three threads at most
+
+    threads = [threading.Thread(target=ask, args=(i * 5,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert len(store._open) <= 4
+    store.close()
+    reopened = EdgeStore.open_folder(tmp_path, max_open=4)
+    assert [reopened.collection_info(a).points for a in aliases] == [3] * 12  # nothing lost
+    reopened.close()

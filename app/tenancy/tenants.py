@@ -1,0 +1,175 @@
+"""`Tenants`: the FAQs of one service and the services of each, built on first use.
+
+Every FAQ has its own search (over its own alias), decision rule, versions, reindex jobs, review
+queue, logs, per-client budgets and /ask batcher, so one FAQ's askers cannot use up another's
+budgets or fill another's queue. What does not depend on the FAQ is shared: the servable, the
+store, the process that encodes writes (at a lower CPU priority, so a FAQ's reindex does not
+slow another's asks) and the query-embedding cache (an embedding depends on the text only)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from app.assembly import search_over
+from app.config import ServiceSettings
+from app.encoding.priority import WriteEncoder
+from app.encoding.servable import Servable
+from app.search.faq_search import FaqSearch
+from app.serving.metrics import Metrics
+from app.serving.services import Services
+from app.store.base import CollectionMissing, FaqStore, StoreError
+from app.tenancy.keys import KeyRing
+from app.tenancy.names import alias_of, owns
+from app.tenancy.registry import FaqNotFound, FaqRecord, FaqRegistry
+
+logger = logging.getLogger(__name__)
+
+# A FAQ's services are trusted to still exist for this long before the registry is read again
+# (another replica may have deleted the FAQ).
+RECHECK_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class FaqRemoval:
+    collections: list[str]
+    keys: int
+
+
+@dataclass(frozen=True)
+class FaqSummary:
+    record: FaqRecord
+    entries: int
+
+
+class Tenants:
+    def __init__(
+        self, servable: Servable, store: FaqStore, settings: ServiceSettings, metrics: Metrics | None
+    ):
+        self.servable = servable
+        self.store = store
+        self.settings = settings
+        self.metrics = metrics
+        self.default_name = settings.faq_default_name
+        self.registry = FaqRegistry(store, settings.collection, settings.faq_default_name)
+        self.keys = KeyRing(store, settings.collection)
+        self.write_encoder = WriteEncoder(settings.write_niceness, settings.threads())
+        self._lock = threading.Lock()
+        self._creating = threading.Lock()  # one creation at a time: two of one name, one wins
+        self._services: dict[str, Services] = {}
+        self._checked: dict[str, float] = {}
+        self._records: dict[str, tuple[float, FaqRecord]] = {}
+        self.default_search = search_over(
+            servable, store, settings.collection, cache_size=settings.embedding_cache_size
+        )
+        self._services[self.default_name] = self._build(self.default_name, self.default_search)
+
+    def alias(self, name: str) -> str:
+        return alias_of(name, collection=self.settings.collection, default_name=self.default_name)
+
+    @property
+    def default(self) -> Services:
+        return self._services[self.default_name]
+
+    def record(self, name: str) -> FaqRecord:
+        """The FAQ `name` as registered (read again after RECHECK_SECONDS); FaqNotFound."""
+        now = time.monotonic()
+        cached = self._records.get(name)
+        if cached is not None and now - cached[0] < RECHECK_SECONDS:
+            return cached[1]
+        try:
+            record = self.registry.get(name)
+        except FaqNotFound:
+            self._records.pop(name, None)
+            raise
+        if len(self._records) > 100_000:  # names asked for that come and go: keep it bounded
+            self._records.clear()
+        self._records[name] = (now, record)
+        return record
+
+    def services(self, name: str) -> Services:
+        """The services of the FAQ `name`; FaqNotFound when there is no such FAQ."""
+        if name == self.default_name:
+            return self.default
+        now = time.monotonic()
+        found = self._services.get(name)
+        if found is not None and now - self._checked.get(name, 0.0) < RECHECK_SECONDS:
+            return found
+        if not self.registry.exists(name):
+            self._forget(name)
+            raise FaqNotFound(f"there is no FAQ named '{name}'")
+        with self._lock:
+            found = self._services.get(name)
+            if found is None:
+                search = FaqSearch(
+                    self.servable,
+                    self.store,
+                    self.alias(name),
+                    self.default_search.settings,
+                    cache=self.default_search.cache,
+                )
+                found = self._services[name] = self._build(name, search)
+            self._checked[name] = now
+        return found
+
+    def _build(self, name: str, search: FaqSearch) -> Services:
+        return Services.build(search, self.settings, self.metrics, self.write_encoder, queue_label=name)
+
+    def create(self, name: str, *, open: bool = True) -> FaqRecord:
+        """A new, empty FAQ (FaqExists, BadFaqName): asked at once, it answers "no answer"."""
+        with self._creating:
+            record = self.registry.create(name, open=open)
+        try:
+            self.services(name).entries.create_empty()
+        except Exception:
+            # Nothing half made stays: the record goes, and whatever the FAQ got in the store.
+            self.delete(name)
+            raise
+        logger.info("created the FAQ '%s'", name)
+        return record
+
+    def delete(self, name: str) -> FaqRemoval:
+        """Delete the FAQ `name` and everything of it: its versions and records in the store,
+        and its keys (FaqNotFound, DefaultFaqKept)."""
+        self.registry.remove(name)  # first: from now on the FAQ is not found, here or elsewhere
+        self._forget(name)
+        alias = self.alias(name)
+        dropped = []
+        for collection in self.store.collection_names():
+            if owns(alias, collection):
+                self.store.drop(collection)
+                dropped.append(collection)
+        revoked = self.keys.drop_faq(name)
+        logger.info("deleted the FAQ '%s' (%d collections, %d keys)", name, len(dropped), revoked)
+        return FaqRemoval(dropped, revoked)
+
+    def _forget(self, name: str) -> None:
+        with self._lock:
+            services = self._services.pop(name, None)
+            self._checked.pop(name, None)
+            self._records.pop(name, None)
+        if services is not None:
+            services.close()
+
+    def summaries(self) -> list[FaqSummary]:
+        """Every FAQ with its number of entries (0 before it has a version)."""
+        return [FaqSummary(record, self.entry_count(record.name)) for record in self.registry.all()]
+
+    def entry_count(self, name: str) -> int:
+        try:
+            return self.store.collection_info(self.alias(name)).points
+        except CollectionMissing:
+            return 0
+        except StoreError:
+            logger.warning("could not count the entries of '%s'", name, exc_info=True)
+            return 0
+
+    def close(self) -> None:
+        with self._lock:
+            services = list(self._services.values())
+            self._services.clear()
+        for each in services:
+            each.close()
+        self.write_encoder.close()
