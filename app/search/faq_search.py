@@ -50,7 +50,13 @@ class FaqSearch:
         *,
         cache_size: int = 0,
         cache: EmbeddingCache | None = None,
+        lexical: LexicalEncoder | Bm25Encoder | None = None,
     ):
+        """`cache` and `lexical`: a query-embedding cache and a lexical encoder to share with
+        another search of the same servable and settings (another version, another FAQ): the
+        lexical encoder holds the tokenizer's vocabulary, 3 MB."""
+        if lexical is not None:
+            self.__dict__["lexical"] = lexical  # the cached property's value, given
         self.servable = servable
         self.store = store
         self.alias = alias
@@ -65,7 +71,9 @@ class FaqSearch:
     def on(self, collection: str) -> FaqSearch:
         """The same search over another collection version (a staged or older one), sharing
         the query-embedding cache (an embedding does not depend on the version)."""
-        return FaqSearch(self.servable, self.store, collection, self.settings, cache=self.cache)
+        return FaqSearch(
+            self.servable, self.store, collection, self.settings, cache=self.cache, lexical=self.lexical
+        )
 
     def for_writes(self, writes: WriteEncoder | None) -> FaqSearch:
         """This search with its encoding sent to the service's write-encoding process (the
@@ -74,7 +82,12 @@ class FaqSearch:
         if writes is None:
             return self
         return FaqSearch(
-            self.servable.for_writes(writes), self.store, self.alias, self.settings, cache=self.cache
+            self.servable.for_writes(writes),
+            self.store,
+            self.alias,
+            self.settings,
+            cache=self.cache,
+            lexical=self.lexical,
         )
 
     @cached_property

@@ -109,6 +109,7 @@ class Tenants:
                     self.alias(name),
                     self.default_search.settings,
                     cache=self.default_search.cache,
+                    lexical=self.default_search.lexical,
                 )
                 found = self._services[name] = self._build(name, search)
             self._checked[name] = now

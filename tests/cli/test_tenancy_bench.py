@@ -1,5 +1,6 @@
 """`python -m benchmarks.tenancy_scale`: both ways of holding many FAQs measured, each FAQ's
-points written, counted apart from the others, and gone after its delete."""
+points written, counted apart from the others, and gone after its delete (slow: four child
+processes; the service's own isolation is tests/app/api/test_faqs.py)."""
 
 import json
 
@@ -8,6 +9,7 @@ import pytest
 from benchmarks import tenancy_scale
 
 
+@pytest.mark.slow
 def test_tenancy_bench_measures_both_storages(tmp_path, capsys):
     output = tmp_path / "tenancy.json"
     tenancy_scale.main(["--layouts", "3x20", "--queries", "5", "--output", str(output)])
