@@ -9,7 +9,7 @@ from app.encoding.servable import ServableError
 from app.search.entries import EntryNotFound
 from app.serving.batcher import Overloaded
 from app.store.base import CollectionMissing, StoreError
-from app.tenancy.keys import KeyNotFound
+from app.tenancy.keys import KeyNotFound, TooManyKeys
 from app.tenancy.names import BadFaqName
 from app.tenancy.registry import DefaultFaqKept, FaqExists, FaqNotFound
 from app.usage.review import ReviewItemGone
@@ -27,6 +27,7 @@ KNOWN_ERRORS: list[tuple[type[Exception], int, str]] = [
     (FaqNotFound, NOT_FOUND, "{}"),
     (KeyNotFound, NOT_FOUND, "{}"),
     (FaqExists, CONFLICT, "{}"),
+    (TooManyKeys, CONFLICT, "{}"),
     (DefaultFaqKept, CONFLICT, "{}"),
     (BadFaqName, UNPROCESSABLE, "{}"),
     (DuplicateEntry, CONFLICT, "{}"),

@@ -30,10 +30,17 @@ CACHE_SECONDS = 5.0
 MISS_REFRESH_SECONDS = 1.0
 PREFIX = "fk"
 MAX_LABEL = 100
+# Keys a FAQ may have at once: every replica reads all keys every CACHE_SECONDS, so their
+# number stays small (revoke one to make another).
+MAX_KEYS_PER_FAQ = 100
 _NAMESPACE = uuid.UUID("0f9d6c1e-8a4b-4b2e-a7c3-2d5e9f1b6a48")
 
 
 class KeyNotFound(LookupError):
+    pass
+
+
+class TooManyKeys(ValueError):
     pass
 
 
@@ -81,6 +88,8 @@ class KeyRing:
         """A new key of `faq` with `scope`: its record and the key itself (shown once)."""
         if scope not in SCOPES:
             raise ValueError(f"a key's scope is one of {', '.join(SCOPES)}, not {scope!r}")
+        if len(self.of(faq)) >= MAX_KEYS_PER_FAQ:
+            raise TooManyKeys(f"this FAQ has {MAX_KEYS_PER_FAQ} keys, the most it may have: revoke one first")
         key_id = secrets.token_hex(6)
         key = f"{PREFIX}_{key_id}_{secrets.token_urlsafe(24)}"
         record = KeyRecord(

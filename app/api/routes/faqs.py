@@ -95,7 +95,14 @@ async def delete_faq(faq: str, tenants: TenantsDep) -> FaqDeleted:
 
 
 @keys.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=KeyCreated, responses={**KEY_ERRORS, **NOT_FOUND}
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=KeyCreated,
+    responses={
+        **KEY_ERRORS,
+        **NOT_FOUND,
+        409: {"model": Problem, "description": "the FAQ has as many keys as it may"},
+    },
 )
 async def create_key(body: KeyCreate, request: Request, tenants: TenantsDep) -> KeyCreated:
     """A new key of this FAQ: `owner` (its admin routes) or `public` (ask and feedback only).
