@@ -231,3 +231,30 @@ def test_import_converts_any_format_and_reports_what_it_skipped(tmp_path: Path):
     assert missing.returncode == 2 and "no such file" in missing.stderr
     odd = invoke("import", str(sheet), "--output", str(output), "--format", "yaml")
     assert odd.returncode == 2 and "unknown format 'yaml'" in odd.stderr
+
+
+def test_index_and_ask_a_named_faq_straight_against_the_store(tmp_path: Path, trained_servable):
+    """`faq index --faq NAME` creates the FAQ in the store (the service lists it) and fills its
+    own collections; `faq ask --faq NAME` asks it, and the default FAQ stays empty."""
+    from app.config import StoreSettings
+    from app.store.opening import open_store
+    from app.tenancy.registry import FaqRegistry
+
+    env = {"QDRANT_PATH": str(tmp_path / "qdrant"), "FAQ_URL": "http://127.0.0.1:9"}
+    servable = ("--servable", str(trained_servable))
+    out = invoke("index", "--data", str(MINI_FAQ), *servable, "--faq", "support", env=env)
+    assert out.returncode == 0, out.stderr
+    asked = invoke(
+        "ask", "how do i contact support?", *servable, "--top-k", "1", env={**env, "FAQ_NAME": "support"}
+    )
+    assert asked.returncode == 0 and "open a ticket from the help center" in asked.stdout, asked.stderr
+    default = invoke("ask", "how do i contact support?", *servable, env=env)
+    assert default.returncode == 2 and "does not exist" in default.stderr  # nothing indexed there
+    bad = invoke("ask", "how do i contact support?", *servable, "--faq", "Support Team", env=env)
+    assert bad.returncode == 2 and "FAQ_NAME" in bad.stderr
+    store = open_store(StoreSettings(QDRANT_PATH=str(tmp_path / "qdrant")))
+    try:
+        assert [r.name for r in FaqRegistry(store, "faq", "default").all()] == ["default", "support"]
+        assert store.collection_info("faq--support").points == 40
+    finally:
+        store.close()
