@@ -11,7 +11,7 @@ import torch
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.api.access import ASKER_REFUSALS, AskerDep, KnownFaqDep, faq_route_id, may_upload
+from app.api.access import ASKER_REFUSALS, AskerDep, FaqPathDep, KnownFaqDep, faq_route_id, may_upload
 from app.api.body_limit import BodySizeLimit
 from app.api.client_address import TrustedProxies
 from app.api.errors import add_error_handlers
@@ -129,22 +129,24 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(faqs.faqs)
     app.include_router(faqs.keys)
     app.include_router(faqs.key)
-    # Every FAQ's own routes, under /faqs/{faq}: the same handlers, for the FAQ in the path.
-    for router, asked in (
-        (web.router, False),
-        (ask.router, True),
-        (feedback.router, True),
-        (entries.router, False),
-        (admin.router, False),
-        (faqs.keys, False),
+    # Every FAQ's own routes, under /faqs/{faq}: the same handlers, for the FAQ in the path. The
+    # pages need no key (404 for no such FAQ); the asker's routes check the FAQ's access; the
+    # owner's routes check the key first and the FAQ after (their services: 404).
+    for router, guard in (
+        (web.router, [KnownFaqDep]),
+        (ask.router, [FaqPathDep, AskerDep]),
+        (feedback.router, [FaqPathDep, AskerDep]),
+        (entries.router, [FaqPathDep]),
+        (admin.router, [FaqPathDep]),
+        (faqs.keys, [FaqPathDep]),
     ):
         app.include_router(
             router,
             prefix="/faqs/{faq}",
-            dependencies=[KnownFaqDep, AskerDep] if asked else [KnownFaqDep],
+            dependencies=guard,
             responses={
                 404: {"model": Problem, "description": "no FAQ of this name"},
-                **(ASKER_REFUSALS if asked else {}),
+                **(ASKER_REFUSALS if AskerDep in guard else {}),
             },
             generate_unique_id_function=faq_route_id,
         )

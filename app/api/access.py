@@ -72,13 +72,13 @@ def _admin_enabled(settings: ServiceSettings) -> None:
         )
 
 
-def known_key(request: Request, key: str | None) -> Access:
+def known_key(request: Request, key: str | None, what: str = "this endpoint") -> Access:
     """What the key sent reaches: 403 when admin endpoints are off (no ADMIN_API_KEY) or the key
-    is no key of this service, 401 without one."""
+    is no key of this service, 401 (saying that `what` needs one) without one."""
     settings: ServiceSettings = request.app.state.settings
     _admin_enabled(settings)
     if not key:
-        raise _unauthorised("this endpoint")
+        raise _unauthorised(what)
     access = access_of(settings, _tenants(request), key)
     if access is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "wrong API key")
@@ -124,11 +124,7 @@ def require_asker(
     record = tenants.record(faq)  # FaqNotFound: 404 (a FAQ's name is no secret: askers use it)
     if record.open:
         return
-    if not x_api_key:
-        raise _unauthorised("this FAQ is closed: asking it")
-    access = access_of(request.app.state.settings, tenants, x_api_key)
-    if access is None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "wrong API key")
+    access = known_key(request, x_api_key, "this FAQ is closed: asking it")
     if access.scope != "service" and access.faq != faq:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this key is not a key of this FAQ")
 
@@ -136,7 +132,6 @@ def require_asker(
 OwnerDep = Depends(require_owner)
 ServiceDep = Depends(require_service)
 AskerDep = Depends(require_asker)
-AccessDep = Annotated[Access, Depends(require_owner)]
 
 
 def may_upload(state: object, faq: str | None, sent: bytes) -> bool:
@@ -151,12 +146,15 @@ def may_upload(state: object, faq: str | None, sent: bytes) -> bool:
     return access.scope == "service" or access.faq == (faq or settings.faq_default_name)
 
 
-def require_known_faq(
-    request: Request,
-    faq: Annotated[str, Path(pattern=FAQ_NAME_PATTERN, description="The FAQ's name.")],
-) -> None:
-    """The FAQ in the path exists (404 otherwise); for its pages and admin routes, whose keys
-    are checked by their own dependency."""
+def faq_path(faq: Annotated[str, Path(pattern=FAQ_NAME_PATTERN, description="The FAQ's name.")]) -> str:
+    """The FAQ's name in the path, declared and checked for its shape (422). Whether the FAQ
+    exists is asked after the key is checked (by the route's services: 404), so a key of another
+    FAQ is refused alike whether or not this one exists."""
+    return faq
+
+
+def require_known_faq(request: Request, faq: Annotated[str, Depends(faq_path)]) -> None:
+    """The FAQ in the path exists (404 otherwise): for its pages, which need no key."""
     tenants = _tenants(request)
     if tenants is not None:
         tenants.record(faq)
@@ -168,6 +166,7 @@ def faq_route_id(route: APIRoute) -> str:
 
 
 KnownFaqDep = Depends(require_known_faq)
+FaqPathDep = Depends(faq_path)
 
 
 # What the asker's routes may answer besides their own: a closed FAQ asked without one of its

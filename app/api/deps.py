@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import secrets
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
-from app.api.access import faq_in, require_owner
+from app.api.access import OwnerDep, access_of, faq_in
 from app.api.errors import hide_paths
 from app.config import ServiceSettings
 from app.search.faq_search import FaqSearch
@@ -113,14 +112,8 @@ BatcherDep = Annotated[MicroBatcher, Depends(get_batcher)]
 
 
 def admin_key_matches(settings: ServiceSettings, x_api_key: str | None) -> bool:
-    """True when the request carries the configured admin key."""
-    if settings.admin_api_key is None or not x_api_key:
-        return False
-    # Compared as bytes: the header arrives as latin-1 text, and compare_digest refuses
-    # non-ASCII str (a key like "ключ" would otherwise be a 500).
-    sent = x_api_key.encode("latin-1", errors="replace")
-    expected = settings.admin_api_key.get_secret_value().encode("utf-8")
-    return secrets.compare_digest(sent, expected)
+    """True when the request carries the service key (ADMIN_API_KEY)."""
+    return access_of(settings, None, x_api_key) is not None
 
 
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
@@ -132,4 +125,4 @@ ImportDep = Annotated[FaqImport, Depends(get_import)]
 VersionsDep = Annotated[Versions, Depends(get_versions)]
 TenantsDep = Annotated[Tenants, Depends(get_tenants)]
 # The admin routes of a FAQ: its owner key or the service key (app.api.access).
-AdminDep = Depends(require_owner)
+AdminDep = OwnerDep

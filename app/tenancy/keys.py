@@ -7,8 +7,9 @@ whole key, never the key itself: it is shown once, when created. A key is found 
 its hash compared in constant time. The secret has 192 random bits, so a plain hash is enough
 (a slow password hash protects low-entropy secrets; this one cannot be guessed).
 
-Keys are read into memory and read again every CACHE_SECONDS (and at once after a change made
-by this process), so a key revoked through another replica stops working within that time."""
+A key is read from the store by its id when it is first sent, and again after CACHE_SECONDS (at
+once after a change made by this process), so a key revoked through another replica stops
+working within that time; a request costs at most one point read, however many keys exist."""
 
 from __future__ import annotations
 
@@ -25,13 +26,13 @@ from app.store.base import FaqStore
 Scope = Literal["owner", "public"]
 SCOPES: tuple[Scope, ...] = ("owner", "public")
 CACHE_SECONDS = 5.0
-# A key that is not in memory reads the store again at most this often: random keys sent by a
-# client do not turn into one store read each.
-MISS_REFRESH_SECONDS = 1.0
+# Key ids remembered at once (a key sent, or one found missing): random ids sent by a client
+# cannot grow the memory without bound.
+MAX_CACHED = 10_000
 PREFIX = "fk"
 MAX_LABEL = 100
-# Keys a FAQ may have at once: every replica reads all keys every CACHE_SECONDS, so their
-# number stays small (revoke one to make another).
+# Keys a FAQ may have at once: listing and counting them reads them all (revoke one to make
+# another).
 MAX_KEYS_PER_FAQ = 100
 _NAMESPACE = uuid.UUID("0f9d6c1e-8a4b-4b2e-a7c3-2d5e9f1b6a48")
 
@@ -75,14 +76,27 @@ def _record_id(key_id: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, key_id))
 
 
+def _from_payload(payload: dict) -> KeyRecord | None:
+    try:
+        return KeyRecord(
+            id=str(payload["id"]),
+            faq=str(payload["faq"]),
+            scope=payload["scope"],
+            digest=str(payload["digest"]),
+            created=float(payload.get("created", 0.0)),
+            label=str(payload.get("label", "")),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None  # not a key record
+
+
 class KeyRing:
     def __init__(self, store: FaqStore, collection: str):
         self.store = store
         self.name = f"{collection}_keys"
         self._lock = threading.Lock()
-        self._by_id: dict[str, KeyRecord] = {}
-        self._loaded = 0.0
-        self._missed = 0.0
+        # key id -> (when read, its record or None for no such key)
+        self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
 
     def create(self, faq: str, scope: Scope, label: str = "") -> tuple[KeyRecord, str]:
         """A new key of `faq` with `scope`: its record and the key itself (shown once)."""
@@ -96,28 +110,23 @@ class KeyRing:
             id=key_id, faq=faq, scope=scope, digest=_digest(key), created=time.time(), label=label[:MAX_LABEL]
         )
         self.store.put_state(self.name, _record_id(key_id), asdict(record))
-        with self._lock:
-            self._by_id[key_id] = record
+        self._remember(key_id, record)
         return record, key
 
     def of(self, faq: str) -> list[KeyRecord]:
-        """The keys of `faq`, oldest first."""
-        self._refresh(force=True)
-        with self._lock:
-            return sorted((r for r in self._by_id.values() if r.faq == faq), key=lambda r: r.created)
+        """The keys of `faq`, oldest first (read from the store)."""
+        found = (_from_payload(payload) for _, payload, _ in self.store.records(self.name))
+        return sorted((r for r in found if r is not None and r.faq == faq), key=lambda r: r.created)
 
     def revoke(self, faq: str, key_id: str) -> KeyRecord:
         """Remove the key `key_id` (its id or its prefix) of `faq`; KeyNotFound when `faq` has none such."""
         key_id = key_id.removeprefix(f"{PREFIX}_")
-        self._refresh(force=True)
-        with self._lock:
-            record = self._by_id.get(key_id)
+        record = self._read(key_id)
         if record is None or record.faq != faq:
             # Another FAQ's key is "not found" here, as a key that does not exist.
             raise KeyNotFound(f"this FAQ has no key {PREFIX}_{key_id}")
         self.store.delete_points(self.name, [_record_id(key_id)])
-        with self._lock:
-            self._by_id.pop(key_id, None)
+        self._remember(key_id, None)
         return record
 
     def drop_faq(self, faq: str) -> int:
@@ -125,9 +134,8 @@ class KeyRing:
         records = self.of(faq)
         if records:
             self.store.delete_points(self.name, [_record_id(r.id) for r in records])
-            with self._lock:
-                for record in records:
-                    self._by_id.pop(record.id, None)
+            for record in records:
+                self._remember(record.id, None)
         return len(records)
 
     def resolve(self, key: str) -> KeyRecord | None:
@@ -135,38 +143,23 @@ class KeyRing:
         key_id = _parse(key)
         if key_id is None:
             return None
-        self._refresh()
         with self._lock:
-            record = self._by_id.get(key_id)
-        if record is None:
-            now = time.monotonic()
-            if now - self._missed >= MISS_REFRESH_SECONDS:
-                self._missed = now
-                self._refresh(force=True)
-                with self._lock:
-                    record = self._by_id.get(key_id)
+            cached = self._cache.get(key_id)
+        if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+            record = cached[1]
+        else:
+            record = self._read(key_id)
+            self._remember(key_id, record)
         if record is None:
             return None
         return record if secrets.compare_digest(_digest(key), record.digest) else None
 
-    def _refresh(self, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._loaded < CACHE_SECONDS:
-            return
-        loaded: dict[str, KeyRecord] = {}
-        for _, payload, _ in self.store.records(self.name):
-            try:
-                record = KeyRecord(
-                    id=str(payload["id"]),
-                    faq=str(payload["faq"]),
-                    scope=payload["scope"],
-                    digest=str(payload["digest"]),
-                    created=float(payload.get("created", 0.0)),
-                    label=str(payload.get("label", "")),
-                )
-            except (KeyError, TypeError, ValueError):
-                continue  # not a key record
-            loaded[record.id] = record
+    def _read(self, key_id: str) -> KeyRecord | None:
+        payload = self.store.get_state(self.name, _record_id(key_id))
+        return None if payload is None else _from_payload(payload)
+
+    def _remember(self, key_id: str, record: KeyRecord | None) -> None:
         with self._lock:
-            self._by_id = loaded
-            self._loaded = now
+            if len(self._cache) >= MAX_CACHED:
+                self._cache.clear()
+            self._cache[key_id] = (time.monotonic(), record)

@@ -27,8 +27,8 @@ from app.tenancy.registry import FaqNotFound, FaqRecord, FaqRegistry
 
 logger = logging.getLogger(__name__)
 
-# A FAQ's services are trusted to still exist for this long before the registry is read again
-# (another replica may have deleted the FAQ).
+# A FAQ's record (and so its services) is trusted for this long before the registry is read
+# again (another replica may have deleted the FAQ or changed it).
 RECHECK_SECONDS = 5.0
 
 
@@ -59,7 +59,6 @@ class Tenants:
         self._lock = threading.Lock()
         self._creating = threading.Lock()  # one creation at a time: two of one name, one wins
         self._services: dict[str, Services] = {}
-        self._checked: dict[str, float] = {}
         self._records: dict[str, tuple[float, FaqRecord]] = {}
         self.default_search = search_over(
             servable, store, settings.collection, cache_size=settings.embedding_cache_size
@@ -90,16 +89,15 @@ class Tenants:
         return record
 
     def services(self, name: str) -> Services:
-        """The services of the FAQ `name`; FaqNotFound when there is no such FAQ."""
+        """The services of the FAQ `name`; FaqNotFound when there is no such FAQ (read again
+        after RECHECK_SECONDS: another replica may have deleted it)."""
         if name == self.default_name:
             return self.default
-        now = time.monotonic()
-        found = self._services.get(name)
-        if found is not None and now - self._checked.get(name, 0.0) < RECHECK_SECONDS:
-            return found
-        if not self.registry.exists(name):
+        try:
+            self.record(name)
+        except FaqNotFound:
             self._forget(name)
-            raise FaqNotFound(f"there is no FAQ named '{name}'")
+            raise
         with self._lock:
             found = self._services.get(name)
             if found is None:
@@ -112,7 +110,6 @@ class Tenants:
                     lexical=self.default_search.lexical,
                 )
                 found = self._services[name] = self._build(name, search)
-            self._checked[name] = now
         return found
 
     def _build(self, name: str, search: FaqSearch) -> Services:
@@ -149,7 +146,6 @@ class Tenants:
     def _forget(self, name: str) -> None:
         with self._lock:
             services = self._services.pop(name, None)
-            self._checked.pop(name, None)
             self._records.pop(name, None)
         if services is not None:
             services.close()

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, status
+from fastapi import APIRouter, Header, Request, status
 from fastapi.concurrency import run_in_threadpool
 
-from app.api.access import ServiceDep, faq_in, known_key, require_owner
+from app.api.access import OwnerDep, ServiceDep, faq_in, known_key
 from app.api.deps import TenantsDep
 from app.api.schemas.common import Problem
 from app.api.schemas.tenancy import (
@@ -33,7 +33,7 @@ KEY_ERRORS: dict[int | str, dict[str, Any]] = {
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "no such FAQ or key"}}
 
 faqs = APIRouter(prefix="/admin/faqs", tags=["faqs"], dependencies=[ServiceDep])
-keys = APIRouter(prefix="/admin/keys", tags=["faqs"], dependencies=[Depends(require_owner)])
+keys = APIRouter(prefix="/admin/keys", tags=["faqs"], dependencies=[OwnerDep])
 key = APIRouter(prefix="/admin", tags=["faqs"])
 
 

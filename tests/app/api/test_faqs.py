@@ -203,6 +203,31 @@ def test_every_faq_route_with_every_kind_of_key(client, two_faqs):
     assert _beta_snapshot(client) == before  # nothing of beta changed
 
 
+def test_a_key_of_another_faq_cannot_tell_whether_a_faq_exists(client, two_faqs):
+    """The owner's routes check the key before the FAQ: sent to a FAQ that does not exist, a
+    missing or foreign key is refused exactly as for one that does (401/403, same words); only
+    the service key learns 404. The asker's routes and the pages say 404: a FAQ's name is what
+    its askers use."""
+    keys, ids = two_faqs
+    kinds = {
+        "no key": {},
+        "another FAQ's owner key": {"X-API-Key": keys["beta_owner"]},
+        "another FAQ's public key": {"X-API-Key": keys["beta_public"]},
+    }
+    for method, path in _faq_routes(client.app):
+        for kind, headers in kinds.items():
+            there, _ = _request(client, method, path, ALPHA, ids, headers)
+            missing, _ = _request(client, method, path, "no-such-faq", ids, headers)
+            where = f"{method} {path} with {kind}: {there.status_code} / {missing.status_code} {missing.text}"
+            if (method, path) in PAGES or (method, path) in ASKER_ROUTES:
+                assert missing.status_code == 404, where
+            else:
+                assert (missing.status_code, missing.json()) == (there.status_code, there.json()), where
+        if (method, path) not in PAGES:
+            response, _ = _request(client, method, path, "no-such-faq", ids, SERVICE)
+            assert response.status_code == 404, (method, path, response.text)
+
+
 def test_keys_of_a_faq_do_not_reach_the_default_faq_or_the_service_routes(client, two_faqs):
     keys, _ = two_faqs
     for name in ("alpha_owner", "alpha_public"):
