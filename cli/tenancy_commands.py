@@ -63,7 +63,12 @@ def create_faq(
 @faqs_app.command("list")
 def list_faqs(url: UrlOption = None, as_json: JsonOption = False) -> None:
     """Every FAQ of the service with its number of entries."""
-    listed = call_service("GET", url, None, "/admin/faqs").json()["faqs"]
+    listed: list[dict] = []
+    after: str | None = ""
+    while after is not None:  # a page at a time, as the service hands them out
+        page = call_service("GET", url, None, "/admin/faqs", params={"after": after, "limit": 1000}).json()
+        listed += page["faqs"]
+        after = page["next_after"]
     if as_json:
         typer.echo(json.dumps(listed, indent=2))
         return

@@ -150,9 +150,26 @@ class Tenants:
         if services is not None:
             services.close()
 
-    def summaries(self) -> list[FaqSummary]:
-        """Every FAQ with its number of entries (0 before it has a version)."""
-        return [FaqSummary(record, self.entry_count(record.name)) for record in self.registry.all()]
+    def summaries(self, *, after: str = "", limit: int = 100) -> tuple[list[FaqSummary], str | None]:
+        """A page of FAQs with their entries (0 before a first version): the default first,
+        then by name after `after`; and the name to continue after (None: the last page).
+        Counting opens each FAQ's collection, so a page is bounded, not the whole service."""
+        records = self.registry.all()  # the default, then the others by name
+        start = 0
+        if after:
+            # past the default: the others from the first; else the first name past `after`
+            # (which may have been deleted meanwhile)
+            start = next(
+                (
+                    i
+                    for i, r in enumerate(records)
+                    if i > 0 and (after == self.default_name or r.name > after)
+                ),
+                len(records),
+            )
+        page = records[start : start + limit]
+        following = page[-1].name if start + limit < len(records) else None
+        return [FaqSummary(r, self.entry_count(r.name)) for r in page], following
 
     def entry_count(self, name: str) -> int:
         try:

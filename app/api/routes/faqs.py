@@ -4,9 +4,10 @@ reaches (/admin/key: any key, for the owner's page)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, status
+from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 
 from app.api.access import OwnerDep, ServiceDep, faq_in, known_key
@@ -76,10 +77,15 @@ async def create_faq(body: FaqCreate, tenants: TenantsDep) -> FaqOut:
 
 
 @faqs.get("", response_model=FaqList, responses=KEY_ERRORS)
-async def list_faqs(tenants: TenantsDep) -> FaqList:
-    """Every FAQ of the service with its number of entries, the default first."""
-    summaries = await run_in_threadpool(tenants.summaries)
-    return FaqList(faqs=[_faq(s, tenants.default_name) for s in summaries])
+async def list_faqs(
+    tenants: TenantsDep,
+    after: Annotated[str, Query(max_length=64, description="The `next_after` of the page before.")] = "",
+    limit: Annotated[int, Query(ge=1, le=1000, description="FAQs a page.")] = 100,
+) -> FaqList:
+    """The FAQs of the service with their numbers of entries, the default first, then by name,
+    a page at a time (`next_after` continues; null on the last page)."""
+    summaries, following = await run_in_threadpool(partial(tenants.summaries, after=after, limit=limit))
+    return FaqList(faqs=[_faq(s, tenants.default_name) for s in summaries], next_after=following)
 
 
 @faqs.delete(

@@ -36,6 +36,7 @@ class FaqOut(BaseModel):
 
 class FaqList(BaseModel):
     faqs: list[FaqOut]
+    next_after: str | None = Field(description="Pass as `after` for the next page; null: the last page.")
 
 
 class FaqDeleted(BaseModel):

@@ -83,7 +83,7 @@ function showFaq(name) {
 
 // The service key reaches every FAQ: a list to pick one from, the address's FAQ first chosen.
 async function loadFaqPicker() {
-  const { ok, data } = await api("GET", "/admin/faqs", { root: true });
+  const { ok, data } = await api("GET", "/admin/faqs?limit=1000", { root: true });
   const pick = $("faq-pick");
   if (!ok) return;
   const current = (base.match(/^\/faqs\/(.+)$/) || [null, null])[1];

@@ -426,3 +426,25 @@ def test_a_store_written_before_faqs_had_names_opens_as_the_default_faq(trained_
         answered = new.post("/faqs/default/ask", json={"question": "laptop locked out"}).json()
         assert answered["answers"][0]["id"] == added[0]
     shutil.rmtree(store, ignore_errors=True)
+
+
+def test_the_faqs_are_listed_a_page_at_a_time(client):
+    """A page is bounded (counting opens each FAQ's collection): every FAQ once, the default
+    first, in pages of two, whatever the names sort before or after the default's."""
+    for name in ("aaa-first", "zzz-last"):
+        assert client.post("/admin/faqs", json={"name": name}, headers=SERVICE).status_code == 201
+    everything = client.get("/admin/faqs", params={"limit": 1000}, headers=SERVICE).json()
+    assert everything["next_after"] is None
+    names = [f["name"] for f in everything["faqs"]]
+    assert (
+        names[0] == "default" and names[1:] == sorted(names[1:]) and {"aaa-first", "zzz-last"} <= set(names)
+    )
+    paged, after = [], ""
+    while after is not None:
+        page = client.get("/admin/faqs", params={"after": after, "limit": 2}, headers=SERVICE).json()
+        assert len(page["faqs"]) <= 2
+        paged += [f["name"] for f in page["faqs"]]
+        after = page["next_after"]
+    assert paged == names
+    assert client.get("/admin/faqs", params={"limit": 0}, headers=SERVICE).status_code == 422
+    assert client.get("/admin/faqs", params={"after": "x" * 65}, headers=SERVICE).status_code == 422
