@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from app.config import ModelSettings, StoreSettings
+from app.domain.faq_names import store_alias
 from app.encoding.servable import Servable
 from app.search.faq_search import FaqSearch
 from app.search.settings import SearchSettings
@@ -38,7 +39,7 @@ def opened_search(store: StoreSettings, servable: Servable, faq: str | None = No
     (None: the default one) over it, and the store closed after."""
     opened = open_store(store)
     try:
-        yield search_over(servable, opened, store.alias_for(faq))
+        yield search_over(servable, opened, store_alias(store, faq))
     finally:
         opened.close()
 

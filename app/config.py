@@ -14,8 +14,6 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.tenancy.names import FAQ_NAME_PATTERN, alias_of
-
 DEVICES = ("auto", "cpu", "cuda")
 RUNTIMES = ("auto", "onnx-int8", "onnx", "torch")
 DEFAULT_QDRANT_PATH = Path("var/qdrant")
@@ -24,6 +22,8 @@ DEFAULT_CACHE_DIR = Path("var/cache")
 DEFAULT_DOWNLOAD_PATH = Path("var/data/cloud_faq_dataset.jsonl")
 DEFAULT_COLLECTION = "faq"
 DEFAULT_FAQ_NAME = "default"
+# What a FAQ may be called (app.domain.faq_names): here, because settings name FAQs too.
+FAQ_NAME_PATTERN = r"^[a-z0-9-]{1,64}$"
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 
@@ -62,10 +62,12 @@ class StoreSettings(_Settings):
     # recently used: each holds memory maps and memory (app.store.edge_engine.DEFAULT_MAX_OPEN).
     edge_open_shards: int = Field(default=400, validation_alias="FAQ_EDGE_OPEN_SHARDS", ge=8, le=100_000)
 
-    def alias_for(self, faq: str | None) -> str:
-        """Where the FAQ `faq` (None: the default one) lives in the store (app.tenancy.names)."""
-        name = faq or self.faq_default_name
-        return alias_of(name, collection=self.collection, default_name=self.faq_default_name)
+    # In the embedded store, a FAQ version of at most this many entries (and every record
+    # collection) is a partition of a shared pool shard; a larger one gets a shard of its own;
+    # 0: every collection a shard of its own (app.store.edge_engine.DEFAULT_POOL_MAX_POINTS).
+    edge_pool_max_entries: int = Field(
+        default=2_000, validation_alias="FAQ_EDGE_POOL_MAX_ENTRIES", ge=0, le=1_000_000
+    )
 
     # Finished index versions kept (the live one included), for rollback; older ones are dropped
     # after each switch.

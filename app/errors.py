@@ -5,12 +5,12 @@ table. Most specific first: a CollectionMissing is a StoreError too."""
 from __future__ import annotations
 
 from app.domain.entry import DataError, TooManyWordings
+from app.domain.faq_names import BadFaqName
 from app.encoding.servable import ServableError
 from app.search.entries import EntryNotFound
 from app.serving.batcher import Overloaded
 from app.store.base import CollectionMissing, StoreError
 from app.tenancy.keys import KeyNotFound, TooManyKeys
-from app.tenancy.names import BadFaqName
 from app.tenancy.registry import DefaultFaqKept, FaqExists, FaqNotFound
 from app.usage.review import ReviewItemGone
 from app.writes.live_entries import DuplicateEntry, ReindexNeeded

@@ -1,7 +1,10 @@
 """How to keep many FAQs in one embedded store: a collection (Edge shard) per FAQ, or Qdrant's
-payload partitioning (one shard, a `faq` keyword index with `is_tenant`), measured in one run.
+payload partitioning (a pool shard shared by the FAQs' versions, the collection's name a keyword
+with a tenant index), both through the service's own store (`EdgeStore`, with
+FAQ_EDGE_POOL_MAX_ENTRIES=0 and with pools), measured in one run.
 
-    python -m benchmarks.tenancy_scale [--layouts 1000x100,10x10000] [--queries 300] [--output F]
+    python -m benchmarks.tenancy_scale [--layouts 1000x100,10x10000] [--queries 300]
+                                       [--pool-sizes 500,1000,2000,5000,10000] [--output F]
 
 For each layout (FAQs x entries a FAQ) and each storage, in a child process of its own (so
 memory is its own): the points of every FAQ with the service's vectors (answer and question,
@@ -13,10 +16,9 @@ memory is its own): the points of every FAQ with the service's vectors (answer a
   a FAQ's reindex puts on the others' askers: Edge's calls hold the GIL);
 - resident memory added, disk, and the time to reopen the store and answer a first question.
 
-The per-collection side goes through the service's own store (`EdgeStore`: versions, the
-atomic switch by alias, lazily opened shards; a version under Edge's exact-search size is not
-sealed, which for such a version only flushes it); the partition side talks to Edge directly (one
-shard, the tenant index, a filter on every query), as a store written that way would.
+`--pool-sizes`: where a FAQ stops being worth a partition: one FAQ of each size asked in a
+store that also holds 1,000 FAQs of 100 entries in the pool, once pooled and once as a shard
+of its own (the store's FAQ_EDGE_POOL_MAX_ENTRIES is chosen from it).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.store.edge_engine import EdgeStore
 from benchmarks.store_scale import (
     DIM,
     _clustered,
@@ -62,14 +65,20 @@ def _vectors(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, 
     return _clustered(rng, centres, n), _clustered(rng, centres, n), sparse
 
 
-class PerCollection:
-    """A FAQ is an alias of the service's store, its entries a version collection of their own."""
+class StoreLayout:
+    """A FAQ is an alias of the service's store, its entries a version collection: a shard of
+    its own (`pool_max_points` 0) or a partition of the pool."""
+
+    pool_max_points = 0
 
     def __init__(self, folder: Path):
-        from app.store.edge_engine import EdgeStore
-
         self.folder = folder
-        self.store = EdgeStore(folder / "edge", description="tenancy bench")
+        self.store = self._open()
+
+    def _open(self) -> EdgeStore:
+        return EdgeStore(
+            folder_of(self.folder), description="tenancy bench", pool_max_points=self.pool_max_points
+        )
 
     def write_faq(self, faq: str, rng: np.random.Generator, n: int) -> None:
         from qdrant_client import models
@@ -77,7 +86,9 @@ class PerCollection:
         from app.domain.entry import FaqEntry
         from app.store.edge_engine import EXACT_SEARCH_POINTS
 
-        name = self.store.create_version(faq, {"answer": DIM, "question": DIM}, sparse=["lexical"])
+        name = self.store.create_version(
+            faq, {"answer": DIM, "question": DIM}, sparse=["lexical"], expected_points=n
+        )
         answers, questions, sparse = _vectors(rng, n)
         entries = [FaqEntry(f"{FILLER_Q}{i}", f"{FILLER_A}{i}", "s", "p") for i in range(n)]
         for start in range(0, n, 1000):
@@ -92,7 +103,7 @@ class PerCollection:
                 },
                 ids=[str(uuid.uuid4()) for _ in entries[part]],
             )
-        if n >= EXACT_SEARCH_POINTS:
+        if n >= EXACT_SEARCH_POINTS and not self.store.layout(name).pooled:
             # Below this a version is searched exactly and sealing only flushes it, at the price
             # of a process start (about half a second): left out, or 1,000 FAQs take ten minutes.
             self.store.seal(name)
@@ -110,99 +121,31 @@ class PerCollection:
             self.store.drop(version)
 
     def reopen(self) -> None:
-        from app.store.edge_engine import EdgeStore
-
         self.store.close()
-        self.store = EdgeStore(self.folder / "edge", description="tenancy bench")
+        self.store = self._open()
 
     def close(self) -> None:
         self.store.close()
 
 
-class Partitioned:
-    """Every FAQ in one Edge shard, told apart by a `faq` keyword with a tenant index."""
+class Pooled(StoreLayout):
+    """Every FAQ of at most the pool's size a partition of one shard, told apart by the tenant
+    index on the collection's name."""
 
-    def __init__(self, folder: Path):
-        import qdrant_edge as qe
-
-        self.qe = qe
-        self.path = str(folder / "shard")
-        config = qe.EdgeConfig(
-            vectors={
-                "answer": qe.EdgeVectorParams(DIM, qe.Distance.Dot),
-                "question": qe.EdgeVectorParams(DIM, qe.Distance.Dot),
-            },
-            sparse_vectors={"lexical": qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
-        )
-        self.shard = qe.EdgeShard.create(self.path, config)
-        self.shard.update(qe.UpdateOperation.create_field_index("faq", qe.KeywordIndexParams(is_tenant=True)))
-        self.lock = threading.Lock()
-
-    def write_faq(self, faq: str, rng: np.random.Generator, n: int) -> None:
-        qe = self.qe
-        answers, questions, sparse = _vectors(rng, n)
-        for start in range(0, n, 1000):
-            points = [
-                qe.Point(
-                    str(uuid.uuid4()),
-                    {
-                        "answer": answers[i].tolist(),
-                        "question": questions[i].tolist(),
-                        "lexical": qe.SparseVector(*sparse[i]),
-                    },
-                    {"faq": faq, "question": f"{FILLER_Q}{i}", "answer": f"{FILLER_A}{i}", "source": "s"},
-                )
-                for i in range(start, min(n, start + 1000))
-            ]
-            with self.lock:
-                self.shard.update(qe.UpdateOperation.upsert_points(points))
-
-    def _query(self, faq: str, probe: list[float], using: str) -> None:
-        qe = self.qe
-        where = qe.Filter(must=[qe.FieldCondition("faq", match=qe.MatchValue(faq))])
-        with self.lock:
-            self.shard.query(
-                qe.QueryRequest(
-                    limit=50, query=qe.Query.Nearest(probe, using=using), filter=where, with_payload=True
-                )
-            )
-
-    def ask(self, faq: str, probe: np.ndarray) -> None:
-        vector = probe.tolist()
-        self._query(faq, vector, "answer")
-        self._query(faq, vector, "question")
-
-    def count(self, faq: str) -> int:
-        qe = self.qe
-        where = qe.Filter(must=[qe.FieldCondition("faq", match=qe.MatchValue(faq))])
-        with self.lock:
-            return self.shard.count(qe.CountRequest(exact=True, filter=where))
-
-    def delete_faq(self, faq: str) -> None:
-        qe = self.qe
-        where = qe.Filter(must=[qe.FieldCondition("faq", match=qe.MatchValue(faq))])
-        with self.lock:
-            self.shard.update(qe.UpdateOperation.delete_points_by_filter(where))
-
-    def reopen(self) -> None:
-        self.shard.flush()
-        self.shard.close()
-        self.shard = self.qe.EdgeShard.load(self.path)
-
-    def close(self) -> None:
-        self.shard.flush()
-        self.shard.close()
+    pool_max_points = 1_000_000
 
 
-STORAGES: dict[str, type[PerCollection] | type[Partitioned]] = {
-    "collection-per-faq": PerCollection,
-    "payload-partition": Partitioned,
+def folder_of(folder: Path) -> Path:
+    return folder / "edge"
+
+
+STORAGES: dict[str, type[StoreLayout]] = {
+    "collection-per-faq": StoreLayout,
+    "payload-partition": Pooled,
 }
 
 
-def _asks(
-    storage: PerCollection | Partitioned, faqs: list[str], probes: np.ndarray, rng: random.Random
-) -> list[float]:
+def _asks(storage: StoreLayout, faqs: list[str], probes: np.ndarray, rng: random.Random) -> list[float]:
     timings = []
     for probe in probes:
         faq = rng.choice(faqs)
@@ -226,6 +169,7 @@ def run_storage(kind: str, faqs: int, entries: int, queries: int, seed: int = 11
             _stage(f"{kind}: wrote {i} FAQs")
         storage.write_faq(name, rng, entries)
     build_s = time.perf_counter() - started
+    shards = sum(1 for path in folder.rglob("shard") if path.is_dir())
     probes = _unit(rng.normal(size=(queries, DIM)))
     _asks(storage, names, probes[:20], picker)  # first opens out of the measurement
     quiet = _asks(storage, names, probes, picker)
@@ -273,6 +217,7 @@ def run_storage(kind: str, faqs: int, entries: int, queries: int, seed: int = 11
         "faqs": faqs,
         "entries_per_faq": entries,
         "build_s": round(build_s, 1),
+        "shards": shards,
         **{f"ask_{k}": v for k, v in _percentiles(quiet).items()},
         **{f"busy_ask_{k}": v for k, v in _percentiles(busy).items()},
         "faqs_written_meanwhile": created,
@@ -284,6 +229,33 @@ def run_storage(kind: str, faqs: int, entries: int, queries: int, seed: int = 11
         "disk_mb": round(disk, 1),
         "reopen_first_ask_s": round(reopen_s, 3),
     }
+
+
+def run_pool_size(size: int, queries: int, seed: int = 13) -> dict:
+    """One FAQ of `size` entries asked beside 1,000 FAQs of 100 in the pool: pooled, and as a
+    shard of its own (in this process; the parent runs each size in a child)."""
+    rng = np.random.default_rng(seed)
+    picker = random.Random(seed)
+    folder = Path(tempfile.mkdtemp(prefix="faq-pool-size-"))
+    storage = Pooled(folder)
+    for i in range(POOL_NEIGHBOURS):
+        storage.write_faq(f"faq-{i}", rng, 100)
+    storage.write_faq("pooled", rng, size)
+    storage.store.pool_max_points = 0
+    storage.write_faq("own", rng, size)
+    assert storage.store.layout(storage.store.resolve_alias("pooled") or "").pooled
+    probes = _unit(rng.normal(size=(queries, DIM)))
+    result: dict[str, object] = {"entries": size, "pool_points": POOL_NEIGHBOURS * 100 + size}
+    for name in ("pooled", "own"):
+        _asks(storage, [name], probes[:20], picker)
+        for key, value in _percentiles(_asks(storage, [name], probes, picker)).items():
+            result[f"{name}_{key}"] = value
+    storage.close()
+    shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+POOL_NEIGHBOURS = 1000
 
 
 def _in_child(kind: str, faqs: int, entries: int, queries: int, timeout: float) -> dict:
@@ -315,6 +287,7 @@ COLUMNS = [
     ("storage", "storage"),
     ("faqs", "FAQs"),
     ("entries_per_faq", "entries/FAQ"),
+    ("shards", "shards"),
     ("ask_p50_ms", "ask p50 ms"),
     ("ask_p99_ms", "ask p99 ms"),
     ("busy_ask_p50_ms", "ask p50, FAQs written meanwhile"),
@@ -325,6 +298,16 @@ COLUMNS = [
     ("disk_mb", "disk MB"),
     ("reopen_first_ask_s", "reopen + first ask s"),
     ("build_s", "build s"),
+]
+
+
+SIZE_COLUMNS = [
+    ("entries", "FAQ entries"),
+    ("pooled_p50_ms", "pooled ask p50 ms"),
+    ("pooled_p99_ms", "its p99"),
+    ("own_p50_ms", "own shard ask p50 ms"),
+    ("own_p99_ms", "its p99"),
+    ("pool_points", "points in the pool"),
 ]
 
 
@@ -344,17 +327,26 @@ def main(argv: list[str] | None = None) -> None:
         help="FAQs x entries a FAQ, comma-separated (a one-FAQ store of each size is measured too).",
     )
     parser.add_argument("--queries", type=int, default=300, help="Asks timed in each phase.")
+    parser.add_argument(
+        "--pool-sizes",
+        default="",
+        help="FAQ sizes to ask pooled and as a shard of their own beside 1,000 pooled FAQs of 100 "
+        "(comma-separated; none by default).",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="Seconds one child may take.")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="Where the JSON goes.")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         kind, faqs, entries, queries = args.child
-        sys.stdout.write(json.dumps(run_storage(kind, int(faqs), int(entries), int(queries))) + "\n")
+        if kind == "pool-size":
+            sys.stdout.write(json.dumps(run_pool_size(int(entries), int(queries))) + "\n")
+        else:
+            sys.stdout.write(json.dumps(run_storage(kind, int(faqs), int(entries), int(queries))) + "\n")
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     layouts = []
-    for part in args.layouts.split(","):
+    for part in filter(None, (p.strip() for p in args.layouts.split(","))):
         try:
             faqs, entries = (int(x) for x in part.lower().split("x"))
         except ValueError:
@@ -362,6 +354,10 @@ def main(argv: list[str] | None = None) -> None:
         if faqs < 1 or entries < 1:
             parser.error(f"--layouts: {part!r} needs at least one FAQ of one entry")
         layouts.append((faqs, entries))
+    try:
+        pool_sizes = [int(x) for x in args.pool_sizes.split(",") if x.strip()]
+    except ValueError:
+        parser.error(f"--pool-sizes takes whole numbers, not {args.pool_sizes!r}")
     results = []
     for faqs, entries in layouts:
         for kind in STORAGES:
@@ -369,10 +365,24 @@ def main(argv: list[str] | None = None) -> None:
                 logger.info("%s: %d FAQs of %d entries", kind, count, entries)
                 results.append(_in_child(kind, count, entries, args.queries, args.timeout))
                 logger.info("%s", results[-1])
-    report = {"cpus": os.cpu_count(), "dimensions": DIM, "queries": args.queries, "results": results}
+    sizes = []
+    for size in pool_sizes:
+        logger.info("a FAQ of %d entries beside %d pooled FAQs", size, POOL_NEIGHBOURS)
+        sizes.append(_in_child("pool-size", 1, size, args.queries, args.timeout))
+        logger.info("%s", sizes[-1])
+    report = {
+        "cpus": os.cpu_count(),
+        "dimensions": DIM,
+        "queries": args.queries,
+        "results": results,
+        "pool_sizes": sizes,
+    }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2))
-    sys.stdout.write(table(results) + f"\n\nJSON: {args.output}\n")
+    text = table(results) if results else ""
+    if sizes:
+        text += "\n\n" + markdown_table(SIZE_COLUMNS, sizes, lead=1)
+    sys.stdout.write(text + f"\n\nJSON: {args.output}\n")
 
 
 if __name__ == "__main__":

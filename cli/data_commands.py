@@ -65,6 +65,7 @@ def index(
     """
     from app.assembly import load_servable, search_over
     from app.config import ClientSettings
+    from app.domain.faq_names import store_alias
     from app.domain.formats import format_of_path
     from app.domain.records import load_faq
     from app.encoding.servable import ServableError
@@ -112,7 +113,7 @@ def index(
             client.faq_name
         ):
             logger.info("created the FAQ '%s' in the store", client.faq_name)
-        search = search_over(load_servable(model), store, settings.alias_for(client.faq_name))
+        search = search_over(load_servable(model), store, store_alias(settings, client.faq_name))
         report_obj = index_dataset(dataset, search, batch_size=batch_size, keep=settings.keep_versions)
     except (ServableError, StoreError, ValueError) as exc:
         raise fail(f"{exc} (the previous index, if any, is still serving)") from None

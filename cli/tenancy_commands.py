@@ -32,7 +32,7 @@ def _when(stamp: float) -> str:
 
 
 def _checked_name(name: str) -> str:
-    from app.tenancy.names import BadFaqName, check_faq_name
+    from app.domain.faq_names import BadFaqName, check_faq_name
 
     try:
         return check_faq_name(name)

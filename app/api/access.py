@@ -17,8 +17,7 @@ from typing import Annotated, Literal
 from fastapi import Depends, Header, HTTPException, Path, Request, status
 from fastapi.routing import APIRoute
 
-from app.config import ServiceSettings
-from app.tenancy.names import FAQ_NAME_PATTERN
+from app.config import FAQ_NAME_PATTERN, ServiceSettings
 from app.tenancy.tenants import Tenants
 
 KEY_HEADER = Header(description="The service key (ADMIN_API_KEY), or a key of this FAQ.")

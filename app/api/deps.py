@@ -11,7 +11,7 @@ from app.api.access import OwnerDep, access_of, faq_in
 from app.api.errors import hide_paths
 from app.config import ServiceSettings
 from app.search.faq_search import FaqSearch
-from app.serving.batcher import MicroBatcher
+from app.serving.batcher import AskQueue
 from app.serving.services import Services
 from app.tenancy.tenants import Tenants
 from app.usage.feedback import FeedbackLog
@@ -103,12 +103,12 @@ def get_versions(services: ServicesDep) -> Versions:
     return services.versions
 
 
-def get_batcher(services: ServicesDep) -> MicroBatcher:
+def get_batcher(services: ServicesDep) -> AskQueue:
     return services.batcher
 
 
 JobsDep = Annotated[ReindexJobs, Depends(get_jobs)]
-BatcherDep = Annotated[MicroBatcher, Depends(get_batcher)]
+BatcherDep = Annotated[AskQueue, Depends(get_batcher)]
 
 
 def admin_key_matches(settings: ServiceSettings, x_api_key: str | None) -> bool:

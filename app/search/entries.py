@@ -40,7 +40,7 @@ class FaqEntries:
     def page(
         self, *, source: str | None, limit: int, cursor: str | None, text: str | None = None
     ) -> tuple[list[tuple[str, FaqEntry]], str | None]:
-        """A page of entries in id order from `cursor`; with `text`, only those whose question,
+        """A page of entries in the store's order from `cursor`; with `text`, only those whose question,
         wordings or answer contain it (ignoring case): found by reading the FAQ page by page."""
         if self.store.resolve_alias(self.alias) is None:
             return [], None  # nothing indexed or added yet: an empty FAQ

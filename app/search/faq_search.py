@@ -110,6 +110,11 @@ class FaqSearch:
         """Unit query vectors of `texts` for the answer side and the question side, cached."""
         return self.encoder.encode(texts)
 
+    def encoding_key(self) -> object:
+        """Equal for two searches whose questions encode to the same vectors (the FAQs of one
+        service), so their questions can share a forward."""
+        return self.encoder.key()
+
     def embed_question(self, question: str) -> np.ndarray:
         """The question's embedding on the question side (the model that compares questions with
         questions), used to group and compare what users asked; `ask` returns the same vector."""
@@ -138,11 +143,15 @@ class FaqSearch:
         (`score_threshold`, else the servable's calibrated one, else none), or suggestions."""
         return self.ask_many([Question(question, top_k, source, score_threshold)])[0]
 
-    def ask_many(self, questions: Sequence[Question]) -> list[Answers]:
+    def ask_many(
+        self, questions: Sequence[Question], *, encoded: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> list[Answers]:
         """`ask` for several questions at once: one forward per encoder and one store call per
-        side for all of them (the service's micro-batches)."""
+        side for all of them (the service's micro-batches); `encoded`: their query vectors
+        (`encode_questions`), when encoded already with other FAQs' questions."""
         searched = self.retriever.search(
-            [replace(q, top_k=max(q.top_k, SUGGESTIONS, DECISION_DEPTH)) for q in questions]
+            [replace(q, top_k=max(q.top_k, SUGGESTIONS, DECISION_DEPTH)) for q in questions],
+            encoded=encoded,
         )
         rule = self.decision_rule()
         return [

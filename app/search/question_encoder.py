@@ -28,6 +28,10 @@ class QuestionEncoder:
         that carries one)."""
         return self.settings.mode == "fused" and self.servable.has_question_model
 
+    def key(self) -> object:
+        """What the vectors depend on: the model(s), which side has its own model, the cache."""
+        return (id(self.servable), self.has_question_model, id(self.cache))
+
     def _cache_key(self, text: str) -> str:
         words = " ".join(text.split())  # the tokenizer splits on whitespace: runs of it are one
         return words.lower() if self._lowercase else words

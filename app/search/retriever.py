@@ -43,11 +43,14 @@ class Retriever:
         self.lexical = lexical
         self._missing_sides: set[str] = set()  # said once each: a collection from an older release
 
-    def search(self, questions: Sequence[Question]) -> list[tuple[list[Hit], np.ndarray]]:
+    def search(
+        self, questions: Sequence[Question], *, encoded: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> list[tuple[list[Hit], np.ndarray]]:
         """Each question's best `top_k` entries, best first, with its question-side embedding:
-        one forward per encoder and one store call per side for all of them."""
+        one forward per encoder (none when `encoded` has their query vectors already) and one
+        store call per side for all of them."""
         settings = self.settings
-        answer_queries, question_queries = self.encoder.encode([q.text for q in questions])
+        answer_queries, question_queries = encoded or self.encoder.encode([q.text for q in questions])
         sources = [q.source for q in questions]
         # Each side is searched deeper than `top_k`, so entries strong on one side only are
         # still scored on both before the cut (answers-only search needs just `top_k`).

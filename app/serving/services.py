@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from app.config import ServiceSettings
 from app.encoding.priority import WriteEncoder
 from app.search.faq_search import FaqSearch
-from app.serving.batcher import MicroBatcher
+from app.serving.batcher import AskQueue, AskWorker
 from app.serving.metrics import Metrics
 from app.serving.rate_limit import ClientBudget
-from app.usage.ask_log import AskLog
+from app.usage.ask_log import AskLog, AskLogWriter
 from app.usage.calibration import AskerCalibration
 from app.usage.feedback import FeedbackLog
 from app.usage.insights import Insights
@@ -39,14 +39,18 @@ class Services:
     asks: AskLog
     insights: Insights
     calibration: AskerCalibration
-    batcher: MicroBatcher
+    # The FAQ's /ask queue, answered by `ask_worker` (app.serving.batcher).
+    batcher: AskQueue
+    ask_worker: AskWorker
+    # Writes the ask log's batches (every FAQ's, in the service of many).
+    ask_log_writer: AskLogWriter
     # What one anonymous client may write (app.serving.rate_limit).
     feedback_budget: ClientBudget
     records_budget: ClientBudget
     asks_budget: ClientBudget
-    # False when the write encoder is shared by several FAQs' services (app.tenancy) and closed
-    # by its owner.
-    owns_encoder: bool = True
+    # False when the write encoder and the ask worker are shared by several FAQs' services
+    # (app.tenancy) and closed by their owner.
+    owns_shared: bool = True
 
     @classmethod
     def build(
@@ -56,16 +60,21 @@ class Services:
         metrics: Metrics | None,
         write_encoder: WriteEncoder | None = None,
         queue_label: str = "",
+        ask_worker: AskWorker | None = None,
+        ask_log_writer: AskLogWriter | None = None,
     ) -> Services:
-        """The services of one FAQ; `write_encoder`: one shared with other FAQs (else its own);
-        `queue_label`: the FAQ's name on its batcher's queue in /metrics."""
-        owns_encoder = write_encoder is None
+        """The services of one FAQ; `write_encoder`, `ask_worker` and `ask_log_writer`: shared
+        with other FAQs (all or none; else its own); `queue_label`: the FAQ's name on its /ask
+        queue in /metrics."""
+        owns_shared = write_encoder is None
         write_encoder = write_encoder or WriteEncoder(settings.write_niceness, settings.threads())
+        ask_worker = ask_worker or AskWorker.from_settings(settings, metrics)
+        ask_log_writer = ask_log_writer or AskLogWriter(search.store)
         jobs = ReindexJobs(search, settings.keep_versions, write_encoder)
         entries = LiveEntries(search, jobs, write_encoder)
         feedback = FeedbackLog(search, entries)
         unanswered = UnansweredLog(search, settings)
-        asks = AskLog(search, settings)
+        asks = AskLog(search, settings, ask_log_writer)
         return cls(
             search=search,
             write_encoder=write_encoder,
@@ -81,16 +90,20 @@ class Services:
             calibration=AskerCalibration(
                 search, feedback, unanswered, enabled=settings.learn_from_askers and settings.record_questions
             ),
-            batcher=MicroBatcher.from_settings(search, settings, metrics, queue_label=queue_label),
+            batcher=ask_worker.queue(search, settings.batch_queue_size, queue_label),
+            ask_worker=ask_worker,
+            ask_log_writer=ask_log_writer,
             feedback_budget=ClientBudget(settings.feedback_per_minute),
             records_budget=ClientBudget(settings.records_per_minute),
             asks_budget=ClientBudget(settings.ask_log_per_minute),
-            owns_encoder=owns_encoder,
+            owns_shared=owns_shared,
         )
 
     def close(self) -> None:
         self.batcher.close()
-        self.asks.flush()
+        self.asks.close()
         self.jobs.wait(timeout=60)
-        if self.owns_encoder:
+        if self.owns_shared:
+            self.ask_worker.close()
+            self.ask_log_writer.close()
             self.write_encoder.close()

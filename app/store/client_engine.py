@@ -279,7 +279,8 @@ class ClientStore(FaqStore):
     def scroll_entries(
         self, alias: str, *, source: str | None = None, limit: int = 100, cursor: str | None = None
     ) -> tuple[list[tuple[str, FaqEntry]], str | None]:
-        """A page of stored entries in id order, and the cursor of the next page (None: last)."""
+        """A page of stored entries in the store's order (of its point ids), and the cursor of
+        the next page (None: the last)."""
         with self._locked():
             points, next_offset = self.client.scroll(
                 alias,

@@ -14,7 +14,7 @@ import math
 import shutil
 from array import array
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -115,7 +115,10 @@ def copy_store(
     copied: dict[str, int] = {}
     for name in source.collection_names():
         layout = source.layout(name)
-        target.create_collection(layout)
+        # Pooled in the target as it would pool them itself: records, and versions of its size.
+        record = set(layout.dense) == {""}
+        pooled = target.pool_max_points > 0 and (record or source.count(name) <= target.pool_max_points)
+        target.create_collection(replace(layout, pooled=pooled))
         page: list[StoredPoint] = []
         count = 0
         for point in source.points(name, page=PAGE):
@@ -148,8 +151,9 @@ def verify_copy(source: FaqStore, target: FaqStore) -> None:
     if source.aliases() != target.aliases():
         raise MigrationError(f"aliases differ: {source.aliases()} != {target.aliases()}")
     for name in source.collection_names():
-        old_layout, new_layout = source.layout(name), target.layout(name)
-        if old_layout != new_layout:
+        # Where the copy lives (a pool or a shard of its own) is the target's choice.
+        old_layout, new_layout = source.layout(name), replace(target.layout(name), pooled=False)
+        if replace(old_layout, pooled=False) != new_layout:
             raise MigrationError(f"{name}: layout differs: {old_layout} != {new_layout}")
         if source.count(name) != target.count(name):
             raise MigrationError(f"{name}: {source.count(name)} points, copy has {target.count(name)}")

@@ -45,7 +45,9 @@ def open_store(settings: StoreSettings) -> FaqStore:
         )
     if settings.distribution():
         logger.info("ignoring %s: the embedded store has one shard", ", ".join(settings.distribution()))
-    return EdgeStore.open_folder(path, max_open=settings.edge_open_shards)
+    return EdgeStore.open_folder(
+        path, max_open=settings.edge_open_shards, pool_max_points=settings.edge_pool_max_entries
+    )
 
 
 def scratch_store() -> FaqStore:

@@ -21,7 +21,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from app.store.base import FaqStore
+from app.store.base import FaqStore, payload_time
 
 Scope = Literal["owner", "public"]
 SCOPES: tuple[Scope, ...] = ("owner", "public")
@@ -107,7 +107,12 @@ class KeyRing:
         key_id = secrets.token_hex(6)
         key = f"{PREFIX}_{key_id}_{secrets.token_urlsafe(24)}"
         record = KeyRecord(
-            id=key_id, faq=faq, scope=scope, digest=_digest(key), created=time.time(), label=label[:MAX_LABEL]
+            id=key_id,
+            faq=faq,
+            scope=scope,
+            digest=_digest(key),
+            created=payload_time(),
+            label=label[:MAX_LABEL],
         )
         self.store.put_state(self.name, _record_id(key_id), asdict(record))
         self._remember(key_id, record)

@@ -6,12 +6,11 @@ had names, and it cannot be deleted."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import asdict, dataclass
 
-from app.store.base import FaqStore
-from app.tenancy.names import check_faq_name
+from app.domain.faq_names import check_faq_name
+from app.store.base import FaqStore, payload_time
 
 _NAMESPACE = uuid.UUID("5b0c7e9a-3d1f-4a57-9b1e-6a2f4c8d0e13")
 
@@ -84,7 +83,7 @@ class FaqRegistry:
         check_faq_name(name)
         if self.exists(name):
             raise FaqExists(f"a FAQ named '{name}' exists already")
-        record = FaqRecord(name=name, created=time.time(), open=open)
+        record = FaqRecord(name=name, created=payload_time(), open=open)
         self.store.put_state(self.name, _record_id(name), asdict(record))
         return record
 

@@ -15,15 +15,17 @@ from dataclasses import dataclass
 
 from app.assembly import search_over
 from app.config import ServiceSettings
+from app.domain.faq_names import alias_of, owns
 from app.encoding.priority import WriteEncoder
 from app.encoding.servable import Servable
 from app.search.faq_search import FaqSearch
+from app.serving.batcher import AskWorker
 from app.serving.metrics import Metrics
 from app.serving.services import Services
 from app.store.base import CollectionMissing, FaqStore, StoreError
 from app.tenancy.keys import KeyRing
-from app.tenancy.names import alias_of, owns
 from app.tenancy.registry import FaqNotFound, FaqRecord, FaqRegistry
+from app.usage.ask_log import AskLogWriter
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ class Tenants:
         self.registry = FaqRegistry(store, settings.collection, settings.faq_default_name)
         self.keys = KeyRing(store, settings.collection)
         self.write_encoder = WriteEncoder(settings.write_niceness, settings.threads())
+        self.ask_worker = AskWorker.from_settings(settings, metrics)
+        self.ask_log_writer = AskLogWriter(store)
         self._lock = threading.Lock()
         self._creating = threading.Lock()  # one creation at a time: two of one name, one wins
         self._services: dict[str, Services] = {}
@@ -113,7 +117,15 @@ class Tenants:
         return found
 
     def _build(self, name: str, search: FaqSearch) -> Services:
-        return Services.build(search, self.settings, self.metrics, self.write_encoder, queue_label=name)
+        return Services.build(
+            search,
+            self.settings,
+            self.metrics,
+            self.write_encoder,
+            queue_label=name,
+            ask_worker=self.ask_worker,
+            ask_log_writer=self.ask_log_writer,
+        )
 
     def create(self, name: str, *, open: bool = True) -> FaqRecord:
         """A new, empty FAQ (FaqExists, BadFaqName): asked at once, it answers "no answer"."""
@@ -186,4 +198,6 @@ class Tenants:
             self._services.clear()
         for each in services:
             each.close()
+        self.ask_worker.close()
+        self.ask_log_writer.close()
         self.write_encoder.close()

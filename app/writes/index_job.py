@@ -106,7 +106,11 @@ def index_dataset(
     writing = search.for_writes(write_encoder)  # the encoding at the writes' priority
     entries = unique_entries(dataset.entries)
     collection = store.create_version(
-        alias, search.vector_sizes(), search.settings.sparse_vectors, search.multivector_sizes()
+        alias,
+        search.vector_sizes(),
+        search.settings.sparse_vectors,
+        search.multivector_sizes(),
+        expected_points=len(entries),
     )
     logger.info("indexing %d entries into %s", len(entries), collection)
     try:

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from app.config import ClientSettings, DataSettings, ModelSettings, ServiceSettings, StoreSettings
+from app.domain.faq_names import store_alias
 
 
 def test_url_and_path_together_are_a_configuration_error():
@@ -20,7 +21,12 @@ VARIABLES = {
     "QDRANT_API_KEY": ("secret", lambda s: s.qdrant_api_key.get_secret_value(), "secret"),
     "FAQ_COLLECTION": ("docs", lambda s: s.collection, "docs"),
     "FAQ_EDGE_OPEN_SHARDS": ("64", lambda s: s.edge_open_shards, 64),
-    "FAQ_DEFAULT_NAME": ("main-help", lambda s: s.alias_for("main-help") + s.alias_for("hr"), "docsdocs--hr"),
+    "FAQ_EDGE_POOL_MAX_ENTRIES": ("0", lambda s: s.edge_pool_max_entries, 0),
+    "FAQ_DEFAULT_NAME": (
+        "main-help",
+        lambda s: store_alias(s, "main-help") + store_alias(s, "hr"),
+        "docsdocs--hr",
+    ),
     "FAQ_SHARD_NUMBER": ("3", lambda s: s.shard_number, 3),
     "FAQ_REPLICATION_FACTOR": ("2", lambda s: s.replication_factor, 2),
     "FAQ_WRITE_CONSISTENCY_FACTOR": ("2", lambda s: s.write_consistency_factor, 2),

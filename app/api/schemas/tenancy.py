@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from app.api.schemas.common import strict_body
+from app.config import FAQ_NAME_PATTERN
 from app.tenancy.keys import MAX_LABEL
-from app.tenancy.names import FAQ_NAME_PATTERN
 
 
 class FaqCreate(BaseModel):

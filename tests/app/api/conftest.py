@@ -54,8 +54,8 @@ def index_into(path: Path, servable_dir: Path) -> None:
     shutil.copytree(indexed, path, dirs_exist_ok=True)
 
 
-def _index(path: Path, servable_dir: Path) -> None:
-    store = open_store(ServiceSettings(QDRANT_PATH=str(path)))
+def _index(path: Path, servable_dir: Path, **settings: str) -> None:
+    store = open_store(ServiceSettings(QDRANT_PATH=str(path), **settings))
     try:
         index_dataset(
             load_faq(MINI_FAQ),

@@ -357,15 +357,19 @@ def test_one_faqs_askers_do_not_spend_another_faqs_budget(client):
 
 
 def test_a_store_written_before_faqs_had_names_opens_as_the_default_faq(trained_servable, tmp_path):
-    """Everything written through today's routes (the FAQ of one-FAQ releases: entries,
-    wordings, versions, review marks, feedback, the ask log) is there, unchanged, as the FAQ
-    `default` under /faqs/default/ after a restart, and listed with its entries."""
+    """Everything written through the one-FAQ routes by the release before FAQs had names and
+    pools (its store: format 1, a shard for every collection): entries, wordings, versions,
+    review marks, feedback, the ask log, is there, unchanged, as the FAQ `default` under
+    /faqs/default/ after the upgrade, and listed with its entries; new FAQs go to the pool."""
     import shutil
 
-    from tests.app.api.conftest import index_into
+    from tests.app.api.conftest import _index
 
     store = tmp_path / "qdrant"
-    index_into(store, trained_servable)
+    _index(store, trained_servable, FAQ_EDGE_POOL_MAX_ENTRIES="0")
+    old_settings = settings_for(
+        trained_servable, store, ADMIN_API_KEY=ADMIN_KEY, FAQ_EDGE_POOL_MAX_ENTRIES="0"
+    )
     settings = settings_for(trained_servable, store, ADMIN_API_KEY=ADMIN_KEY)
     reads = [
         "/faq/entries?limit=1000",
@@ -375,7 +379,7 @@ def test_a_store_written_before_faqs_had_names_opens_as_the_default_faq(trained_
         "/admin/insights",
         "/sources",
     ]
-    with TestClient(create_app(settings)) as old:
+    with TestClient(create_app(old_settings)) as old:
         added = old.post("/faq/entries", json=ALPHA_ENTRIES, headers=SERVICE).json()["ids"]
         wording = old.post(
             f"/faq/entries/{added[0]}/alternates", json={"wordings": ["laptop locked out"]}, headers=SERVICE
@@ -408,6 +412,9 @@ def test_a_store_written_before_faqs_had_names_opens_as_the_default_faq(trained_
         and before["/admin/versions"]["versions"]
     )
     assert json.loads(feedback_before.splitlines()[0])["helpful"] is True
+    marker = store / "edge" / "store.json"
+    marker.write_text(json.dumps({"engine": "qdrant-edge", "format": 1}))  # as that release left it
+    assert not (store / "edge" / "pools").exists() or not any((store / "edge" / "pools").iterdir())
 
     with TestClient(create_app(settings)) as new:
         for path in reads:
@@ -425,6 +432,14 @@ def test_a_store_written_before_faqs_had_names_opens_as_the_default_faq(trained_
         assert listed["entries"] == len(before["/faq/entries?limit=1000"]["entries"])
         answered = new.post("/faqs/default/ask", json={"question": "laptop locked out"}).json()
         assert answered["answers"][0]["id"] == added[0]
+        # the old collections stay shards of their own; a new FAQ is a partition of the pool
+        opened = new.app.state.store
+        assert not any(opened.layout(name).pooled for name in opened.collection_names())
+        assert new.post("/admin/faqs", json={"name": "hr"}, headers=SERVICE).status_code == 201
+        assert new.post("/faqs/hr/faq/entries", json=ALPHA_ENTRIES, headers=SERVICE).status_code == 201
+        hr = [name for name in opened.collection_names() if name.startswith("faq--hr_v")]
+        assert hr and all(opened.layout(name).pooled for name in hr)
+    assert json.loads(marker.read_text())["format"] == 2
     shutil.rmtree(store, ignore_errors=True)
 
 

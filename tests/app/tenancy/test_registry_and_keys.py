@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from app.domain.faq_names import BadFaqName, alias_of, owns
 from app.tenancy import keys as keys_module
 from app.tenancy.keys import KeyNotFound, KeyRing, TooManyKeys
-from app.tenancy.names import BadFaqName, alias_of, owns
 from app.tenancy.registry import DefaultFaqKept, FaqExists, FaqNotFound, FaqRegistry
 from tests.app.store.test_store_contract import alias, store  # noqa: F401 - the engines' fixtures
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-FAQ_NAME_PATTERN = r"^[a-z0-9-]{1,64}$"
+from app.config import FAQ_NAME_PATTERN, StoreSettings
+
 _FAQ_NAME = re.compile(FAQ_NAME_PATTERN)
 SEPARATOR = "--"
 
@@ -33,6 +34,12 @@ def is_faq_name(name: str) -> bool:
 def alias_of(name: str, *, collection: str, default_name: str) -> str:
     """The alias (and the prefix of every collection) of the FAQ `name`."""
     return collection if name == default_name else f"{collection}{SEPARATOR}{name}"
+
+
+def store_alias(settings: StoreSettings, faq: str | None) -> str:
+    """Where the FAQ `faq` (None: the default one) lives in the configured store."""
+    name = faq or settings.faq_default_name
+    return alias_of(name, collection=settings.collection, default_name=settings.faq_default_name)
 
 
 def owns(alias: str, collection_name: str) -> bool:
