@@ -33,6 +33,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -113,11 +114,11 @@ class _Collection:
     it, or (pooled) the points tagged with the collection's name, under ids of their own
     (app.store.base.pooled_point_id)."""
 
-    def __init__(self, shard: _Shard, layout: CollectionLayout):
+    def __init__(self, shard: _Shard, layout: CollectionLayout, partition: str | None):
         self.shard = shard
         self.edge = shard.edge
         self.layout = layout
-        self.partition = layout.name if layout.pooled else None
+        self.partition = partition
 
     def point_id(self, point_id: str) -> str:
         """The shard's id of the collection's point `point_id`, and back again."""
@@ -268,6 +269,9 @@ class EdgeStore(FaqStore):
         # Each collection's layout once read (a few hundred bytes each), by collection name.
         self._layouts: dict[str, CollectionLayout] = {}
         self._shard_keys: dict[str, str] = {}  # collection -> the key of its shard (`_shard_key`)
+        # A pooled collection's tag on its points: its name and a mark of this creation, so a
+        # collection made again under a dropped one's name never meets the dropped one's points.
+        self._partitions: dict[str, str] = {}
         root.mkdir(parents=True, exist_ok=True)
         (root / "collections").mkdir(exist_ok=True)
         (root / "pools").mkdir(exist_ok=True)
@@ -373,6 +377,8 @@ class EdgeStore(FaqStore):
                 multi=tuple(record.get("multi", ())),
                 pooled=bool(record.get("pool")),
             )
+            if layout.pooled:
+                self._partitions[collection] = str(record.get("partition") or collection)
             return layout
 
     def _key(self, folder: Path) -> str:
@@ -390,7 +396,9 @@ class EdgeStore(FaqStore):
     def _handle(self, collection: str) -> _Collection:
         with self._registry_lock:
             layout = self._layout(collection)
-            return _Collection(self._opened(self._shard_key(layout)), layout)
+            return _Collection(
+                self._opened(self._shard_key(layout)), layout, self._partitions.get(collection)
+            )
 
     def _opened(self, key: str) -> _Shard:
         """The shard of `key` (`_key`), opened unless it is (the least recently used closed
@@ -449,8 +457,9 @@ class EdgeStore(FaqStore):
                     raise
                 continue  # the version read from the alias was dropped: read it again
             handle.shard.lock.acquire()
-            # Dropped between the lookup and the lock: its shard closed, or (pooled) its layout gone.
-            if not handle.shard.closed and handle.layout.name in self._layouts:
+            # Dropped between the lookup and the lock: its shard closed, or its layout gone (or
+            # replaced: metadata written meanwhile, read again).
+            if not handle.shard.closed and self._layouts.get(handle.layout.name) is handle.layout:
                 return handle
             handle.shard.lock.release()
         raise CollectionMissing(f"collection '{alias_or_collection}' was dropped while being opened")
@@ -477,6 +486,7 @@ class EdgeStore(FaqStore):
         }
         if layout.pooled:
             record["pool"] = _pool_key(layout)
+            record["partition"] = self._partitions[layout.name]
         _write_json((folder or self._folder(layout.name)) / "layout.json", record)
 
     def _pool(self, layout: CollectionLayout) -> None:
@@ -525,6 +535,7 @@ class EdgeStore(FaqStore):
             try:
                 if pooled:
                     self._pool(layout)
+                    self._partitions[layout.name] = f"{layout.name}#{secrets.token_hex(4)}"
                 else:
                     edge = qe.EdgeShard.create(str(folder / "shard"), _edge_config(layout))
                     # Keyword indexes: the page's source filter and facet, and "is this content stored".
@@ -599,6 +610,7 @@ class EdgeStore(FaqStore):
                 self._set_aliases({a: c for a, c in self._alias_map.items() if c != collection})
             self._layouts.pop(collection, None)
             self._shard_keys.pop(collection, None)
+            self._partitions.pop(collection, None)
             folder = self._folder(collection)
             record = _read_json(folder / "layout.json", None)
             if record is None or not record.get("pool"):
@@ -613,15 +625,15 @@ class EdgeStore(FaqStore):
             dropping = self.root / "collections" / f"{DROPPING}{collection}"
             shutil.rmtree(dropping, ignore_errors=True)
             os.replace(folder, dropping)
-        self._delete_partition(collection, str(record["pool"]))
+        self._delete_partition(str(record.get("partition") or collection), str(record["pool"]))
         shutil.rmtree(dropping, ignore_errors=True)
 
-    def _delete_partition(self, collection: str, pool: str) -> None:
+    def _delete_partition(self, partition: str, pool: str) -> None:
         folder = self.root / "pools" / pool
         if not (folder / "pool.json").exists():
             return
         shard = self._opened(self._key(folder))
-        where = qe.Filter(must=[qe.FieldCondition(PARTITION, match=qe.MatchValue(collection))])
+        where = qe.Filter(must=[qe.FieldCondition(PARTITION, match=qe.MatchValue(partition))])
         with shard.lock:
             deleted = shard.edge.count(qe.CountRequest(exact=True, filter=where))
             shard.edge.update(qe.UpdateOperation.delete_points_by_filter(where))
@@ -673,7 +685,7 @@ class EdgeStore(FaqStore):
             if record and record.get("pool"):
                 name = folder.name.removeprefix(DROPPING)
                 logger.info("finishing the drop of %s, interrupted in an earlier process", name)
-                self._delete_partition(name, str(record["pool"]))
+                self._delete_partition(str(record.get("partition") or name), str(record["pool"]))
             shutil.rmtree(folder, ignore_errors=True)
 
     # ---- raw queries --------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 from app.config import StoreSettings
 from app.domain.entry import FaqEntry
 from app.store import edge_engine
-from app.store.base import StoreError, StoreUnavailable
+from app.store.base import PARTITION, StoreError, StoreUnavailable, pooled_point_id
 from app.store.edge_engine import EdgeStore
 from app.store.opening import open_store
 
@@ -301,4 +301,31 @@ def test_the_space_of_deleted_points_is_given_back_when_the_store_is_opened(tmp_
     assert _disk_mb(pool) < grown - 0.8, (grown, _disk_mb(pool))
     assert store.collection_info("faq--x").points == 20
     assert store.query("faq--x", np.ones(256, np.float32), "dense", limit=30)[0].id in {e.id for e in entries}
+    store.close()
+
+
+def test_a_collection_made_again_under_a_dropped_ones_name_never_meets_its_points(tmp_path):
+    """A FAQ deleted and created again under its name while the old drop's delete has not run
+    yet (another thread): the new collection is tagged apart, sees none of the old points, and
+    the old drop's delete leaves its points alone."""
+    store = EdgeStore.open_folder(tmp_path)
+    one = np.ones(3, np.float32)
+    record_id = "6f1c8d1e-4a57-4bb0-9d0e-0c1b2f9b9c11"
+    store.add_record("faq--hr_asks", record_id, one, {"n": "old"})
+    old_tag = store._partitions["faq--hr_asks"]
+    pool = json.loads((tmp_path / "edge" / "collections" / "faq--hr_asks" / "layout.json").read_text())[
+        "pool"
+    ]
+    store.drop("faq--hr_asks")
+    store.add_record("faq--hr_asks", record_id, one, {"n": "new"})
+    assert store._partitions["faq--hr_asks"] != old_tag
+    # the old point as it would still be there before the old drop's delete ran
+    shard = store._opened(f"pools/{pool}")
+    old_point = edge_engine.qe.Point(
+        pooled_point_id(old_tag, record_id), [1.0, 1.0, 1.0], {"n": "old", PARTITION: old_tag}
+    )
+    shard.edge.update(edge_engine.qe.UpdateOperation.upsert_points([old_point]))
+    assert [p for _, p, _ in store.records("faq--hr_asks")] == [{"n": "new"}]
+    store._delete_partition(old_tag, pool)  # the old drop's delete, late
+    assert [p for _, p, _ in store.records("faq--hr_asks")] == [{"n": "new"}] and pool_points(store) == 1
     store.close()
