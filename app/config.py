@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
@@ -155,6 +156,12 @@ class RecordingSettings(_Settings):
     # Asks one client may add to the ask log a minute (beyond, answered but not logged): one
     # script must not push everyone's history out of the log's cap.
     ask_log_per_minute: float = Field(default=60.0, validation_alias="FAQ_ASK_LOG_PER_MINUTE", gt=0)
+    # Asks and feedback a public key (a widget's, on every visitor's page) may send a minute:
+    # all its askers together, and each asker.
+    public_key_per_minute: float = Field(default=600.0, validation_alias="FAQ_PUBLIC_KEY_PER_MINUTE", gt=0)
+    public_client_per_minute: float = Field(
+        default=30.0, validation_alias="FAQ_PUBLIC_CLIENT_PER_MINUTE", gt=0
+    )
     # Whether the decision rule learns from askers' feedback and missed questions
     # (app.usage.calibration); off: the FAQ's own rule only.
     learn_from_askers: bool = Field(default=True, validation_alias="FAQ_LEARN_FROM_ASKERS")
@@ -178,7 +185,44 @@ class ServingSettings(_Settings):
         return self.torch_threads or os.cpu_count() or 1
 
 
-class ServiceSettings(StoreSettings, ModelSettings, AdminSettings, RecordingSettings, ServingSettings):
+class SlackSettings(_Settings):
+    """The FAQ in Slack (docs/operating.md): a slash command, app mentions and buttons, each
+    request verified with the app's signing secret; off while SLACK_SIGNING_SECRET is unset."""
+
+    slack_signing_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
+    # The bot's token: answering app mentions posts a message (chat.postMessage).
+    slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
+    # Which FAQ each workspace asks: "T0123=hr,T0456=it"; a workspace not listed asks
+    # SLACK_DEFAULT_FAQ, or is told it is not connected when that is unset.
+    slack_workspaces: str = Field(default="", validation_alias="SLACK_WORKSPACES")
+    slack_default_faq: str | None = Field(
+        default=None, validation_alias="SLACK_DEFAULT_FAQ", pattern=FAQ_NAME_PATTERN
+    )
+    # Slack's Web API (another address for a proxy or an Enterprise Grid gateway).
+    slack_api_url: str = Field(default="https://slack.com/api/", validation_alias="SLACK_API_URL")
+    # A slash command is answered in its own response when the answer is ready within this;
+    # else "looking it up" at once and the answer through its response_url (Slack waits 3 s).
+    slack_inline_seconds: float = Field(default=2.0, validation_alias="SLACK_INLINE_SECONDS", ge=0, le=2.5)
+
+    @field_validator("slack_workspaces")
+    @classmethod
+    def _workspace_faqs(cls, value: str) -> str:
+        for part in (p.strip() for p in value.split(",") if p.strip()):
+            team, _, faq = part.partition("=")
+            if not re.fullmatch(r"[A-Z0-9]{2,32}", team.strip()) or not re.fullmatch(
+                FAQ_NAME_PATTERN, faq.strip()
+            ):
+                raise ValueError(f"SLACK_WORKSPACES: {part!r} is not TEAM_ID=faq-name (e.g. T0123ABC=hr)")
+        return value
+
+    def workspace_faqs(self) -> dict[str, str]:
+        pairs = (p.strip().partition("=") for p in self.slack_workspaces.split(",") if p.strip())
+        return {team.strip(): faq.strip() for team, _, faq in pairs}
+
+
+class ServiceSettings(
+    StoreSettings, ModelSettings, AdminSettings, RecordingSettings, ServingSettings, SlackSettings
+):
     """Everything `faq serve` reads from the environment."""
 
     # A reindex upload is a whole data file (the reference one is 3 MB); any other request

@@ -9,15 +9,17 @@ from contextlib import asynccontextmanager
 
 import torch
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 
 from app.api.access import ASKER_REFUSALS, AskerDep, FaqPathDep, KnownFaqDep, faq_route_id, may_upload
 from app.api.body_limit import BodySizeLimit
 from app.api.client_address import TrustedProxies
+from app.api.cors import WidgetCors
 from app.api.errors import add_error_handlers
 from app.api.no_store import NoStoreForAdmin
 from app.api.observability import RequestContext
-from app.api.routes import admin, ask, entries, faqs, feedback, health, metrics_route, web
+from app.api.routes import admin, ask, entries, faqs, feedback, health, metrics_route, slack, web, widget
 from app.api.schemas.common import Problem, ValidationProblem
 from app.assembly import load_servable
 from app.config import ServiceSettings
@@ -25,6 +27,7 @@ from app.encoding.servable import ServableError
 from app.serving.metrics import Metrics
 from app.store.base import FaqStore, StoreError
 from app.store.opening import open_store
+from app.tenancy.registry import FaqNotFound
 from app.tenancy.tenants import Tenants
 
 logger = logging.getLogger(__name__)
@@ -89,6 +92,19 @@ def _drop_orphans(store: FaqStore, alias: str) -> None:
         store.drop(orphan)
 
 
+async def allowed_origins(state: object, faq: str | None) -> tuple[str, ...] | None:
+    """The sites allowed to use the FAQ `faq`'s widget (None: the default FAQ); None when there
+    is no such FAQ or nothing to ask (the routes answer 404 or 503)."""
+    tenants: Tenants | None = getattr(state, "tenants", None)
+    if tenants is None:
+        return None
+    try:  # a store read now and then (the record is kept a few seconds): off the event loop
+        record = await run_in_threadpool(tenants.record, faq or tenants.default_name)
+    except (FaqNotFound, StoreError):
+        return None
+    return record.allowed_origins
+
+
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     config = settings or ServiceSettings()
     proxies = TrustedProxies(config.forwarded_allow_ips)  # a bad FORWARDED_ALLOW_IPS stops here
@@ -129,11 +145,17 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(faqs.faqs)
     app.include_router(faqs.keys)
     app.include_router(faqs.key)
+    app.include_router(widget.admin)
+    app.include_router(widget.script)
+    app.include_router(widget.embed)
+    app.include_router(slack.router)
     # Every FAQ's own routes, under /faqs/{faq}: the same handlers, for the FAQ in the path. The
     # pages need no key (404 for no such FAQ); the asker's routes check the FAQ's access; the
     # owner's routes check the key first and the FAQ after (their services: 404).
     for router, guard in (
         (web.router, [KnownFaqDep]),
+        (widget.embed, [KnownFaqDep]),
+        (widget.admin, [FaqPathDep]),
         (ask.router, [FaqPathDep, AskerDep]),
         (feedback.router, [FaqPathDep, AskerDep]),
         (entries.router, [FaqPathDep]),
@@ -160,6 +182,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         timeout_s=config.body_timeout_s,
     )
     app.add_middleware(NoStoreForAdmin)
+    app.add_middleware(WidgetCors, origins_of=lambda faq: allowed_origins(app.state, faq))
     app.add_middleware(RequestContext, metrics=metrics)
     add_error_handlers(app)
 

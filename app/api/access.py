@@ -115,17 +115,31 @@ def require_asker(
     request: Request,
     x_api_key: Annotated[str | None, Header(description="For a closed FAQ: one of its keys.")] = None,
 ) -> None:
-    """The request may ask the FAQ in its path: anyone for an open FAQ, else a key of it."""
+    """The request may ask the FAQ in its path: anyone for an open FAQ, else a key of it. A key
+    sent is checked either way (another FAQ's key is refused), and a public key spends its
+    budgets: all its askers together, and each asker (a widget's key is on every visitor's
+    page)."""
     tenants = _tenants(request)
     if tenants is None:
         return  # the model or the store is missing: the route's own dependencies say so (503)
     faq = faq_in(request)
     record = tenants.record(faq)  # FaqNotFound: 404 (a FAQ's name is no secret: askers use it)
-    if record.open:
+    if record.open and not x_api_key:
         return
     access = known_key(request, x_api_key, "this FAQ is closed: asking it")
     if access.scope != "service" and access.faq != faq:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this key is not a key of this FAQ")
+    if access.scope == "public":
+        key_id = (x_api_key or "").split("_")[1]
+        budgets = tenants.public_budgets
+        if not budgets.per_key.allow(key_id) or not budgets.per_client.allow(
+            f"{key_id} {request.app.state.proxies.of(request)}"
+        ):
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                "this public key's budget is spent for now: try again in a minute",
+                headers={"Retry-After": "60"},
+            )
 
 
 OwnerDep = Depends(require_owner)

@@ -57,7 +57,11 @@ class RequestContext:
                 status = message["status"]
                 message.setdefault("headers", [])
                 extra = [(REQUEST_ID_HEADER, rid.encode("ascii")), *SECURITY_HEADERS]
-                if scope.get("path") in PAGES or scope.get("path", "").startswith("/static/"):
+                if any(name.lower() == PAGE_POLICY[0] for name, _ in message["headers"]):
+                    # A response with a policy of its own (the embed page, framed by the sites
+                    # its policy names): X-Frame-Options would forbid every frame.
+                    extra = [header for header in extra if header[0] != b"x-frame-options"]
+                elif scope.get("path") in PAGES or scope.get("path", "").startswith("/static/"):
                     extra.append(PAGE_POLICY)
                 message["headers"] = [*message["headers"], *extra]
             await send(message)

@@ -94,50 +94,70 @@ def wording_key(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.casefold())) or text.strip()
 
 
-def normalise_alternates(value: object, question: str = "") -> tuple[str, ...]:
-    """An entry's alternate wordings from a record's `alternates` (a list of strings, or one
-    string split on `|`): each normalised like a question, blanks dropped, repeats (and the
-    entry's own question) kept once, at most MAX_ALTERNATES."""
+def _distinct_texts(value: object, field: str, item: str, *, question: bool, known: str = "") -> list[str]:
+    """A record's list field (a list of strings, or one string split on `|`): each text
+    normalised (like a question, with `question`), blanks dropped, and each kept once by its
+    words (`known`: a text already there, dropped too)."""
     if value is None:
-        return ()
+        return []
     if isinstance(value, str):
         items: list[object] = list(value.split(WORDING_SEPARATOR))
     elif isinstance(value, list | tuple):
         items = list(value)
     else:
-        raise ValueError(f"field 'alternates' must be a list of strings, got {type(value).__name__}")
-    seen = {wording_key(question)} if question else set()
-    wordings: list[str] = []
-    for number, item in enumerate(items, start=1):
-        if not isinstance(item, str):
-            raise ValueError(f"alternate {number} must be a string, got {type(item).__name__}")
-        parts = item.split(WORDING_SEPARATOR) if isinstance(value, str) else [item]
-        for part in parts:
-            text = field_text(
-                part, f"alternate {number}", required=False, limit=MAX_QUESTION_CHARS, question=True
-            )
-            if not text:
-                continue
-            key = wording_key(text)
-            if key not in seen:
-                seen.add(key)
-                wordings.append(text)
+        raise ValueError(f"field '{field}' must be a list of strings, got {type(value).__name__}")
+    seen = {wording_key(known)} if known else set()
+    texts: list[str] = []
+    for number, raw in enumerate(items, start=1):
+        if not isinstance(raw, str):
+            raise ValueError(f"{item} {number} must be a string, got {type(raw).__name__}")
+        text = field_text(
+            raw, f"{item} {number}", required=False, limit=MAX_QUESTION_CHARS, question=question
+        )
+        if text and wording_key(text) not in seen:
+            seen.add(wording_key(text))
+            texts.append(text)
+    return texts
+
+
+def normalise_alternates(value: object, question: str = "") -> tuple[str, ...]:
+    """An entry's alternate wordings from a record's `alternates` (a list of strings, or one
+    string split on `|`): each normalised like a question, blanks dropped, repeats (and the
+    entry's own question) kept once, at most MAX_ALTERNATES."""
+    wordings = _distinct_texts(value, "alternates", "alternate", question=True, known=question)
     if len(wordings) > MAX_ALTERNATES:
         raise TooManyWordings(f"{len(wordings)} alternate wordings; an entry has at most {MAX_ALTERNATES}")
     return tuple(wordings)
+
+
+# At most this many follow-ups an entry (buttons under its answer).
+MAX_FOLLOW_UPS = 10
+
+
+def normalise_follow_ups(value: object) -> tuple[str, ...]:
+    """An entry's follow-ups from a record's `follow_ups` (a list of strings, or one string split
+    on `|`): each another entry's question or id, as given (app.domain.follow_ups resolves them
+    against the FAQ); blanks dropped, repeats kept once, at most MAX_FOLLOW_UPS."""
+    found = _distinct_texts(value, "follow_ups", "follow-up", question=False)
+    if len(found) > MAX_FOLLOW_UPS:
+        raise ValueError(f"{len(found)} follow-ups; an entry has at most {MAX_FOLLOW_UPS}")
+    return tuple(found)
 
 
 @dataclass(frozen=True)
 class FaqEntry:
     """One FAQ entry. `alternates` are other wordings of its question (what users ask): they
     are searched like the question, but are not part of the entry's content id, so adding a
-    wording keeps the entry (and its id) the same entry."""
+    wording keeps the entry (and its id) the same entry. `follow_ups` are the entries offered
+    after its answer ("what next"): other entries' ids once stored (questions or ids as a file
+    gives them, app.domain.follow_ups), not part of the content id either."""
 
     question: str
     answer: str
     source: str = ""
     filename: str = ""
     alternates: tuple[str, ...] = ()
+    follow_ups: tuple[str, ...] = ()
 
     @classmethod
     def from_record(cls, record: dict) -> FaqEntry:
@@ -148,6 +168,7 @@ class FaqEntry:
             source=string_field(record, "source", required=False),
             filename=string_field(record, "filename", required=False),
             alternates=normalise_alternates(record.get("alternates"), question),
+            follow_ups=normalise_follow_ups(record.get("follow_ups")),
         )
 
     @property
@@ -168,7 +189,8 @@ class FaqEntry:
 
     def to_record(self) -> dict[str, object]:
         """The entry as a data-file record (and as the payload stored with its vectors);
-        `alternates` only when it has some, so a FAQ without them exports as before."""
+        `alternates` and `follow_ups` only when it has some, so a FAQ without them exports as
+        before."""
         record: dict[str, object] = {
             "question": self.question,
             "answer": self.answer,
@@ -177,6 +199,8 @@ class FaqEntry:
         }
         if self.alternates:
             record["alternates"] = list(self.alternates)
+        if self.follow_ups:
+            record["follow_ups"] = list(self.follow_ups)
         return record
 
 

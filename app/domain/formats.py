@@ -76,8 +76,11 @@ _ALTERNATE_COLUMN = re.compile(
     r"^(alternates?|alternatives?|(alternate|alternative|other|similar) (questions?|wordings?|phrasings?)"
     r"|wordings?|synonyms?|variants?|paraphrases?)( ?\d+)?$"
 )
-# Columns read by a later release (follow-up prompts): named as not read, with why.
-_LATER_COLUMN = re.compile(r"^(follow ?ups?|follow ?up (questions?|prompts?)|related questions?)( ?\d+)?$")
+# Columns naming the entries offered after the answer ("Follow-up questions", "follow up 2",
+# "related questions"...): each cell one entry's question or id, or several split on "|".
+_FOLLOW_UP_COLUMN = re.compile(
+    r"^(follow ?ups?|follow ?up (questions?|prompts?)|related questions?|next questions?)( ?\d+)?$"
+)
 
 
 def column_key(name: object) -> str:
@@ -232,11 +235,12 @@ def _columns(
         if _ALTERNATE_COLUMN.match(key):
             columns[index] = "alternates"  # every such column adds wordings
             continue
+        if _FOLLOW_UP_COLUMN.match(key):
+            columns[index] = "follow_ups"  # every such column adds follow-ups
+            continue
         field = _COLUMN_ALIASES.get(key)
         if field and field not in columns.values():  # the first of two aliases wins
             columns[index] = field
-        elif _LATER_COLUMN.match(key):
-            skipped.append(f"column '{shown}' ignored (follow-up questions are not read yet)")
         elif field:
             skipped.append(
                 f"column '{shown}' ignored (column '{_field_column(header, columns, field)}' is the {field})"
@@ -249,7 +253,8 @@ def _columns(
         raise DataError(
             f"{origin}, row 1: the header has no {' or '.join(repr(m) for m in missing)} column "
             f"(columns found: {found}; expected question, answer and optionally source or "
-            "category, filename, page or url, and alternate wordings in alternate columns)"
+            "category, filename, page or url, alternate wordings in alternate columns, and "
+            "follow-up questions)"
         )
     if ignored is not None:
         ignored.extend(skipped)
@@ -262,15 +267,14 @@ def _field_column(header: list[str], columns: dict[int, str], field: str) -> str
 
 def _record(cells: list, columns: dict[int, str]) -> dict:
     record: dict = {}
-    alternates: list[str] = []
+    several: dict[str, list[str]] = {"alternates": [], "follow_ups": []}
     for index, field in columns.items():
         text = _cell_text(cells[index]) if index < len(cells) else ""
-        if field == "alternates":
-            alternates.extend(text.split("|"))
+        if field in several:
+            several[field].extend(text.split("|"))
         else:
             record[field] = text
-    if alternates:
-        record["alternates"] = alternates
+    record.update({field: values for field, values in several.items() if any(v.strip() for v in values)})
     return record
 
 

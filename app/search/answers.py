@@ -11,6 +11,10 @@ import numpy as np
 from app.search.decision import ANSWERED
 
 
+class EntryNotFound(LookupError):
+    pass
+
+
 @dataclass(frozen=True)
 class Hit:
     """An entry found for a question. `score` is its dense score (the cosine similarities of
@@ -24,6 +28,10 @@ class Hit:
     filename: str
     score: float
     alternates: tuple[str, ...] = ()
+    # The entries offered after this answer: their ids as stored, and (for an answer given)
+    # (id, question) of those that exist, in the owner's order.
+    follow_up_ids: tuple[str, ...] = ()
+    follow_ups: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

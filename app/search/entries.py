@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
+from app.domain import follow_ups
 from app.domain.entry import FaqEntry
+from app.search.answers import EntryNotFound
 from app.search.faq_search import FaqSearch
+
+__all__ = ["EntryNotFound", "FaqEntries"]
 
 # Sources change only with writes; other replicas' writes are seen after this many seconds.
 SOURCES_TTL_SECONDS = 30.0
 # The asker's page's example question is the shortest of this many of the FAQ's entries.
 EXAMPLE_POOL = 20
-
-
-class EntryNotFound(LookupError):
-    pass
 
 
 class FaqEntries:
@@ -62,8 +62,23 @@ class FaqEntries:
         return self.store.each_entry(self.alias, source=source)
 
     def export(self, source: str | None = None) -> Iterator[FaqEntry]:
-        """Every live entry (of `source`), in the data-file format's fields."""
-        return (entry for _, entry in self.each(source))
+        """Every live entry (of `source`), in the data-file format's fields, its follow-ups
+        written as their entries' questions (a file names entries by question: a reimport, whose
+        entries get the ids of their content, finds them). Read twice, a page at a time: the
+        follow-ups named, then the entries."""
+        named = {i for _, entry in self.each(source) for i in entry.follow_ups}
+        questions = self.questions_of(named)
+        for pid, entry in self.each(source):
+            yield follow_ups.as_questions([(pid, entry)], questions)[0]
+
+    def questions_of(self, ids: Iterable[str]) -> dict[str, str]:
+        """The question of each of these entries that exists (one fetch a thousand)."""
+        wanted = sorted(set(ids))
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), 1000):
+            part = self.store.entries(self.alias, wanted[start : start + 1000])
+            found.update({i: entry.question for i, entry in part.items()})
+        return found
 
     def sources(self) -> dict[str, int]:
         """Entries per source, for the page's filter (cached briefly; writes refresh it)."""

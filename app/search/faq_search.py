@@ -22,10 +22,10 @@ import numpy as np
 from app.domain.entry import FaqEntry
 from app.encoding.priority import WriteEncoder
 from app.encoding.servable import Servable
-from app.search.answers import Answers, Hit, Question, per_entry, unit_rows
+from app.search.answers import Answers, EntryNotFound, Hit, Question, per_entry, unit_rows
 from app.search.cache import EmbeddingCache
 from app.search.decider import DECISION_DEPTH, SUGGESTIONS, Decider
-from app.search.decision import DecisionRule, FitInput
+from app.search.decision import ANSWERED, DecisionRule, FitInput
 from app.search.entry_vectors import EntryVectors
 from app.search.lexical import Bm25Encoder, LexicalEncoder, lexical_encoder
 from app.search.question_encoder import QuestionEncoder
@@ -154,10 +154,45 @@ class FaqSearch:
             encoded=encoded,
         )
         rule = self.decision_rule()
-        return [
-            self.decider.decide(q, hits, embedding, rule)
-            for q, (hits, embedding) in zip(questions, searched, strict=True)
-        ]
+        return self._with_follow_ups(
+            [
+                self.decider.decide(q, hits, embedding, rule)
+                for q, (hits, embedding) in zip(questions, searched, strict=True)
+            ]
+        )
+
+    def answer_entry(self, entry_id: str) -> Answers:
+        """The entry `entry_id` as the answer, chosen by the asker (a follow-up or a "did you
+        mean" picked): answered, with its follow-ups; EntryNotFound when the FAQ has none such."""
+        found = self.store.entries(self.alias, [entry_id])
+        if entry_id not in found:
+            raise EntryNotFound(f"no FAQ entry '{entry_id}'")
+        entry = found[entry_id]
+        hit = Hit(
+            entry_id,
+            entry.answer,
+            entry.question,
+            entry.source,
+            entry.filename,
+            1.0,
+            entry.alternates,
+            follow_up_ids=entry.follow_ups,
+        )
+        return self._with_follow_ups([Answers([hit], [], None, status=ANSWERED)])[0]
+
+    def _with_follow_ups(self, answered: list[Answers]) -> list[Answers]:
+        """The answers given, each with its follow-ups' questions (one fetch for a batch; an
+        entry deleted since is left out)."""
+        wanted = sorted({i for a in answered for hit in a.answers for i in hit.follow_up_ids})
+        if not wanted:
+            return answered
+        found = self.store.entries(self.alias, wanted)
+
+        def offered(hit: Hit) -> Hit:
+            pairs = tuple((i, found[i].question) for i in hit.follow_up_ids if i in found)
+            return replace(hit, follow_ups=pairs)
+
+        return [replace(a, answers=[offered(h) for h in a.answers]) if a.answers else a for a in answered]
 
     def search(self, question: str, *, top_k: int = 5, source: str | None = None) -> list[Hit]:
         """The `top_k` best entries for `question`, best first, whatever their scores."""

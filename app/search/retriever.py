@@ -129,4 +129,13 @@ def _best_of(*sides: Sequence[ScoredPoint]) -> list[ScoredPoint]:
 
 
 def _hit(pid: str, entry: FaqEntry, score: float) -> Hit:
-    return Hit(pid, entry.answer, entry.question, entry.source, entry.filename, score, entry.alternates)
+    return Hit(
+        pid,
+        entry.answer,
+        entry.question,
+        entry.source,
+        entry.filename,
+        score,
+        entry.alternates,
+        follow_up_ids=entry.follow_ups,
+    )

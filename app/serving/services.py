@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from app.config import ServiceSettings
 from app.encoding.priority import WriteEncoder
-from app.search.faq_search import FaqSearch
+from app.search.faq_search import Answers, FaqSearch
 from app.serving.batcher import AskQueue, AskWorker
 from app.serving.metrics import Metrics
 from app.serving.rate_limit import ClientBudget
@@ -98,6 +98,15 @@ class Services:
             asks_budget=ClientBudget(settings.ask_log_per_minute),
             owns_shared=owns_shared,
         )
+
+    def record_ask(self, question: str, result: Answers, client: str, label: str, *, via: str = "") -> None:
+        """What the FAQ keeps of one ask, after its answer is sent, within the asker's budgets
+        (`client`: who asked; `label`: that, as the records keep it): a miss for the review
+        queue, and the ask for insights (`via`: the entry whose follow-up led here)."""
+        if self.unanswered.missed(result) and self.records_budget.allow(client):
+            self.unanswered.record_missed(question, result, label)
+        if self.asks_budget.allow(client):
+            self.asks.record(question, result, via=via)
 
     def close(self) -> None:
         self.batcher.close()

@@ -27,6 +27,10 @@ QueryVector = np.ndarray | models.SparseVector
 CONTENT_ID = "content_id"
 # The vector of a record kept for its payload only (job states, the ask log, review marks).
 NO_VECTOR = np.ones(1, dtype=np.float32)
+# The payload keys of a FAQ version's keyword indexes: the page's source filter and facet, "is
+# this content stored", and "which entries offer this one as a follow-up".
+FOLLOW_UPS = "follow_ups"
+ENTRY_KEYWORDS = ("source", CONTENT_ID, FOLLOW_UPS)
 # The metadata key of a finished version's facts (created, origin, entries; staged; last test).
 VERSION_KEY = "version"
 # A pooled collection (`CollectionLayout.pooled`) is a partition of an engine collection that
@@ -112,6 +116,7 @@ def entry_from_payload(payload: Mapping | None) -> FaqEntry:
         source=str(payload.get("source", "")),
         filename=str(payload.get("filename", "")),
         alternates=tuple(str(w) for w in payload.get("alternates") or ()),
+        follow_ups=tuple(str(i) for i in payload.get("follow_ups") or ()),
     )
 
 
@@ -314,6 +319,15 @@ class FaqStore(ABC):
             if stored.id in wanted:
                 found.setdefault(stored.id, point_id)
         return found
+
+    def having_follow_up(self, collection: str, entry_id: str) -> dict[str, FaqEntry]:
+        """The entries that offer `entry_id` as a follow-up, by id."""
+        found = self._having(collection, FOLLOW_UPS, [entry_id], limit=self.count(collection) + 1)
+        return {point_id: entry_from_payload(payload) for point_id, payload in found}
+
+    @abstractmethod
+    def set_payload(self, collection: str, point_id: str, values: Mapping[str, object]) -> None:
+        """Set these payload keys of one point (its vectors and other keys stay)."""
 
     @abstractmethod
     def delete_points(self, collection: str, ids: Sequence[str]) -> None: ...

@@ -25,6 +25,7 @@ from app.config import StoreSettings
 from app.domain.entry import FaqEntry
 from app.store.base import (
     CONTENT_ID,
+    ENTRY_KEYWORDS,
     CollectionInfo,
     CollectionLayout,
     CollectionMissing,
@@ -304,6 +305,10 @@ class ClientStore(FaqStore):
         with self._locked():
             self.client.update_collection(collection, metadata=dict(values))
 
+    def set_payload(self, collection: str, point_id: str, values: Mapping[str, object]) -> None:
+        with self._locked():
+            self.client.set_payload(collection, payload=dict(values), points=[point_id], wait=True)
+
     def delete_points(self, collection: str, ids: Sequence[str]) -> None:
         with self._locked():
             self.client.delete(collection, points_selector=models.PointIdsList(points=list(ids)), wait=True)
@@ -394,7 +399,7 @@ class ClientStore(FaqStore):
             )
             # A FAQ version's keyword indexes (local mode filters by scanning: it has none).
             if set(layout.dense) != {""} and not self.embedded:
-                for key in ("source", CONTENT_ID):
+                for key in ENTRY_KEYWORDS:
                     self.client.create_payload_index(layout.name, key, models.PayloadSchemaType.KEYWORD)
 
     def points(self, collection: str, page: int = 500) -> Iterator[StoredPoint]:

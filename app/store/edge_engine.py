@@ -55,6 +55,7 @@ from qdrant_client import models
 from app.domain.entry import FaqEntry
 from app.store.base import (
     CONTENT_ID,
+    ENTRY_KEYWORDS,
     PARTITION,
     CollectionInfo,
     CollectionLayout,
@@ -499,7 +500,7 @@ class EdgeStore(FaqStore):
         folder.mkdir(parents=True)
         edge = qe.EdgeShard.create(str(folder / "shard"), _edge_config(layout, pool=True))
         edge.update(qe.UpdateOperation.create_field_index(PARTITION, qe.KeywordIndexParams(is_tenant=True)))
-        for key in ("source", CONTENT_ID) if set(layout.dense) != {""} else ():
+        for key in ENTRY_KEYWORDS if set(layout.dense) != {""} else ():
             edge.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
         _write_json(folder / "pool.json", {"vectors": _pool_key(layout)})  # last: the pool exists
         self._open[self._key(folder)] = _Shard(edge, folder)
@@ -539,7 +540,7 @@ class EdgeStore(FaqStore):
                 else:
                     edge = qe.EdgeShard.create(str(folder / "shard"), _edge_config(layout))
                     # Keyword indexes: the page's source filter and facet, and "is this content stored".
-                    for key in ("source", CONTENT_ID) if set(layout.dense) != {""} else ():
+                    for key in ENTRY_KEYWORDS if set(layout.dense) != {""} else ():
                         edge.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
                     self._open[self._key(folder)] = _Shard(edge, folder)
                     self._close_idle()
@@ -803,6 +804,12 @@ class EdgeStore(FaqStore):
             layout = replace(layout, metadata={**layout.metadata, **values})
             self._write_layout(layout)
             self._layouts[collection] = layout
+
+    def set_payload(self, collection: str, point_id: str, values: Mapping[str, object]) -> None:
+        with self._holding(collection) as handle:
+            where = handle.where(qe.HasIdCondition({handle.point_id(point_id)}))
+            assert where is not None
+            handle.edge.update(qe.UpdateOperation.set_payload_by_filter(where, dict(values)))
 
     def delete_points(self, collection: str, ids: Sequence[str]) -> None:
         with self._holding(collection) as handle:

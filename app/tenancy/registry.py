@@ -7,7 +7,7 @@ had names, and it cannot be deleted."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from app.domain.faq_names import check_faq_name
 from app.store.base import FaqStore, payload_time
@@ -34,6 +34,8 @@ class FaqRecord:
     # Open: anyone may ask it and send feedback (the asker's page, a widget on a public site).
     # Closed: only with one of its keys (a public ask key, its owner key) or the service key.
     open: bool = True
+    # The sites (origins) whose pages may put the FAQ's widget on and frame its embed page.
+    allowed_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_payload(cls, payload: dict) -> FaqRecord:
@@ -41,6 +43,7 @@ class FaqRecord:
             name=str(payload["name"]),
             created=float(payload.get("created", 0.0)),
             open=bool(payload.get("open", True)),
+            allowed_origins=tuple(str(o) for o in payload.get("allowed_origins") or ()),
         )
 
 
@@ -55,8 +58,15 @@ class FaqRegistry:
         self.default_name = check_faq_name(default_name)
 
     def default(self) -> FaqRecord:
-        """The default FAQ: the one of a store written before FAQs had names, open as it was."""
-        return FaqRecord(name=self.default_name, created=0.0, open=True)
+        """The default FAQ: the one of a store written before FAQs had names, open as it was
+        (with the widget's origins, once its owner has set them)."""
+        stored = self._stored(self.default_name)
+        return FaqRecord(
+            name=self.default_name,
+            created=0.0,
+            open=True,
+            allowed_origins=stored.allowed_origins if stored is not None else (),
+        )
 
     def get(self, name: str) -> FaqRecord:
         """The FAQ called `name`; FaqNotFound when there is none."""
@@ -94,6 +104,12 @@ class FaqRegistry:
             return False
         self.create(name)
         return True
+
+    def set_origins(self, name: str, origins: tuple[str, ...]) -> FaqRecord:
+        """The FAQ `name` with these allowed origins (FaqNotFound)."""
+        record = replace(self.get(name), allowed_origins=origins)
+        self.store.put_state(self.name, _record_id(name), asdict(record))
+        return record
 
     def remove(self, name: str) -> None:
         if name == self.default_name:

@@ -21,6 +21,7 @@ from app.encoding.servable import Servable
 from app.search.faq_search import FaqSearch
 from app.serving.batcher import AskWorker
 from app.serving.metrics import Metrics
+from app.serving.rate_limit import ClientBudget
 from app.serving.services import Services
 from app.store.base import CollectionMissing, FaqStore, StoreError
 from app.tenancy.keys import KeyRing
@@ -32,6 +33,14 @@ logger = logging.getLogger(__name__)
 # A FAQ's record (and so its services) is trusted for this long before the registry is read
 # again (another replica may have deleted the FAQ or changed it).
 RECHECK_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class PublicKeyBudgets:
+    """What a public key may spend, a minute: all its askers together, and each of them."""
+
+    per_key: ClientBudget
+    per_client: ClientBudget
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,9 @@ class Tenants:
         self.write_encoder = WriteEncoder(settings.write_niceness, settings.threads())
         self.ask_worker = AskWorker.from_settings(settings, metrics)
         self.ask_log_writer = AskLogWriter(store)
+        self.public_budgets = PublicKeyBudgets(
+            ClientBudget(settings.public_key_per_minute), ClientBudget(settings.public_client_per_minute)
+        )
         self._lock = threading.Lock()
         self._creating = threading.Lock()  # one creation at a time: two of one name, one wins
         self._services: dict[str, Services] = {}
@@ -138,6 +150,13 @@ class Tenants:
             self.delete(name)
             raise
         logger.info("created the FAQ '%s'", name)
+        return record
+
+    def set_origins(self, name: str, origins: tuple[str, ...]) -> FaqRecord:
+        """The sites the FAQ's widget may be on (FaqNotFound); this replica sees them at once."""
+        record = self.registry.set_origins(name, origins)
+        with self._lock:
+            self._records[name] = (time.monotonic(), record)
         return record
 
     def delete(self, name: str) -> FaqRemoval:

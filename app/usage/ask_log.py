@@ -31,7 +31,7 @@ FLUSH_EVERY = 64
 FLUSH_SECONDS = 5.0
 # Retention is enforced every this many records (a pass over the log), not on each write.
 PRUNE_EVERY = 5000
-KEYS = ("date", "status", "top_id")
+KEYS = ("date", "status", "top_id", "via")
 
 
 def day_of(timestamp: float) -> str:
@@ -58,8 +58,9 @@ class AskLog:
     def enabled(self) -> bool:
         return self.settings.record_questions
 
-    def record(self, question: str, answers: Answers, at: float | None = None) -> None:
-        """Log one ask (flushed with the next batch)."""
+    def record(self, question: str, answers: Answers, at: float | None = None, *, via: str = "") -> None:
+        """Log one ask (flushed with the next batch); `via`: the entry whose follow-up the asker
+        chose to get here (the path insights show)."""
         if not self.enabled:
             return
         now = time.time() if at is None else at
@@ -77,6 +78,8 @@ class AskLog:
             "at": now,
             "date": day_of(now),
         }
+        if via:
+            payload["via"] = via
         with self._lock:
             if not self._buffer:
                 self._oldest = time.monotonic()

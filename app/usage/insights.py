@@ -70,4 +70,31 @@ class Insights:
             ({"id": pid, **counts} for pid, counts in votes.items()),
             key=lambda row: -(row["helpful"] + row["not_helpful"]),
         )
-        return {"days": per_day, "top_entries": top_entries, "unanswered": unanswered, "feedback": feedback}
+        return {
+            "days": per_day,
+            "top_entries": top_entries,
+            "unanswered": unanswered,
+            "feedback": feedback,
+            "next_steps": self._next_steps(dates),
+        }
+
+    def _next_steps(self, dates: list[str]) -> list[dict]:
+        """Where askers went next: for the entries whose follow-ups were chosen most, which
+        follow-ups (from the ask log's `via`, a facet an entry)."""
+        origins = self.asks.counts("via", where={"date": dates}, limit=TOP)
+        steps = {
+            via: self.asks.counts("top_id", where={"date": dates, "via": [via]}, limit=TOP) for via in origins
+        }
+        questions = self.entries.questions_of({*origins, *(t for chosen in steps.values() for t in chosen)})
+        return [
+            {
+                "id": via,
+                "question": questions.get(via),
+                "chosen": count,
+                "next": [
+                    {"id": target, "question": questions.get(target), "count": n}
+                    for target, n in sorted(steps[via].items(), key=lambda item: -item[1])
+                ],
+            }
+            for via, count in sorted(origins.items(), key=lambda item: -item[1])
+        ]

@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -66,6 +66,8 @@ class EntryChanges(Protocol):
     alias: str
 
     def get(self, entry_id: str) -> FaqEntry: ...
+
+    def questions_of(self, ids: Iterable[str]) -> dict[str, str]: ...
 
     def add_checked(self, entries: Sequence[FaqEntry]) -> Added: ...
 

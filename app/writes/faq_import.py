@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from app.domain import follow_ups
 from app.domain.entry import DataError, FaqEntry, wording_key
 from app.domain.formats import read_rows
 from app.domain.records import FaqDataset, InvalidRow, records_from_rows
@@ -101,8 +102,10 @@ def parse_rows(data: bytes, fmt: str, origin: str) -> ParsedFile:
 
 def _merged(live: FaqEntry, incoming: FaqEntry) -> FaqEntry:
     """`incoming`'s fields, with the wordings of both (a merge never loses a wording that was
-    added to the live entry, e.g. through the review queue)."""
-    return incoming.with_alternates([*live.alternates, *incoming.alternates])
+    added to the live entry, e.g. through the review queue); its follow-ups when the file names
+    some (an ordered list of buttons: the file's word on it), else the live entry's."""
+    merged = incoming.with_alternates([*live.alternates, *incoming.alternates])
+    return merged if incoming.follow_ups else replace(merged, follow_ups=live.follow_ups)
 
 
 class FaqImport:
@@ -124,7 +127,7 @@ class FaqImport:
             by_question.setdefault(wording_key(live_entry.question), live_id)
         matched: set[str] = set()
         seen: set[str] = set()
-        for where, entry in rows:
+        for where, entry in self._with_follow_ups(rows, plan, live, by_content, by_question):
             if entry.id in seen:
                 continue  # the file repeats an entry: once
             seen.add(entry.id)
@@ -146,6 +149,36 @@ class FaqImport:
         # invalid rows is refused, and its owner fixes the rows first).
         plan.warnings = [] if plan.errors else self._warnings(plan)
         return plan
+
+    def _with_follow_ups(
+        self,
+        rows: Sequence[tuple[str, FaqEntry]],
+        plan: ImportPlan,
+        live: dict[str, FaqEntry],
+        by_content: dict[str, str],
+        by_question: dict[str, str],
+    ) -> list[tuple[str, FaqEntry]]:
+        """The file's entries with their follow-ups as ids: of the file's own entries (under the
+        id each will have: its live match's, else its content's), or (merge) of live entries; a
+        follow-up that names neither is an invalid row of the plan."""
+        if not any(entry.follow_ups for _, entry in rows):
+            return list(rows)
+        ids = [
+            by_content.get(e.id) or by_question.get(wording_key(e.question)) or e.id
+            if plan.mode == MERGE
+            else e.id
+            for _, e in rows
+        ]
+        problems: list[tuple[int, str]] = []
+        resolved = follow_ups.resolve(
+            [entry for _, entry in rows],
+            ids,
+            known_ids=lambda refs: {r for r in refs if r in live} if plan.mode == MERGE else set(),
+            by_question=lambda: by_question if plan.mode == MERGE else {},
+            problems=problems,
+        )
+        plan.errors += [InvalidRow(rows[n][0], problem) for n, problem in problems]
+        return [(where, entry) for (where, _), entry in zip(rows, resolved, strict=True)]
 
     def _warnings(self, plan: ImportPlan) -> list[EntryWarning]:
         """Entries added or changed that are very close to another one: of the file, or live
@@ -191,6 +224,7 @@ class FaqImport:
                     "source": entry.source,
                     "filename": entry.filename,
                     "alternates": list(entry.alternates),
+                    "follow_ups": list(entry.follow_ups),
                 },
             )
         logger.info("import (merge): %s", plan.counts())

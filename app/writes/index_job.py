@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import numpy as np
 from tqdm import tqdm
 
+from app.domain import follow_ups
 from app.domain.entry import unique_entries
 from app.domain.records import FaqDataset
 from app.encoding.priority import WriteEncoder
@@ -104,7 +105,9 @@ def index_dataset(
     started = time.perf_counter()
     store, alias = search.store, search.alias
     writing = search.for_writes(write_encoder)  # the encoding at the writes' priority
-    entries = unique_entries(dataset.entries)
+    # Follow-ups named by question or id, as a file has them, become ids of this FAQ's entries
+    # (FollowUpNotFound, before anything is written).
+    entries = follow_ups.within(unique_entries(dataset.entries))
     collection = store.create_version(
         alias,
         search.vector_sizes(),

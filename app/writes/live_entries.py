@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from app.domain import follow_ups
 from app.domain.entry import FaqEntry, unique_entries, wording_key
 from app.encoding.priority import WriteEncoder
 from app.search.duplicates import EntryWarning, warnings_against_store, warnings_among
@@ -85,6 +86,7 @@ class LiveEntries(FaqEntries):
             taken = set(self._existing_ids(collection, [e.id for e in unique if e.id not in held]))
             new = [e for e in unique if e.id not in held]
             ids = {e.id: (f"{uuid.uuid4()}" if e.id in taken else e.id) for e in new}
+            new = self._with_follow_ups(collection, new, [ids[e.id] for e in new])
             place = {e.id: n for n, e in enumerate(entries)}
             held_vectors = self._held_vectors(collection)
             written: list[np.ndarray] = []
@@ -128,8 +130,9 @@ class LiveEntries(FaqEntries):
         and is encoded anew. An edit that would make it identical to another entry is refused
         (DuplicateEntry), not stored twice; one that makes it very close to another is made,
         with a warning."""
-        if "alternates" in changes:
-            changes = {**changes, "alternates": tuple(changes["alternates"])}  # type: ignore[arg-type]
+        for name in ("alternates", "follow_ups"):
+            if name in changes:
+                changes = {**changes, name: tuple(changes[name])}  # type: ignore[arg-type]
         return self._edit(entry_id, lambda entry: replace(entry, **changes))  # type: ignore[arg-type]
 
     def add_wordings(self, entry_id: str, wordings: Sequence[str]) -> tuple[FaqEntry, list[EntryWarning]]:
@@ -159,6 +162,8 @@ class LiveEntries(FaqEntries):
             current = self.get(entry_id)
             edited = change(current)
             edited = edited.with_alternates(edited.alternates)
+            if edited.follow_ups != current.follow_ups:
+                (edited,) = self._with_follow_ups(collection, [edited], [entry_id])
             holder = self.store.ids_holding(collection, [edited]).get(edited.id)
             if holder is not None and holder != entry_id:
                 raise DuplicateEntry(f"the edit would make entry {entry_id} identical to entry {holder}")
@@ -170,6 +175,20 @@ class LiveEntries(FaqEntries):
         if edited.alternates != current.alternates:
             self._refit_if_changed(collection, wordings_changed=True)
         return edited, warnings
+
+    def _with_follow_ups(self, collection: str, entries: list[FaqEntry], ids: list[str]) -> list[FaqEntry]:
+        """`entries` with their follow-ups as ids of this FAQ's entries (named by question or
+        id; FollowUpNotFound names one that is neither)."""
+        if not any(e.follow_ups for e in entries):
+            return entries
+        return follow_ups.resolve(
+            entries,
+            ids,
+            known_ids=lambda refs: set(self.store.entries(collection, refs)),
+            by_question=lambda: {
+                wording_key(e.question): pid for pid, e in self.store.each_entry(collection)
+            },
+        )
 
     def _encoded(
         self, collection: str, held: set[str], entries: Sequence[FaqEntry]
@@ -217,10 +236,20 @@ class LiveEntries(FaqEntries):
         return list(self.store.entries(collection, ids)) if ids else []
 
     def delete(self, entry_id: str) -> FaqEntry:
+        """Delete an entry, and drop it from the follow-ups of the entries that offered it."""
         with self._writing() as (collection, _):
             entry = self.get(entry_id)
             self.store.delete_points(collection, [entry_id])
-        logger.info("deleted FAQ entry %s from %s", entry_id, collection)
+            offering = self.store.having_follow_up(collection, entry_id)
+            for pid, other in offering.items():
+                kept = [i for i in other.follow_ups if i != entry_id]
+                self.store.set_payload(collection, pid, {"follow_ups": kept})
+        logger.info(
+            "deleted FAQ entry %s from %s (and from the follow-ups of %d entries)",
+            entry_id,
+            collection,
+            len(offering),
+        )
         self._refit_if_changed(collection)
         return entry
 

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 
+from app.domain import follow_ups
+from app.domain.entry import unique_entries
 from app.domain.records import FaqDataset
 from app.encoding.priority import WriteEncoder
 from app.search.faq_search import FaqSearch
@@ -79,7 +81,10 @@ class ReindexJobs:
 
     def start(self, dataset: FaqDataset, *, stage: bool = False, origin: str = "reindex") -> JobState:
         """Start indexing `dataset` in the background: a new version, switched to when complete
-        (or, `stage`, kept beside the live one); JobAlreadyRunning when one runs anywhere."""
+        (or, `stage`, kept beside the live one); JobAlreadyRunning when one runs anywhere; a
+        follow-up that names no entry of the file is refused here (FollowUpNotFound), not by
+        the job."""
+        follow_ups.within(unique_entries(dataset.entries))
         # A live change holds the lock while it writes (a large one for a minute): a reindex
         # request is answered at once, not kept waiting behind it.
         if not self._lock.acquire(timeout=START_WAIT):

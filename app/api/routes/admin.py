@@ -245,7 +245,9 @@ def review_action(
         if body.action == "add_wording":
             wordings = body.wordings
             entry = review.add_wording(item, str(body.entry_id), wordings, min_similarity)
-            return ReviewDone(item=item, action=body.action, entry=EntryOut.of(str(body.entry_id), entry))
+            questions = review.entries.questions_of(entry.follow_ups)
+            out = EntryOut.of(str(body.entry_id), entry, None, questions)
+            return ReviewDone(item=item, action=body.action, entry=out)
         if body.action == "create_entry":
             assert body.answer is not None  # checked by ReviewAction
             new_id, created, warnings = review.create_entry(

@@ -11,14 +11,12 @@ from app.api.deps import (
     BatcherDep,
     EntriesDep,
     ServicesDep,
-    SettingsDep,
-    UnansweredDep,
     client_id,
     client_key,
 )
 from app.api.schemas.ask import Answer, AskRequest, AskResponse, SourceCount, SourcesResponse, Suggestion
-from app.api.schemas.common import Problem
-from app.search.faq_search import Question
+from app.api.schemas.common import FollowUpOut, Problem
+from app.search.faq_search import Answers, Question
 
 router = APIRouter(tags=["ask"])
 
@@ -31,11 +29,9 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 async def ask(
     request: AskRequest,
     batcher: BatcherDep,
-    unanswered: UnansweredDep,
     background: BackgroundTasks,
     services: ServicesDep,
     http_request: Request,
-    settings: SettingsDep,
 ) -> AskResponse:
     """Answer, ask back, or decline (`status`): the best FAQ answers when the FAQ's decision
     rule is confident (`answered`); else the closest FAQ questions to ask back "did you mean"
@@ -45,6 +41,18 @@ async def ask(
     same time are answered together (see app.serving.batcher); when too many wait, the answer
     is 503 with Retry-After."""
     started = time.perf_counter()
+    client = client_key(http_request)
+    if request.entry_id is not None:  # an entry the asker chose: answered as it is
+        if request.version is not None:
+            check_owner(http_request, http_request.headers.get("x-api-key"))
+        # EntryNotFound: 404; a store read, so off the event loop
+        result = await run_in_threadpool(services.search.answer_entry, str(request.entry_id))
+        asked = result.answers[0].question
+        if request.version is None:
+            via = "" if request.via is None else str(request.via)
+            background.add_task(services.record_ask, asked, result, client, client_id(http_request), via=via)
+        return _response(asked, result, started)
+    assert request.question is not None  # one of the two, as AskRequest checks
     question = Question(request.question, request.top_k, request.source, request.score_threshold)
     if request.version is not None:  # an admin trying a staged or older version
         check_owner(http_request, http_request.headers.get("x-api-key"))
@@ -52,17 +60,24 @@ async def ask(
         result = await run_in_threadpool(services.versions.ask, request.version, question)
     else:
         result = await batcher.ask(question)  # Overloaded and store errors: app.api.errors
-        # Recorded after the response is sent, within the client's budget (one client must not
+        # Recorded after the response is sent, within the client's budgets (one client must not
         # push everyone else's questions out of the log's cap).
-        client = client_key(http_request)
-        if unanswered.missed(result) and services.records_budget.allow(client):
-            background.add_task(unanswered.record_missed, request.question, result, client_id(http_request))
-        if services.asks_budget.allow(client):  # for insights, within a budget
-            background.add_task(services.asks.record, request.question, result)
+        background.add_task(services.record_ask, request.question, result, client, client_id(http_request))
+    return _response(request.question, result, started)
+
+
+def _response(question: str, result: Answers, started: float) -> AskResponse:
     return AskResponse(
-        question=request.question,
+        question=question,
         answers=[
-            Answer(id=h.id, answer=h.answer, question=h.question, source=h.source, score=h.score)
+            Answer(
+                id=h.id,
+                answer=h.answer,
+                question=h.question,
+                source=h.source,
+                score=h.score,
+                follow_ups=[FollowUpOut(id=i, question=q) for i, q in h.follow_ups],
+            )
             for h in result.answers
         ],
         answered=result.answered,

@@ -28,7 +28,8 @@ from app.api.schemas.entries import (
     EntryWarningOut,
     WordingsIn,
 )
-from app.domain.entry import MAX_QUESTION_CHARS, MAX_SOURCE_CHARS, FaqEntry
+from app.domain.entry import MAX_QUESTION_CHARS, MAX_SOURCE_CHARS, FaqEntry, normalise_follow_ups
+from app.search.entries import FaqEntries
 
 router = APIRouter(prefix="/faq/entries", tags=["faq entries"], dependencies=[AdminDep])
 
@@ -42,8 +43,18 @@ JSONL_MEDIA_TYPE = "application/x-ndjson"
 
 
 def _faq_entry(item: EntryIn) -> FaqEntry:
-    entry = FaqEntry(question=item.question, answer=item.answer, source=item.source, filename=item.filename)
+    entry = FaqEntry(
+        question=item.question,
+        answer=item.answer,
+        source=item.source,
+        filename=item.filename,
+        follow_ups=normalise_follow_ups(item.follow_ups),
+    )
     return entry.with_alternates(item.alternates)
+
+
+def _out(live: FaqEntries, entry_id: str, entry: FaqEntry, warnings: list | None = None) -> EntryOut:
+    return EntryOut.of(entry_id, entry, warnings, live.questions_of(entry.follow_ups))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=EntriesCreated, responses=WRITE_ERRORS)
@@ -81,7 +92,10 @@ def list_entries(
     if format == "jsonl":
         return StreamingResponse(_jsonl(live.export(source)), media_type=JSONL_MEDIA_TYPE)
     page, following = live.page(source=source, limit=limit, cursor=str(cursor) if cursor else None, text=q)
-    return EntryPage(entries=[EntryOut.of(pid, entry) for pid, entry in page], next_cursor=following)
+    questions = live.questions_of(i for _, entry in page for i in entry.follow_ups)
+    return EntryPage(
+        entries=[EntryOut.of(pid, entry, None, questions) for pid, entry in page], next_cursor=following
+    )
 
 
 def _jsonl(entries: Iterator[FaqEntry]) -> Iterator[str]:
@@ -96,7 +110,7 @@ def _jsonl(entries: Iterator[FaqEntry]) -> Iterator[str]:
     responses={**ADMIN_ERRORS, **NOT_FOUND},
 )
 def get_entry(entry_id: UUID, live: EntriesDep) -> EntryOut:
-    return EntryOut.of(str(entry_id), live.get(str(entry_id)))
+    return _out(live, str(entry_id), live.get(str(entry_id)))
 
 
 @router.put("/{entry_id}", response_model=EntryOut, responses={**WRITE_ERRORS, **NOT_FOUND})
@@ -104,8 +118,10 @@ def edit_entry(entry_id: UUID, body: EntryUpdate, live: EntriesDep) -> EntryOut:
     """Change an entry's fields (the others are kept); it is encoded anew and keeps its id. An
     edit that would make it identical to another entry is a 409 naming that entry."""
     changes = body.model_dump(exclude_unset=True)
+    if "follow_ups" in changes:
+        changes["follow_ups"] = normalise_follow_ups(changes["follow_ups"])
     edited, warnings = live.update_checked(str(entry_id), changes)
-    return EntryOut.of(str(entry_id), edited, warnings)
+    return _out(live, str(entry_id), edited, warnings)
 
 
 @router.post("/{entry_id}/alternates", response_model=EntryOut, responses={**WRITE_ERRORS, **NOT_FOUND})
@@ -114,7 +130,7 @@ def add_wordings(entry_id: UUID, body: WordingsIn, live: EntriesDep) -> EntryOut
     question from the next request on, no retraining; the entry keeps its id. Wordings it has
     already are kept once."""
     edited, warnings = live.add_wordings(str(entry_id), body.wordings)
-    return EntryOut.of(str(entry_id), edited, warnings)
+    return _out(live, str(entry_id), edited, warnings)
 
 
 @router.delete("/{entry_id}/alternates", response_model=EntryOut, responses={**WRITE_ERRORS, **NOT_FOUND})
@@ -125,7 +141,7 @@ def remove_wording(
 ) -> EntryOut:
     """Remove one wording (compared ignoring case and spacing); 404 when the entry has none
     such."""
-    return EntryOut.of(str(entry_id), live.remove_wording(str(entry_id), wording))
+    return _out(live, str(entry_id), live.remove_wording(str(entry_id), wording))
 
 
 @router.delete("/{entry_id}", status_code=status.HTTP_204_NO_CONTENT, responses={**WRITE_ERRORS, **NOT_FOUND})

@@ -193,11 +193,27 @@ class EntryFeedback(BaseModel):
     not_helpful: int
 
 
+class NextStep(BaseModel):
+    id: str
+    question: str | None = Field(description="None when the entry has since been deleted.")
+    count: int = Field(description="How often askers chose it after the entry above.")
+
+
+class FollowUpPath(BaseModel):
+    id: str = Field(description="An entry whose follow-ups askers chose.")
+    question: str | None = Field(description="None when the entry has since been deleted.")
+    chosen: int = Field(description="Follow-ups of it chosen, in all.")
+    next: list[NextStep] = Field(description="Which, most chosen first.")
+
+
 class InsightsOut(BaseModel):
     days: list[DayCounts] = Field(description="Asks per day by outcome, oldest first.")
     top_entries: list[TopEntry] = Field(description="The most asked entries (answered confidently).")
     unanswered: list[UnansweredTopic] = Field(description="The most frequent unanswered groups.")
     feedback: list[EntryFeedback] = Field(description="Helpful / not helpful per entry.")
+    next_steps: list[FollowUpPath] = Field(
+        default=[], description="Where askers went next: the follow-ups chosen after each entry."
+    )
 
 
 # ---- the decision rule and what askers taught it ---------------------------------------------

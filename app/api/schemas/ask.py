@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from typing import Literal
+from uuid import UUID
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     field_validator,
+    model_validator,
 )
 
-from app.api.schemas.common import strict_body
+from app.api.schemas.common import FollowUpOut, strict_body
 from app.domain.entry import (
     MAX_QUESTION_CHARS,
     MAX_SOURCE_CHARS,
@@ -24,9 +26,25 @@ class AskRequest(BaseModel):
     model_config = strict_body(
         {"question": "can i run a cluster or job for a long time?", "top_k": 3},
         {"question": "how is aws lambda billed?", "top_k": 5, "source": "aws", "score_threshold": 0.3},
+        {"entry_id": "0b0f8d1e-8f4e-5d43-9d7c-2f9b6a3c1e11", "via": "5a8e2c4d-1f0b-5e7a-9c3d-6b2a1e0f4d22"},
     )
 
-    question: str = Field(description=f"The user's question, 1 to {MAX_QUESTION_CHARS} characters.")
+    question: str | None = Field(
+        default=None,
+        description=f"The user's question, 1 to {MAX_QUESTION_CHARS} characters (or `entry_id`).",
+    )
+    entry_id: UUID | None = Field(
+        default=None,
+        strict=False,  # a UUID is sent as a string
+        description="Instead of a question: the entry the asker chose (a follow-up, a 'did you mean'), "
+        "answered directly with its follow-ups.",
+    )
+    via: UUID | None = Field(
+        default=None,
+        strict=False,
+        description="With `entry_id`: the entry whose follow-up was chosen, so insights can show where "
+        "askers go next.",
+    )
     top_k: int = Field(default=5, ge=1, le=50, description="How many answers to return.")
     source: str | None = Field(
         default=None,
@@ -51,8 +69,18 @@ class AskRequest(BaseModel):
 
     @field_validator("question")
     @classmethod
-    def _question_has_text(cls, value: str) -> str:
+    def _question_has_text(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         return field_text(value, "question", required=True, limit=MAX_QUESTION_CHARS, question=True)
+
+    @model_validator(mode="after")
+    def _a_question_or_an_entry(self) -> AskRequest:
+        if (self.question is None) == (self.entry_id is None):
+            raise ValueError("give either `question` or `entry_id`")
+        if self.via is not None and self.entry_id is None:
+            raise ValueError("`via` goes with `entry_id`")
+        return self
 
     @field_validator("source")
     @classmethod
@@ -65,7 +93,10 @@ class Answer(BaseModel):
     answer: str
     question: str = Field(description="The FAQ question this answer belongs to.")
     source: str
-    score: float
+    score: float = Field(description="How close the entry is to the question (1.0: chosen by the asker).")
+    follow_ups: list[FollowUpOut] = Field(
+        default=[], description="Entries to offer after this answer (POST /ask with their `entry_id`)."
+    )
 
 
 class Suggestion(BaseModel):

@@ -16,6 +16,7 @@ from pydantic import (
 from app.domain.entry import (
     MAX_ALTERNATES,
     MAX_ANSWER_CHARS,
+    MAX_FOLLOW_UPS,
     MAX_QUESTION_CHARS,
     MAX_SOURCE_CHARS,
     field_text,
@@ -80,3 +81,18 @@ Wordings = Annotated[
         description=f"Other wordings of the question (at most {MAX_ALTERNATES}), each like a question.",
     ),
 ]
+FollowUpRefs = Annotated[
+    list[Annotated[str, optional_text("follow-up", MAX_QUESTION_CHARS)]],
+    Field(
+        max_length=MAX_FOLLOW_UPS,
+        description=f"The entries offered after the answer (at most {MAX_FOLLOW_UPS}), each named by "
+        "its id or its question (this FAQ's, or another of the entries sent).",
+    ),
+]
+
+
+class FollowUpOut(BaseModel):
+    """An entry offered after an answer: choose it with POST /ask {"entry_id": id, "via": ...}."""
+
+    id: str
+    question: str

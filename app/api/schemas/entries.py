@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -15,6 +16,8 @@ from pydantic import (
 from app.api.schemas.common import (
     PAGE_NAMES,
     AnswerText,
+    FollowUpOut,
+    FollowUpRefs,
     PageText,
     QuestionText,
     SourceText,
@@ -46,6 +49,7 @@ class EntryIn(BaseModel):
     source: SourceText = ""
     filename: PageText = Field(default="", validation_alias=PAGE_NAMES)
     alternates: Wordings = []
+    follow_ups: FollowUpRefs = []
 
 
 class EntriesIn(RootModel[list[EntryIn]]):
@@ -71,12 +75,14 @@ class EntryUpdate(BaseModel):
     source: SourceText | None = None
     filename: PageText | None = Field(default=None, validation_alias=PAGE_NAMES)
     alternates: Wordings | None = Field(default=None, description="The entry's whole list of wordings.")
+    follow_ups: FollowUpRefs | None = Field(default=None, description="The entry's whole list of follow-ups.")
 
     @model_validator(mode="after")
     def _something_to_change(self) -> EntryUpdate:
         if not self.model_fields_set:
             raise ValueError(
-                "nothing to change: give at least one of question, answer, source, filename, alternates"
+                "nothing to change: give at least one of question, answer, source, filename, "
+                "alternates, follow_ups"
             )
         nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
         if nulls:  # null is not a value: "" clears an optional field
@@ -108,12 +114,21 @@ class EntryOut(BaseModel):
     source: str
     filename: str
     alternates: list[str] = Field(default=[], description="Other wordings of the question.")
+    follow_ups: list[FollowUpOut] = Field(default=[], description="The entries offered after its answer.")
     warnings: list[EntryWarningOut] | None = Field(
         default=None, description="After a change: entries it is very close to (absent when read)."
     )
 
     @classmethod
-    def of(cls, entry_id: str, entry: FaqEntry, warnings: list[EntryWarning] | None = None) -> EntryOut:
+    def of(
+        cls,
+        entry_id: str,
+        entry: FaqEntry,
+        warnings: list[EntryWarning] | None = None,
+        questions: Mapping[str, str] | None = None,
+    ) -> EntryOut:
+        """`questions`: the follow-ups' questions by id (a follow-up without one is left out)."""
+        questions = questions or {}
         return cls(
             id=entry_id,
             question=entry.question,
@@ -121,6 +136,7 @@ class EntryOut(BaseModel):
             source=entry.source,
             filename=entry.filename,
             alternates=list(entry.alternates),
+            follow_ups=[FollowUpOut(id=i, question=questions[i]) for i in entry.follow_ups if i in questions],
             warnings=None if warnings is None else [EntryWarningOut.of(w) for w in warnings],
         )
 

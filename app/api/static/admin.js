@@ -181,6 +181,7 @@ function editEntry(entry) {
   $("entry-answer").value = entry.answer;
   $("entry-source-field").value = entry.source;
   $("entry-wordings").value = entry.alternates.join("\n");
+  $("entry-follow-ups").value = (entry.follow_ups || []).map((f) => f.question).join("\n");
   $("entry-status").textContent = "";
   $("entry-question").focus();
 }
@@ -192,12 +193,13 @@ function resetEntryForm() {
 }
 
 async function saveEntry() {
-  const wordings = $("entry-wordings").value.split("\n").map((line) => line.trim()).filter(Boolean);
+  const lines = (id) => $(id).value.split("\n").map((line) => line.trim()).filter(Boolean);
   const fields = {
     question: $("entry-question").value,
     answer: $("entry-answer").value,
     source: $("entry-source-field").value,
-    alternates: wordings,
+    alternates: lines("entry-wordings"),
+    follow_ups: lines("entry-follow-ups"),
   };
   const id = $("entry-id").value;
   const { ok, status, data } = id
@@ -465,6 +467,11 @@ async function loadInsights() {
   );
   $("insights-top").replaceChildren(...data.top_entries.map((e) => el("li", { text: `${e.question || "(deleted entry)"}: ${e.asks}` })));
   $("insights-unanswered").replaceChildren(...data.unanswered.map((u) => el("li", { text: `${u.question}: ${u.count}` })));
+  const named = (question) => question || "(deleted entry)";
+  $("insights-next").replaceChildren(
+    ...(data.next_steps || []).map((step) =>
+      el("li", { text: `after "${named(step.question)}": ${step.next.map((n) => `${named(n.question)} (${n.count})`).join(", ")}` })),
+  );
   loadRule();
   $("insights-feedback").replaceChildren(
     ...data.feedback.map((f) => el("tr", {}, el("td", { text: f.question }), el("td", { text: String(f.helpful) }), el("td", { text: String(f.not_helpful) }))),

@@ -106,6 +106,22 @@ function renderAnswer(question, answer) {
     button.addEventListener("click", () =>
       sendFeedback(question, answer.id, button.dataset.helpful === "true", item));
   }
+  // The entries its owner offers next: chosen, each is answered as it is (and the path logged).
+  const followUps = answer.follow_ups || [];
+  const list = item.querySelector(".follow-up-list");
+  for (const followUp of followUps) {
+    const entry = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = followUp.question;
+    button.addEventListener("click", () => {
+      $("question").value = followUp.question;
+      request({ entry_id: followUp.id, via: answer.id }, followUp.question);
+    });
+    entry.appendChild(button);
+    list.appendChild(entry);
+  }
+  show(item.querySelector(".follow-ups"), followUps.length > 0);
   return item;
 }
 
@@ -137,14 +153,19 @@ async function ask() {
     say("Type a question first.");
     return;
   }
+  const payload = { question, top_k: 5 };
+  const source = $("source").value;
+  if (source) payload.source = source;
+  await request(payload, question);
+}
+
+// One /ask (a question, or an entry chosen from the follow-ups) and its outcome on the page.
+async function request(payload, question) {
   const results = $("results");
   const button = $("ask-button");
   clearResults();
   results.setAttribute("aria-busy", "true");
   button.disabled = true;
-  const payload = { question, top_k: 5 };
-  const source = $("source").value;
-  if (source) payload.source = source;
   try {
     const response = await fetch(BASE + "/ask", {
       method: "POST",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,26 @@ def serve_search(app, search: FaqSearch) -> Services:
     app.dependency_overrides[get_search] = lambda: search
     app.dependency_overrides[get_services] = lambda: services
     return services
+
+
+def wait_for_job(client, job: dict, *, faq: str | None = None, headers: dict | None = None) -> dict:
+    """The reindex job `job` (as POST /admin/reindex or /admin/import answered) once it has
+    finished; it must have succeeded."""
+    prefix = f"/faqs/{faq}" if faq else ""
+    deadline = time.monotonic() + 120
+    while job["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = client.get(
+            f"{prefix}/admin/reindex/{job['id']}", headers=headers or {"X-API-Key": ADMIN_KEY}
+        ).json()
+    assert job["status"] == "succeeded", job
+    return job
+
+
+@pytest.fixture()
+def empty(trained_servable, tmp_path):
+    """A service of its own over an empty store, with the admin key."""
+    with TestClient(
+        create_app(settings_for(trained_servable, tmp_path / "qdrant", ADMIN_API_KEY=ADMIN_KEY))
+    ) as client:
+        yield client

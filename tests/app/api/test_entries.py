@@ -48,6 +48,7 @@ def test_an_added_entry_answers_its_own_question_at_once(client):
         "id": entry_id,
         **EGG,
         "alternates": [],
+        "follow_ups": [],
     }
     # adding the same entry again stores it once, under the same id
     again = client.post("/faq/entries", json=[EGG], headers=ADMIN)
@@ -72,6 +73,7 @@ def test_an_edited_entry_keeps_its_id_and_is_encoded_anew(client):
         **edit,
         "filename": "office_faqs",
         "alternates": [],
+        "follow_ups": [],
         "warnings": [],
     }
     body = _ask(client, edit["question"])

@@ -7,13 +7,12 @@ keys."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from tests.app.api.conftest import ADMIN_KEY, settings_for
+from tests.app.api.conftest import ADMIN_KEY, settings_for, wait_for_job
 
 SERVICE = {"X-API-Key": ADMIN_KEY}
 ALPHA, BETA = "alpha-team", "beta-team"
@@ -39,15 +38,6 @@ def _key(client, faq: str, scope: str, headers=SERVICE) -> str:
     return response.json()["key"]
 
 
-def _wait(client, faq: str, job: dict, headers) -> dict:
-    deadline = time.monotonic() + 120
-    while job["status"] == "running" and time.monotonic() < deadline:
-        time.sleep(0.1)
-        job = client.get(f"/faqs/{faq}/admin/reindex/{job['id']}", headers=headers).json()
-    assert job["status"] == "succeeded", job
-    return job
-
-
 @pytest.fixture(scope="module")
 def two_faqs(client):
     """alpha (closed: asked only with a key) and beta (open), each with entries and keys; beta
@@ -70,7 +60,7 @@ def two_faqs(client):
     job = client.post(
         f"/faqs/{BETA}/admin/reindex", content=body, headers={"Content-Type": "application/x-ndjson", **beta}
     ).json()
-    job = _wait(client, BETA, job, beta)
+    job = wait_for_job(client, job, faq=BETA, headers=beta)
     for _ in range(2):
         assert (
             client.post(f"/faqs/{BETA}/ask", json={"question": "what is the wifi password?"}).status_code
@@ -122,6 +112,7 @@ BODIES = {
     ("POST", "/faq/entries/{entry_id}/alternates"): {"wordings": ["someone else's wording"]},
     ("POST", "/admin/review/{item_id}"): {"action": "dismiss"},
     ("POST", "/admin/keys"): {"scope": "public"},
+    ("PUT", "/admin/widget"): {"allowed_origins": ["https://shop.example"]},
 }
 QUERIES = {("DELETE", "/faq/entries/{entry_id}/alternates"): "?wording=someone+else%27s+wording"}
 UPLOADS = {("POST", "/admin/reindex"), ("POST", "/admin/import"), ("POST", "/admin/test")}

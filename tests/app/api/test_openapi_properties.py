@@ -63,6 +63,8 @@ ROUTES = {
     "POST /admin/keys",
     "GET /admin/keys",
     "DELETE /admin/keys/{key_id}",
+    "GET /admin/widget",
+    "PUT /admin/widget",
 }
 # Every FAQ's copy of the routes of one FAQ, and the service's FAQs.
 ROUTES |= {

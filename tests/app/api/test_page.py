@@ -72,6 +72,7 @@ def browser():
         "--window-size=1200,900",
     ):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for errors
     driver = webdriver.Chrome(service=DriverService(executable_path=CHROMEDRIVER), options=options)
     yield driver
     driver.quit()
@@ -300,6 +301,39 @@ def test_a_faqs_own_pages(browser, page_service):
     assert httpx.delete(f"{url}/admin/faqs/garden", headers=service).status_code == 200
 
 
+def test_follow_ups_are_buttons_that_answer_their_entry(browser, page_service):
+    from selenium.webdriver.common.by import By
+
+    admin = {"X-API-Key": ADMIN_KEY}
+    listed = httpx.get(f"{page_service.url}/faq/entries", params={"limit": 100}, headers=admin).json()
+    by_question = {e["question"]: e["id"] for e in listed["entries"]}
+    bucket = by_question["how do i create a storage bucket?"]
+    edit = httpx.put(
+        f"{page_service.url}/faq/entries/{bucket}",
+        json={"follow_ups": ["is there a free tier?"]},
+        headers=admin,
+    )
+    assert edit.status_code == 200, edit.text
+    try:
+        browser.get(f"{page_service.url}/")
+        _ask(browser, "how do i create a storage bucket?")
+        (answer,) = browser.find_elements(By.CSS_SELECTOR, "#answers .answer")
+        assert answer.find_element(By.CSS_SELECTOR, ".follow-ups").is_displayed()
+        (button,) = answer.find_elements(By.CSS_SELECTOR, ".follow-up-list button")
+        assert _text(button) == "is there a free tier?"
+        button.click()
+        _wait(
+            browser,
+            lambda d: (
+                [_text(e) for e in d.find_elements(By.CSS_SELECTOR, "#answers .faq-question")]
+                == ["is there a free tier?"]
+            ),
+        )
+        assert browser.find_element(By.ID, "question").get_attribute("value") == "is there a free tier?"
+    finally:
+        httpx.put(f"{page_service.url}/faq/entries/{bucket}", json={"follow_ups": []}, headers=admin)
+
+
 def test_the_owners_page(browser, page_service, tmp_path):
     """The owner's page at `/admin` (last in this module: it changes the FAQ): sign in (a wrong
     key says so), add an entry with two wordings and find it on `/`, resolve a review item,
@@ -331,6 +365,13 @@ def test_the_owners_page(browser, page_service, tmp_path):
     browser.find_element(By.ID, "entry-answer").send_keys(NEW["answer"])
     browser.find_element(By.ID, "entry-source-field").send_keys("office")
     browser.find_element(By.ID, "entry-wordings").send_keys("\n".join(NEW["wordings"]))
+    # a follow-up named by another entry's question (an unknown one is refused, nothing saved)
+    browser.find_element(By.ID, "entry-follow-ups").send_keys("no such question here")
+    browser.find_element(By.ID, "entry-save").click()
+    _wait(browser, lambda d: "Not saved" in _text(d.find_element(By.ID, "entry-status")))
+    assert "no such question here" in _text(browser.find_element(By.ID, "entry-status"))
+    browser.find_element(By.ID, "entry-follow-ups").clear()
+    browser.find_element(By.ID, "entry-follow-ups").send_keys("is there a free tier?")
     browser.find_element(By.ID, "entry-save").click()
     _wait(browser, lambda d: "Saved" in _text(d.find_element(By.ID, "entry-status")))
     search = browser.find_element(By.ID, "entry-q")
@@ -343,11 +384,13 @@ def test_the_owners_page(browser, page_service, tmp_path):
         "2",
     ]
     _shot(browser, "admin-entries", tmp_path)
-    # ... and find it on the asker's page by one of its wordings
+    # ... and find it on the asker's page by one of its wordings, with its follow-up
     browser.get(f"{url}/")
     _ask(browser, NEW["wordings"][1])
     first = browser.find_element(By.CSS_SELECTOR, "#answers .answer .faq-question")
     assert _text(first) == NEW["question"]
+    offered = browser.find_elements(By.CSS_SELECTOR, "#answers .answer .follow-up-list button")
+    assert [_text(b) for b in offered] == ["is there a free tier?"]
 
     # the review queue: a question the FAQ could not answer, added as a wording in one click
     asked = "is there a quiet room for phone calls at the branch"

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from tests.app.api.conftest import ADMIN_KEY, settings_for
+from tests.app.api.conftest import ADMIN_KEY, settings_for, wait_for_job
 from tests.conftest import MINI_FAQ
 
 ADMIN = {"X-API-Key": ADMIN_KEY}
@@ -34,15 +34,6 @@ def _reindex(client, entries, **params) -> dict:
 def _top(client, question: str) -> str | None:
     body = client.post("/ask", json={"question": question}).json()
     return body["answers"][0]["question"] if body["answers"] else None
-
-
-def _wait(client, job: dict) -> dict:
-    deadline = time.monotonic() + 120
-    while job["status"] == "running" and time.monotonic() < deadline:
-        time.sleep(0.1)
-        job = client.get(f"/admin/reindex/{job['id']}", headers=ADMIN).json()
-    assert job["status"] == "succeeded", job
-    return job
 
 
 def _versions(client) -> list[dict]:
@@ -117,7 +108,7 @@ def test_stage_test_refuse_force_and_roll_back(client):
     bad = "\n".join(json.dumps(e) for e in FAQ[30:]).encode()
     imported = client.post("/admin/import", content=bad, params={"mode": "replace"}, headers=JSONL)
     assert imported.status_code == 202 and imported.json()["removed"] == len(FAQ) - 20 - 10
-    import_version = _wait(client, imported.json()["job"])["report"]["version"]
+    import_version = wait_for_job(client, imported.json()["job"])["report"]["version"]
     assert client.get("/ready").json()["points"] == 10
     assert _versions(client)[0]["origin"] == "import" and _versions(client)[0]["live"]
     # ... and one call rolls back to the version before, with /ask answering throughout (8 clients)

@@ -252,13 +252,13 @@ def test_columns_not_read_are_named_in_the_summary(tmp_path):
     book = Workbook()
     sheet = book.active
     sheet.append(["Question", "Answer", "Owner", "Answers", "Related questions", None])
-    sheet.append(["How do I renew?", "Online.", "Ana", "Twice.", "How long?", None])
+    sheet.append(["How do I renew?", "Online.", "Ana", "Twice.", "How do I renew?", None])
     path = tmp_path / "faq.xlsx"
     book.save(path)
     dataset = load_faq(path)
     assert dataset.ignored_columns == (
         "column 'Owner' ignored",
         "column 'Answers' ignored (column 'Answer' is the answer)",
-        "column 'Related questions' ignored (follow-up questions are not read yet)",
     )
+    assert dataset.entries[0].follow_ups == ("How do I renew?",)  # read, resolved when indexed
     assert "column 'Owner' ignored" in dataset.summary()
