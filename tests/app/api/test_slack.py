@@ -273,3 +273,31 @@ def test_slack_is_off_without_a_signing_secret(trained_servable, tmp_path):
             ).status_code
             == 404
         )
+
+
+def test_each_outcome_has_its_blocks():
+    from app.api import slack
+    from app.search.answers import Answers, Hit
+
+    near = [
+        Hit(f"0b0f8d1e-8f4e-5d43-9d7c-2f9b6a3c1e1{n}", "an answer", f"question {n}?", "", "", 0.5)
+        for n in range(3)
+    ]
+    _, clarify = slack.blocks_for("which one?", Answers([], near, 0.6, 0.5, status="clarify"))
+    assert "Did you mean" in clarify[0]["text"]["text"]
+    values = [json.loads(b["value"]) for b in clarify[1]["elements"]]
+    assert [v["e"] for v in values] == [h.id for h in near] and all(
+        v["p"] == 1 and v["q"] == "which one?" for v in values
+    )
+    assert len({b["action_id"] for b in clarify[1]["elements"]}) == 3, "action ids unique in a block"
+    _, declined = slack.blocks_for("far off?", Answers([], [], 0.6, 0.1, status="no_answer"))
+    assert declined == [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "Sorry, the FAQ does not answer that."}}
+    ]
+    _, related = slack.blocks_for("far off?", Answers([], near[:1], 0.6, 0.3, status="no_answer"))
+    assert related[1]["text"]["text"] == "Related questions:" and "p" not in json.loads(
+        related[2]["elements"][0]["value"]
+    )
+    long_answer = Hit(near[0].id, "x" * 5000, "q?", "", "", 0.9)
+    text, answered = slack.blocks_for("q?", Answers([long_answer], [], 0.6, 0.9))
+    assert len(answered[0]["text"]["text"]) <= 3000 and text == "x" * 5000
