@@ -139,8 +139,16 @@ class Process:
             self.popen.kill()
 
 
-def start(name: str, argv: list[str], env: dict[str, str], port: int, log: Path | None = None) -> Process:
-    """Start a service and wait until it is ready; its output goes to `log` (else nowhere)."""
+def start(
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+    port: int,
+    log: Path | None = None,
+    ready_path: str = "/ready",
+) -> Process:
+    """Start a service and wait until `ready_path` answers 200; its output goes to `log` (else
+    nowhere)."""
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
     output = open(log, "wb") if log is not None else None  # noqa: SIM115 - handed to the child
@@ -153,7 +161,7 @@ def start(name: str, argv: list[str], env: dict[str, str], port: int, log: Path 
         if popen.poll() is not None:
             raise RuntimeError(f"{name} exited with {popen.returncode}")
         try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+            if httpx.get(f"{url}{ready_path}", timeout=2).status_code == 200:
                 return Process(name, url, popen, round(time.perf_counter() - started, 2))
         except httpx.HTTPError:
             pass

@@ -55,8 +55,9 @@ SEARCH_MODE = (
 
 
 QUESTION_ENCODER = (
-    "With fused search: the model for the question side, servable (the trained one) or base (the "
-    "untrained sentence encoder, saved inside the servable)."
+    "With fused search: the model for the question side, servable (the trained one), base (the "
+    "untrained sentence encoder, saved inside the servable) or encoder (the servable's encoder before "
+    "its head: one forward for both sides)."
 )
 
 
@@ -103,9 +104,11 @@ def train(
     recipe: Annotated[
         str,
         typer.Option(
-            help="Starting settings: finetune (fine-tune the encoder on same-page batches, fused search) "
-            "or reference (frozen encoder + embedding cache, head only, answers-only search). "
-            "The options below override single settings; see experiments/README.md."
+            help="Starting settings: finetune (fine-tune the encoder on same-page batches, fused search), "
+            "shared (the frozen encoder with a trained head, fused search whose question side is that "
+            "encoder: one forward for both sides) or reference (frozen encoder + embedding cache, head "
+            "only, answers-only search). The options below override single settings; see "
+            "experiments/README.md."
         ),
     ] = "finetune",
     epochs: Annotated[int | None, _override(help="Training epochs.", min=1)] = None,

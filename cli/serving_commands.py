@@ -82,8 +82,15 @@ def bench(ctx: typer.Context) -> None:
     latency and throughput at 1, 4 and 16 clients over HTTP, index speed, cold start, memory.
     Options: `faq bench --help` (they are benchmarks.serve_speed's: --data, --entries,
     --seconds, --clients, --output). `faq bench --scale` measures the store instead, Qdrant Edge
-    beside local mode at 10k and 100k entries (`faq bench --scale --help`)."""
+    beside local mode at 10k and 100k entries (`faq bench --scale --help`). `faq bench --peer
+    txtai` runs txtai, a peer, beside the service: latency, throughput and precision on user
+    wordings (`faq bench --peer txtai --help`)."""
     args = list(ctx.args)
+    if "--peer" in args or any(a.startswith("--peer=") for a in args):
+        from benchmarks.peer_bench import main as run_peer
+
+        run_peer(args, prog="faq bench --peer txtai")
+        return
     if "--scale" in args:
         from benchmarks.store_scale import main as run_scale
 

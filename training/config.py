@@ -96,4 +96,8 @@ RECIPES: dict[str, TrainConfig] = {
         search=SearchSettings(mode="answer"),
     ),
 }
+# The head of the reference recipe over the frozen (base) encoder, served with fused search
+# whose question side is that same encoder before the head: both sides of a question in one
+# forward (app.encoding.servable.encode_both).
+RECIPES["shared"] = replace(RECIPES["reference"], search=replace(SERVED_SEARCH, question_encoder="encoder"))
 DEFAULT_RECIPE = "finetune"

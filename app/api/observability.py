@@ -11,6 +11,7 @@ import re
 import time
 import uuid
 
+from app import timing
 from app.api.body_limit import ASGIApp, Message, Receive, Scope, Send
 from app.serving.metrics import Metrics
 
@@ -49,6 +50,10 @@ class RequestContext:
         rid = sent.decode("ascii") if _SANE_ID.match(sent) else uuid.uuid4().hex[:16]
         token = request_id.set(rid)
         started = time.perf_counter()
+        # For the /ask route's stages (app.timing): when the request came, and when its answer
+        # was ready (the route says).
+        state = scope.setdefault("state", {})
+        state["request_started"] = started
         status = 500  # unless the app answers
 
         async def send_with_id(message: Message) -> None:
@@ -78,5 +83,9 @@ class RequestContext:
             method = scope.get("method", "")
             method = method if method in KNOWN_METHODS else "other"
             self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)
+            ended = time.perf_counter()
+            self.metrics.latency.labels(method, template).observe(ended - started)
+            answered = state.get("answered_at")
+            if answered is not None:
+                self.metrics.stage_seconds.labels(timing.RESPONSE).observe(ended - answered)
             request_id.reset(token)

@@ -18,10 +18,19 @@ import torch
 from quaterion_models.heads import EmptyHead
 from quaterion_models.model import MetricModel
 
+from app import timing
 from app.encoding.device import resolve_device
-from app.encoding.onnx_runtime import INT8_SUFFIX, ONNX_DIR, OnnxEncoder, export_onnx
+from app.encoding.onnx_runtime import BOTH_FILE, INT8_SUFFIX, ONNX_DIR, OnnxEncoder, export_onnx
 from app.encoding.priority import WriteEncoder
-from app.encoding.sentence_encoder import SentenceEncoder, default_model_path, load_sentence_transformer
+from app.encoding.sentence_encoder import (
+    DEFAULT_CHUNK_SIZE,
+    SentenceEncoder,
+    default_model_path,
+    length_chunks,
+    load_sentence_transformer,
+    preprocess,
+)
+from app.encoding.shared_trunk import SharedTrunk, shared_layers
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +137,11 @@ class Servable:
         # Where this servable's encoding goes: a writes' servable (`for_writes`) sends it to the
         # service's write-encoding process; None: here.
         self._writes: WriteEncoder | None = None
+        # Bottom layers the answer side shares with its question model (a servable trained with
+        # --frozen-layers): both sides of a question over them in one pass (app.encoding.shared_trunk).
+        self.trunk_layers = shared_layers(model, self.question_model) if self.has_question_model else 0
+        self._trunk: SharedTrunk | None = None
+        self._one_tokenizing = False
 
     @property
     def runtime(self) -> str:
@@ -141,6 +155,7 @@ class Servable:
         PyTorch is the fallback: for a GPU, a servable without ONNX files, or no onnxruntime;
         fp32 is int8's (int8 is exported on request: `faq export-onnx --int8`)."""
         self.onnx = {}
+        self._one_tokenizing = False  # both sides' ONNX sessions fed one tokenizing (encode_both)
         if runtime == "torch":
             return self.runtime
         folder = self.path / ONNX_DIR
@@ -166,6 +181,11 @@ class Servable:
                     side: OnnxEncoder(folder / f"{side}{suffix}", model, torch.get_num_threads())
                     for side, model in sides.items()
                 }
+                if self.trunk_layers and suffix == ".onnx" and (folder / BOTH_FILE).is_file():
+                    self.onnx["both"] = OnnxEncoder(folder / BOTH_FILE, self.model, torch.get_num_threads())
+                self._one_tokenizing = "question" in self.onnx and self.onnx["answer"].same_tokenizer(
+                    self.onnx["question"]
+                )
             except Exception as exc:  # a missing onnxruntime, a corrupt file: PyTorch still works
                 reason = f"{type(exc).__name__}: {exc}"
         if reason is not None:
@@ -231,8 +251,16 @@ class Servable:
 
     def export_onnx(self, int8: bool = False) -> dict:
         """Export this servable's encoders to ONNX into its directory (checked against PyTorch),
-        with int8 versions beside them when asked."""
-        return export_onnx(self.path, self._sides(), threads=torch.get_num_threads(), int8=int8)
+        with int8 versions beside them when asked; the answer side with its embedding before the
+        head as a second output when the question side is that."""
+        return export_onnx(
+            self.path,
+            self._sides(),
+            threads=torch.get_num_threads(),
+            int8=int8,
+            both=self.question_from_encoder,
+            trunk=self.trunk_layers,
+        )
 
     def _sides(self) -> dict[str, MetricModel]:
         """The models by side: the answer side, and the question side when it has its own."""
@@ -284,6 +312,13 @@ class Servable:
         return self.question_model is not self.model
 
     @property
+    def question_from_encoder(self) -> bool:
+        """Whether the question side is the servable's own encoder before its head (search
+        setting question_encoder "encoder"): both sides of a question in one forward. For a
+        servable trained with its encoder frozen, that encoder is the base one."""
+        return self.meta.search.get("question_encoder") == "encoder"
+
+    @property
     def tokenizer(self):
         """The WordPiece tokenizer of the servable's encoder (for the lexical side of search)."""
         encoder = next(iter(self.model.encoders.values()))
@@ -300,20 +335,79 @@ class Servable:
         if elsewhere is not None:
             return elsewhere
         if "answer" in self.onnx:
-            return self.onnx["answer"].encode(texts, self.embedding_size)
-        return _encode(self.model, texts, batch_size, self.embedding_size)
+            return self.onnx["answer"].encode(texts, self.embedding_size, timing.ENCODE_ANSWER)
+        with timing.stage(timing.ENCODE_ANSWER):
+            return _encode(self.model, texts, batch_size, self.embedding_size)
 
     def encode_question_side(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Embeddings for the question side of fused search: stored FAQ questions, and the
         user's question matched against them."""
-        if not self.has_question_model:
+        if not self.has_question_model and not self.question_from_encoder:
             return self.encode(texts, batch_size)
         elsewhere = self._encoded_for_a_write("question", texts, batch_size)
         if elsewhere is not None:
             return elsewhere
+        if self.question_from_encoder:
+            return self._both(texts, batch_size, timing.ENCODE_QUESTION)[1]
         if "question" in self.onnx:
-            return self.onnx["question"].encode(texts, self.embedding_size)
-        return _encode(self.question_model, texts, batch_size, self.embedding_size)
+            return self.onnx["question"].encode(texts, self.embedding_size, timing.ENCODE_QUESTION)
+        with timing.stage(timing.ENCODE_QUESTION):
+            return _encode(self.question_model, texts, batch_size, self.embedding_size)
+
+    def encode_both(self, texts: Sequence[str], batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """A question's embeddings for the answer side and the question side: one forward when
+        the question side is the servable's encoder before its head, else one a side (the same
+        array twice when both sides are one model)."""
+        if self.question_from_encoder:
+            return self._both(texts, batch_size, timing.ENCODE_BOTH)
+        if self.trunk_layers and self._writes is None:
+            return self._over_trunk(texts)
+        if self._one_tokenizing:
+            return self.onnx["answer"].encode_with(self.onnx["question"], texts, self.embedding_size)
+        answer = self.encode(texts, batch_size)
+        return answer, self.encode_question_side(texts, batch_size) if self.has_question_model else answer
+
+    def _over_trunk(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Both sides over the bottom layers they share, in one pass."""
+        if "both" in self.onnx:
+            return self.onnx["both"].encode_both(texts, self.embedding_size, timing.ENCODE_BOTH)
+        empty = np.zeros((0, self.embedding_size), dtype=np.float32)
+        if not texts:
+            return empty, empty
+        if self._trunk is None:
+            self._trunk = SharedTrunk(self.model, self.question_model, self.trunk_layers).eval()
+        st = next(iter(self.model.encoders.values())).model
+        answers, questions = [], []
+        order = [i for rows in length_chunks(texts, DEFAULT_CHUNK_SIZE) for i in rows]
+        with torch.inference_mode():
+            for rows in length_chunks(texts, DEFAULT_CHUNK_SIZE):
+                with timing.stage(timing.TOKENIZE):
+                    features = preprocess(st, [texts[i] for i in rows])
+                with timing.stage(timing.ENCODE_BOTH):
+                    answer, question = self._trunk(
+                        features["input_ids"], features["attention_mask"], features["token_type_ids"]
+                    )
+                answers.append(answer.numpy())
+                questions.append(question.numpy())
+        inverse = np.empty(len(order), dtype=np.int64)
+        inverse[order] = np.arange(len(order))
+        return (
+            np.concatenate(answers)[inverse].astype(np.float32),
+            np.concatenate(questions)[inverse].astype(np.float32),
+        )
+
+    def _both(self, texts: Sequence[str], batch_size: int, stage: str) -> tuple[np.ndarray, np.ndarray]:
+        """The head's embeddings and the encoder's (before the head), in one forward."""
+        if "answer" in self.onnx and self.onnx["answer"].both:
+            return self.onnx["answer"].encode_both(texts, self.embedding_size, stage)
+        empty = np.zeros((0, self.embedding_size), dtype=np.float32)
+        if not texts:
+            return empty, empty
+        encoder = next(iter(self.model.encoders.values()))
+        with timing.stage(stage), torch.inference_mode():
+            before = encoder(list(texts))
+            after = self.model.head(before)
+        return after.numpy().astype(np.float32), before.numpy().astype(np.float32)
 
     def for_writes(self, writes: WriteEncoder | None) -> Servable:
         """This servable (the same models, not a copy of them) encoding through the service's

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from app import timing
 from app.domain.entry import FaqEntry
 from app.encoding.priority import WriteEncoder
 from app.encoding.servable import Servable
@@ -153,13 +154,14 @@ class FaqSearch:
             [replace(q, top_k=max(q.top_k, SUGGESTIONS, DECISION_DEPTH)) for q in questions],
             encoded=encoded,
         )
-        rule = self.decision_rule()
-        return self._with_follow_ups(
-            [
-                self.decider.decide(q, hits, embedding, rule)
-                for q, (hits, embedding) in zip(questions, searched, strict=True)
-            ]
-        )
+        with timing.stage(timing.DECIDE):
+            rule = self.decision_rule()
+            return self._with_follow_ups(
+                [
+                    self.decider.decide(q, hits, embedding, rule)
+                    for q, (hits, embedding) in zip(questions, searched, strict=True)
+                ]
+            )
 
     def answer_entry(self, entry_id: str) -> Answers:
         """The entry `entry_id` as the answer, chosen by the asker (a follow-up or a "did you

@@ -24,9 +24,13 @@ class QuestionEncoder:
 
     @property
     def has_question_model(self) -> bool:
-        """Whether the question side has a model of its own (a fused search over a servable
-        that carries one)."""
-        return self.settings.mode == "fused" and self.servable.has_question_model
+        """Whether the question side's vectors differ from the answer side's: a fused search
+        over a servable with a question model of its own, or whose question side is its encoder
+        before the head."""
+        servable = self.servable
+        return self.settings.mode == "fused" and (
+            servable.has_question_model or servable.question_from_encoder
+        )
 
     def key(self) -> object:
         """What the vectors depend on: the model(s), which side has its own model, the cache."""
@@ -44,12 +48,7 @@ class QuestionEncoder:
         found = {key: self.cache.get(key) for key in dict.fromkeys(keys)}
         missing = [key for key, value in found.items() if value is None]
         if missing:
-            answer_side = unit_rows(self.servable.encode(missing))
-            question_side = (
-                unit_rows(self.servable.encode_question_side(missing))
-                if self.has_question_model
-                else answer_side
-            )
+            answer_side, question_side = self._both(missing)
             for row, key in enumerate(missing):
                 found[key] = (answer_side[row], question_side[row])
                 self.cache.put(key, (answer_side[row], question_side[row]))
@@ -58,7 +57,12 @@ class QuestionEncoder:
 
     def uncached(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """`encode` without the cache (for fitting and checking: many texts, asked once)."""
-        answer_side = unit_rows(self.servable.encode(list(texts)))
-        if self.has_question_model:
-            return answer_side, unit_rows(self.servable.encode_question_side(list(texts)))
-        return answer_side, answer_side
+        return self._both(list(texts))
+
+    def _both(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Unit query vectors for both sides, in as few forwards as the servable allows."""
+        if not self.has_question_model:
+            answer_side = unit_rows(self.servable.encode(texts))
+            return answer_side, answer_side
+        answer_side, question_side = self.servable.encode_both(texts)
+        return unit_rows(answer_side), unit_rows(question_side)

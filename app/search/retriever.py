@@ -5,11 +5,13 @@ entries fetched for the few that are returned."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
 
+from app import timing
 from app.domain.entry import FaqEntry
 from app.search.answers import Hit, Question
 from app.search.fusion import blend_lexical, fuse
@@ -57,21 +59,27 @@ class Retriever:
         answers_only = settings.mode == "answer" and not settings.sparse_vectors
         depths = [q.top_k if answers_only else max(q.top_k, settings.candidates) for q in questions]
         deepest = max(depths)
-        by_answer = self.store.query_batch(
-            self.alias, list(answer_queries), ANSWER_VECTOR, limit=deepest, sources=sources
-        )
+        with timing.stage(timing.STORE_ANSWER):
+            by_answer = self.store.query_batch(
+                self.alias, list(answer_queries), ANSWER_VECTOR, limit=deepest, sources=sources
+            )
         by_question: list[list[ScoredPoint]] = [[] for _ in questions]
         if settings.mode == "fused":
-            by_question = self._optional_side(list(question_queries), QUESTION_VECTOR, deepest, sources)
+            with timing.stage(timing.STORE_QUESTION):
+                by_question = self._optional_side(list(question_queries), QUESTION_VECTOR, deepest, sources)
             # An entry's question side is its best wording: the question or an alternate.
-            by_wording = self._optional_side(
-                [q[None, :] for q in question_queries], WORDINGS_VECTOR, deepest, sources
-            )
+            with timing.stage(timing.STORE_WORDINGS):
+                by_wording = self._optional_side(
+                    [q[None, :] for q in question_queries], WORDINGS_VECTOR, deepest, sources
+                )
             by_question = [_best_of(a, b) for a, b in zip(by_question, by_wording, strict=True)]
         by_lexical: list[list[ScoredPoint]] = [[] for _ in questions]
         if settings.sparse_vectors:
-            lexical_queries = [self.lexical.query(q.text) for q in questions]
-            by_lexical = self._optional_side(lexical_queries, LEXICAL_VECTOR, deepest, sources)
+            with timing.stage(timing.LEXICAL):
+                lexical_queries = [self.lexical.query(q.text) for q in questions]
+            with timing.stage(timing.STORE_LEXICAL):
+                by_lexical = self._optional_side(lexical_queries, LEXICAL_VECTOR, deepest, sources)
+        started = time.perf_counter()
         rankings: list[tuple[list[tuple[str, float]], dict[str, float]]] = []
         for n, question in enumerate(questions):
             depth = depths[n]
@@ -86,9 +94,12 @@ class Retriever:
             if settings.sparse_vectors:
                 ranked = blend_lexical(dense, by_lexical[n][:depth], settings.lexical_weight)
             rankings.append((ranked[: question.top_k], dense_scores))
+        fused = time.perf_counter() - started
         # Payloads only for the entries returned, not for every fusion candidate: one fetch.
         wanted = list(dict.fromkeys(pid for ranked, _ in rankings for pid, _ in ranked))
-        entries = self.store.entries(self.alias, wanted)
+        with timing.stage(timing.STORE_ENTRIES):
+            entries = self.store.entries(self.alias, wanted)
+        timing.add(timing.DECIDE, fused)  # fusion; the decision is timed by FaqSearch
         results = []
         for n, (ranked, dense_scores) in enumerate(rankings):
             floor = min(dense_scores.values(), default=0.0)

@@ -22,7 +22,7 @@ WORDINGS_VECTOR = "wordings"
 
 SEARCH_MODES = ("answer", "fused")
 FUSIONS = ("max", "sum", "rrf")
-QUESTION_ENCODERS = ("servable", "base")
+QUESTION_ENCODERS = ("servable", "base", "encoder")
 LEXICAL_TOKENS = ("wordpiece", "bm25")
 # Names an older servable used for a setting, and the name it has now.
 _RENAMED = {"method": "fusion"}
@@ -38,7 +38,9 @@ class SearchSettings:
     fusion; question_context: stored questions are encoded with their page's words;
     question_encoder: the model of the question side, "servable" (the trained one) or "base"
     (the untrained sentence encoder saved inside the servable: question-to-question matching is
-    plain semantic similarity, which the base model was trained for); lexical_weight: weight of
+    plain semantic similarity, which the base model was trained for), or "encoder" (the
+    servable's own encoder before its head: for a servable trained with its encoder frozen, the
+    base encoder again, and both sides of a question come out of one forward); lexical_weight: weight of
     the lexical side (token matches, see app.search.lexical) added to the dense score, 0 for none;
     lexical_tokens: how the lexical side splits text, "wordpiece" (the encoder's tokenizer) or
     "bm25" (Qdrant's BM25: words, English stemming and stopwords);

@@ -27,10 +27,11 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from app import timing
 from app.config import ServingSettings
 from app.search.faq_search import Answers, FaqSearch, Question
 from app.serving.metrics import Metrics
@@ -51,6 +52,7 @@ class _Pending:
     question: Question
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Answers]
+    queued: float = field(default_factory=time.perf_counter)
 
 
 class AskQueue:
@@ -193,21 +195,26 @@ class AskWorker:
             self._answer(batch)
 
     def _answer(self, batch: list[tuple[AskQueue, list[_Pending]]]) -> None:
+        started = time.perf_counter()
+        with timing.recording() as stages:
+            for (queue, part), encoded in zip(batch, self._encode(batch), strict=True):
+                try:
+                    answers = queue.search.ask_many([p.question for p in part], encoded=encoded)
+                except Exception as exc:  # every request of the part gets the error, the worker lives on
+                    for pending in part:
+                        _settle(pending, error=exc)
+                else:
+                    for pending, answer in zip(part, answers, strict=True):
+                        _settle(pending, result=answer)
+                with self.lock:
+                    if not queue.items:
+                        queue.drained.notify_all()
         if self.metrics is not None:
             self.metrics.batch_size.observe(sum(len(part) for _, part in batch))
-        for (queue, part), encoded in zip(batch, self._encode(batch), strict=True):
-            try:
-                answers = queue.search.ask_many([p.question for p in part], encoded=encoded)
-            except Exception as exc:  # every request of the part gets the error, the worker lives on
+            for _, part in batch:
                 for pending in part:
-                    _settle(pending, error=exc)
-            else:
-                for pending, answer in zip(part, answers, strict=True):
-                    _settle(pending, result=answer)
-            with self.lock:
-                if not queue.items:
-                    queue.drained.notify_all()
-        if self.metrics is not None:
+                    self.metrics.stage_seconds.labels(timing.QUEUE).observe(started - pending.queued)
+            self.metrics.stages(stages)
             self.metrics.sync()  # this worker's cache counts, as another may answer the scrape
 
     @staticmethod

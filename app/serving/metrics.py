@@ -26,6 +26,8 @@ def multiprocess_on() -> bool:
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
+# A stage of an answer takes from tens of microseconds (a store query) to tens of milliseconds.
+STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 
 class Metrics:
@@ -48,6 +50,14 @@ class Metrics:
             "faq_ask_batch_size",
             "Questions answered together in one micro-batch.",
             buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.stage_seconds = Histogram(
+            "faq_ask_stage_seconds",
+            "Where /ask's time goes, by stage (app.timing): a request's HTTP part, its wait in the "
+            "queue and its response, and each micro-batch's stages (shared by its questions).",
+            ["stage"],
+            buckets=STAGE_BUCKETS,
             registry=self.registry,
         )
         self.queue_depth = Gauge(
@@ -81,6 +91,11 @@ class Metrics:
         self._read_cache: tuple[Callable[[], float], Callable[[], float]] = (lambda: 0.0, lambda: 0.0)
         self._cache_seen = [0.0, 0.0]  # hits and misses already counted
         self._sync_lock = threading.Lock()
+
+    def stages(self, seconds: dict[str, float]) -> None:
+        """Observe the stages timed (app.timing), seconds by stage."""
+        for name, value in seconds.items():
+            self.stage_seconds.labels(name).observe(max(0.0, value))
 
     def track_index_size(self, count: Callable[[], float]) -> None:
         """Read the index size when scraped (a failing store reads as -1, not as an error)."""

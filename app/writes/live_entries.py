@@ -26,7 +26,8 @@ from app.search.duplicates import EntryWarning, warnings_against_store, warnings
 from app.search.entries import EntryNotFound, FaqEntries
 from app.search.faq_search import FaqSearch
 from app.search.settings import QUESTION_VECTOR, WORDINGS_VECTOR
-from app.store.base import VectorBatch
+from app.store.base import VERSION_KEY, VectorBatch
+from app.writes.index_job import version_facts
 from app.writes.reindex_jobs import ReindexJobs, ReindexRunning
 
 logger = logging.getLogger(__name__)
@@ -314,6 +315,9 @@ class LiveEntries(FaqEntries):
         collection = store.create_version(
             alias, self.search.vector_sizes(), settings.sparse_vectors, self.search.multivector_sizes()
         )
+        # Finished at once: a version the askers were served from is kept for rollback when a
+        # reindex replaces it, not dropped as one a killed index job left behind.
+        store.set_metadata(collection, {VERSION_KEY: version_facts("live", 0)})
         store.point_alias_to(alias, collection)
         logger.info("created %s for the first live entry of '%s'", collection, alias)
         return collection

@@ -44,6 +44,7 @@ from app.domain.entry import DataError
 from app.domain.formats import FORMATS, format_of_content_type
 from app.domain.records import parse_dataset
 from app.search.faq_tests import read_test_set, run_test_set
+from app.store.base import CollectionMissing
 from app.usage.calibration import NothingToUndo
 from app.usage.review import NotInItem
 from app.usage.unanswered import DEFAULT_MIN_SIMILARITY
@@ -354,7 +355,13 @@ def activate_version(
 @router.post(
     "/test",
     response_model=TestResult,
-    responses={**ADMIN_ERRORS, 404: {"model": Problem}, 413: {"model": Problem}, 422: {"model": Problem}},
+    responses={
+        **ADMIN_ERRORS,
+        404: {"model": Problem},
+        409: {"model": Problem},
+        413: {"model": Problem},
+        422: {"model": Problem},
+    },
     openapi_extra=UPLOAD_BODY,
 )
 async def test_set(
@@ -373,7 +380,14 @@ async def test_set(
     if not cases:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "test set: no cases")
     name = await run_in_threadpool(versions.resolve, version)  # VersionNotFound: 404
-    result = await run_in_threadpool(run_test_set, versions.search.on(name), cases, name)
+    try:
+        result = await run_in_threadpool(run_test_set, versions.search.on(name), cases, name)
+    except CollectionMissing:
+        # Older versions are dropped by the reindex that makes them more than FAQ_KEEP_VERSIONS.
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"{name} was dropped while the test ran (a reindex replaced it): run the test again",
+        ) from None
     summary = {k: v for k, v in result.items() if k != "results"}
     await run_in_threadpool(versions.record_test, name, summary)
     return TestResult(**result)

@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.concurrency import run_in_threadpool
 
+from app import timing
 from app.api.access import check_owner
 from app.api.deps import (
     BatcherDep,
@@ -59,11 +60,20 @@ async def ask(
         # VersionNotFound: 404; store reads, so off the event loop
         result = await run_in_threadpool(services.versions.ask, request.version, question)
     else:
+        _stage_done(http_request, timing.HTTP)
         result = await batcher.ask(question)  # Overloaded and store errors: app.api.errors
         # Recorded after the response is sent, within the client's budgets (one client must not
         # push everyone else's questions out of the log's cap).
         background.add_task(services.record_ask, request.question, result, client, client_id(http_request))
+    http_request.state.answered_at = time.perf_counter()  # the response's stage starts
     return _response(request.question, result, started)
+
+
+def _stage_done(request: Request, name: str) -> None:
+    """The request's stage `name` ended now (its start: when the request came, app.api.observability)."""
+    came = getattr(request.state, "request_started", None)
+    if came is not None:
+        request.app.state.metrics.stage_seconds.labels(name).observe(time.perf_counter() - came)
 
 
 def _response(question: str, result: Answers, started: float) -> AskResponse:

@@ -49,6 +49,39 @@ def test_metrics_count_requests_batches_cache_and_index(client):
     ) in _samples(client.get("/metrics").text)
 
 
+def test_the_stages_of_an_ask_are_timed(client):
+    """Where /ask's time goes (app.timing), as a histogram a stage: the request's own stages and
+    its batch's, the encoder's and every store query's among them."""
+    from app import timing
+
+    def counts() -> dict[str, float]:
+        found = _samples(client.get("/metrics").text)
+        return {
+            labels[0][1]: value
+            for (name, labels), value in found.items()
+            if name == "faq_ask_stage_seconds_count"
+        }
+
+    before = counts()
+    assert (
+        client.post("/ask", json={"question": "how do i start a virtual machine today?"}).status_code == 200
+    )
+    after = counts()
+    grown = {stage for stage, value in after.items() if value > before.get(stage, 0)}
+    expected = {
+        timing.HTTP,
+        timing.QUEUE,
+        timing.TOKENIZE,
+        timing.STORE_ANSWER,
+        timing.STORE_ENTRIES,
+        timing.DECIDE,
+    }
+    assert expected <= grown, grown
+    assert grown & {timing.ENCODE_ANSWER, timing.ENCODE_BOTH}, grown
+    assert timing.RESPONSE in after  # observed when the response has gone out
+    assert grown <= set(timing.STAGES)
+
+
 def test_every_response_carries_a_request_id(client):
     generated = client.get("/health").headers["x-request-id"]
     assert len(generated) == 16

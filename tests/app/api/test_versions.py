@@ -159,3 +159,23 @@ def test_bad_version_requests(client):
         == 404
     )
     assert client.get("/admin/versions").status_code == 401
+
+
+def test_the_version_made_by_the_first_live_entry_is_kept_for_rollback(client):
+    """A FAQ begun with live entries has a version the askers were served from: a reindex that
+    replaces it keeps it (it was dropped as one a killed job left behind, and a test set running
+    on it then answered 503), and the FAQ rolls back to it."""
+    added = client.post("/faq/entries", json=FAQ[:3], headers=ADMIN)
+    assert added.status_code in (200, 201), added.text
+    (first,) = _versions(client)
+    assert first["live"] and first["origin"] == "live" and first["entries"] == 3
+    assert first["created"]
+    report = _reindex(client, FAQ)
+    names = {v["name"]: v for v in _versions(client)}
+    assert set(names) == {first["name"], report["version"]}
+    assert names[report["version"]]["live"] and not names[first["name"]]["live"]
+    assert _test(client, version=first["name"])["version"] == first["name"]
+    back = client.post(f"/admin/versions/{first['name']}/activate", params={"force": "true"}, headers=ADMIN)
+    assert back.status_code == 200, back.text
+    assert _top(client, FAQ[0]["question"]) == FAQ[0]["question"]
+    assert _top(client, FAQ[10]["question"]) != FAQ[10]["question"], "the 3-entry version answers"
