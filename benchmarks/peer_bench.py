@@ -1,7 +1,7 @@
 """The service against txtai, a real peer a user could pick instead, side by side in one run.
 
     faq bench --peer txtai --data FILE --servable DIR --paraphrases WORDINGS.jsonl \\
-        [--peer-python PATH] [--seconds 20] [--output F]
+        [--peer-python PATH] [--seconds 10] [--rounds 2] [--output F]
 
 Both answer over HTTP from all the FAQ's entries with all-MiniLM-L6-v2 (the model package's own
 directory, offline): txtai 9.14 with its own embeddings index (the FAQ's questions, or
@@ -9,7 +9,8 @@ directory, offline): txtai 9.14 with its own embeddings index (the FAQ's questio
 --peer-python: an environment where txtai is installed, apart from the project's:
 `python3.11 -m venv var/txtai && var/txtai/bin/pip install torch==2.13.0 "txtai[api]==9.14.0"`);
 the service as it runs by default (`faq serve`: fused search, the lexical side, the decision
-rule) with the question cache off. Measured, for each:
+rule) with the question cache off. Measured, for each, in `--rounds` rounds whose order
+alternates (service then txtai, txtai then service), pooled:
 
 - a lone client: p50 and p99 of one question at a time;
 - 16 closed-loop clients (`--clients`): answers a second, p99, failed requests;
@@ -29,8 +30,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,7 +41,16 @@ from app.domain.records import load_faq, read_records
 from app.encoding.sentence_encoder import default_model_path
 from app.encoding.servable import Servable
 from benchmarks.index_speed import index_into
-from benchmarks.serve_speed import Load, Process, Questions, free_port, start
+from benchmarks.serve_speed import (
+    Ask,
+    Load,
+    Process,
+    Questions,
+    closed_loop,
+    free_port,
+    service_env,
+    start,
+)
 
 logger = logging.getLogger("bench.peer")
 DEFAULT_OUTPUT = Path("var/bench/peer_txtai.json")
@@ -93,9 +101,6 @@ def start_txtai(python: str, entries: list[FaqEntry], text: str, work: Path, log
     return start("txtai", argv, env, port, log=log, ready_path="/search?query=ready&limit=1")
 
 
-Ask = Callable[[httpx.Client, str], list[str]]
-
-
 def ask_service(url: str) -> Ask:
     def ask(client: httpx.Client, question: str) -> list[str]:
         response = client.post(f"{url}/ask", json={"question": question, "top_k": 5})
@@ -113,38 +118,6 @@ def ask_txtai(url: str) -> Ask:
         return [str(hit["id"]) for hit in response.json()]
 
     return ask
-
-
-def closed_loop(ask: Ask, questions: Questions, clients: int, seconds: float) -> Load:
-    load = Load(clients, seconds)
-    lock = threading.Lock()
-    stop = time.monotonic() + seconds
-
-    def client() -> None:
-        with httpx.Client(timeout=60) as http:
-            while time.monotonic() < stop:
-                started = time.perf_counter()
-                try:
-                    ask(http, questions.take())
-                    status = "200"
-                except httpx.HTTPStatusError as exc:
-                    status = str(exc.response.status_code)
-                except httpx.HTTPError as exc:
-                    status = type(exc).__name__
-                elapsed = (time.perf_counter() - started) * 1000
-                with lock:
-                    load.statuses[status] = load.statuses.get(status, 0) + 1
-                    if status == "200":
-                        load.latencies_ms.append(elapsed)
-                    else:
-                        load.failed += 1
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return load
 
 
 def precision_at_1(url: str, wordings: list[dict], by_words: dict[str, str], ranked: Callable) -> dict:
@@ -189,14 +162,7 @@ def run(args: argparse.Namespace) -> dict:
         logger.info("indexing %d entries for the service", len(entries))
         index_into(work / "store", servable, dataset, 64, "faq")
         port = free_port()
-        env = {
-            "FAQ_SERVABLE": str(args.servable),
-            "QDRANT_PATH": str(work / "store"),
-            "QDRANT_URL": "",
-            "DEVICE": "cpu",
-            "FAQ_RECORD_QUESTIONS": "false",
-            "FAQ_EMBEDDING_CACHE_SIZE": "0",
-        }
+        env = service_env(args.servable, work / "store")
         apps = {
             "service": start(
                 "service",
@@ -214,21 +180,31 @@ def run(args: argparse.Namespace) -> dict:
             "entries": len(entries),
             "peer_text": args.peer_text,
             "servable": str(args.servable),
+            "rounds": args.rounds,
+            "seconds_per_phase": args.seconds,
             "load": {},
             "precision": {},
         }
         try:
+            for name in apps:  # warm-up: first calls pay for lazy initialisation
+                closed_loop(asks[name], Questions(questions[-30:]), clients=2, seconds=3)
+            loads = {name: {"lone": Load(1, 0.0), "busy": Load(args.clients, 0.0)} for name in apps}
+            stages: dict[str, StageTotals] = {"lone": {}, "busy": {}}
+            for round_ in range(args.rounds):
+                # Alternated, so that a machine that slows down during the run slows both.
+                for name in list(apps) if round_ % 2 == 0 else list(apps)[::-1]:
+                    for phase, clients in (("lone", 1), ("busy", args.clients)):
+                        before = _stage_totals(apps[name].url) if name == "service" else {}
+                        load = closed_loop(asks[name], Questions(questions), clients, args.seconds)
+                        _pool(loads[name][phase], load)
+                        if name == "service":
+                            _add_stages(stages[phase], before, _stage_totals(apps[name].url))
+            result["service_stages_ms"] = {phase: stage_means({}, totals) for phase, totals in stages.items()}
             for name, app in apps.items():
-                ask = asks[name]
-                closed_loop(ask, Questions(questions[-30:]), clients=2, seconds=3)  # warm-up
-                lone = closed_loop(ask, Questions(questions), clients=1, seconds=args.seconds)
-                busy = closed_loop(ask, Questions(questions), clients=args.clients, seconds=args.seconds)
-                result["load"][name] = {"lone": lone.summary(), "busy": busy.summary()}
+                result["load"][name] = {phase: load.summary() for phase, load in loads[name].items()}
                 result["precision"][name] = precision_at_1(app.url, wordings, by_words, rankings[name])
                 result.setdefault("rss_mb", {})[name] = app.rss_mb()
                 logger.info("%s: %s", name, result["load"][name])
-            stages = httpx.get(f"{apps['service'].url}/metrics", timeout=10).text
-            result["service_stages_ms"] = stage_means(stages)
         finally:
             for app in apps.values():
                 app.stop()
@@ -237,8 +213,11 @@ def run(args: argparse.Namespace) -> dict:
     return result
 
 
-def stage_means(metrics: str) -> dict[str, float]:
-    """Mean milliseconds of each stage of /ask (faq_ask_stage_seconds) in a /metrics text."""
+StageTotals = dict[str, tuple[float, float]]
+
+
+def stage_totals(metrics: str) -> StageTotals:
+    """Seconds and count of each stage of /ask (faq_ask_stage_seconds) in a /metrics text."""
     sums: dict[str, float] = {}
     counts: dict[str, float] = {}
     for line in metrics.splitlines():
@@ -247,7 +226,37 @@ def stage_means(metrics: str) -> dict[str, float]:
             if line.startswith(prefix):
                 name = line[len(prefix) :].split('"', 1)[0]
                 into[name] = float(line.rsplit(" ", 1)[1])
-    return {name: round(sums[name] / counts[name] * 1000, 3) for name in sums if counts.get(name)}
+    return {name: (sums[name], counts.get(name, 0.0)) for name in sums}
+
+
+def _stage_totals(url: str) -> StageTotals:
+    return stage_totals(httpx.get(f"{url}/metrics", timeout=10).text)
+
+
+def _pool(into: Load, load: Load) -> None:
+    """`load`'s requests counted into `into` (the same phase of another round)."""
+    into.latencies_ms += load.latencies_ms
+    into.failed += load.failed
+    into.seconds += load.seconds
+    for status, count in load.statuses.items():
+        into.statuses[status] = into.statuses.get(status, 0) + count
+
+
+def _add_stages(into: StageTotals, before: StageTotals, after: StageTotals) -> None:
+    for name, (seconds, count) in after.items():
+        seconds_before, count_before = before.get(name, (0.0, 0.0))
+        was = into.get(name, (0.0, 0.0))
+        into[name] = (was[0] + seconds - seconds_before, was[1] + count - count_before)
+
+
+def stage_means(before: StageTotals, after: StageTotals) -> dict[str, float]:
+    """Mean milliseconds of each stage over the asks between two readings of /metrics."""
+    means = {}
+    for name, (seconds, count) in after.items():
+        seconds_before, count_before = before.get(name, (0.0, 0.0))
+        if count > count_before:
+            means[name] = round((seconds - seconds_before) / (count - count_before) * 1000, 3)
+    return means
 
 
 def ratio(ours: float | None, theirs: float | None) -> float | None:
@@ -303,7 +312,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     parser.add_argument(
         "--peer-text", choices=PEER_TEXTS, default="question", help="What txtai indexes of an entry."
     )
-    parser.add_argument("--seconds", type=float, default=20.0, help="Each load phase, each app.")
+    parser.add_argument("--seconds", type=float, default=10.0, help="Each load phase, each app, each round.")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="Rounds of both apps' phases, in alternating order."
+    )
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
@@ -311,8 +323,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
         parser.error(
             f"--peer-python {args.peer_python}: no such Python (an environment with txtai installed)"
         )
-    if args.clients < 1 or args.seconds <= 0:
-        parser.error("--clients and --seconds must be positive")
+    if args.clients < 1 or args.seconds <= 0 or args.rounds < 1:
+        parser.error("--clients, --seconds and --rounds must be positive")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     result = run(args)
@@ -320,7 +332,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     args.output.write_text(json.dumps(result, indent=2))
     sys.stdout.write(
         table(result)
-        + f"\n\nstages of the service's /ask (mean ms): {result['service_stages_ms']}\nJSON: {args.output}\n"
+        + "\n\nstages of the service's /ask, mean ms (a stage of a batch counts once for the batch):\n"
+        + "".join(f"  {phase}: {stages}\n" for phase, stages in result["service_stages_ms"].items())
+        + f"JSON: {args.output}\n"
     )
 
 

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,7 +89,23 @@ class Questions:
             return text
 
 
-def closed_loop(url: str, questions: Questions, clients: int, seconds: float) -> Load:
+# Asks one question over a client; an error status raises httpx.HTTPStatusError.
+Ask = Callable[[httpx.Client, str], object]
+
+
+def post_ask(url: str) -> Ask:
+    """The service's POST /ask at `url`."""
+
+    def ask(http: httpx.Client, question: str) -> object:
+        return http.post(f"{url}/ask", json={"question": question, "top_k": 5}).raise_for_status()
+
+    return ask
+
+
+def closed_loop(target: str | Ask, questions: Questions, clients: int, seconds: float) -> Load:
+    """`clients` threads asking one question after another for `seconds`: the service at the URL
+    `target`, or any app through the `Ask` given."""
+    ask = post_ask(target) if isinstance(target, str) else target
     load = Load(clients, seconds)
     lock = threading.Lock()
     stop = time.monotonic() + seconds
@@ -98,8 +115,10 @@ def closed_loop(url: str, questions: Questions, clients: int, seconds: float) ->
             while time.monotonic() < stop:
                 started = time.perf_counter()
                 try:
-                    response = http.post(f"{url}/ask", json={"question": questions.take(), "top_k": 5})
-                    status = str(response.status_code)
+                    ask(http, questions.take())
+                    status = "200"
+                except httpx.HTTPStatusError as exc:
+                    status = str(exc.response.status_code)
                 except httpx.HTTPError as exc:
                     status = type(exc).__name__
                 elapsed = (time.perf_counter() - started) * 1000
@@ -116,6 +135,22 @@ def closed_loop(url: str, questions: Questions, clients: int, seconds: float) ->
     for thread in threads:
         thread.join()
     return load
+
+
+def service_env(servable: Path, store: Path | None = None, **settings: str) -> dict[str, str]:
+    """The environment of a benchmarked `faq serve`: `servable` on the CPU, the embedded store at
+    `store`, nothing recorded and no question cached (a repeated question would be free), and
+    `settings` over those."""
+    env = {
+        "FAQ_SERVABLE": str(servable),
+        "QDRANT_URL": "",
+        "DEVICE": "cpu",
+        "FAQ_RECORD_QUESTIONS": "false",
+        "FAQ_EMBEDDING_CACHE_SIZE": "0",
+    }
+    if store is not None:
+        env["QDRANT_PATH"] = str(store)
+    return env | settings
 
 
 @dataclass
@@ -241,13 +276,7 @@ def run(args: argparse.Namespace) -> dict:
         logger.info("indexing %d entries, and encoding them alone", len(dataset.entries))
         index = index_throughput(servable, dataset, work / "service")
         shutil.copytree(work / "service", work / "minimal")
-        env = {
-            "FAQ_SERVABLE": str(args.servable),
-            "DEVICE": "cpu",
-            "QDRANT_URL": "",
-            "FAQ_RECORD_QUESTIONS": "false",
-            "FAQ_EMBEDDING_CACHE_SIZE": "0",  # no question is repeated, and none may be cached
-        }
+        env = service_env(args.servable)
         apps = {}
         for name, module, store in (
             ("service", "cli.main", "service"),

@@ -36,7 +36,7 @@ from app.domain.records import FaqDataset, load_faq
 from app.encoding.servable import Servable
 from app.writes.index_job import DEFAULT_BATCH_SIZE
 from benchmarks.index_speed import index_into
-from benchmarks.serve_speed import Load, Questions, closed_loop, free_port, start
+from benchmarks.serve_speed import Load, Questions, closed_loop, free_port, service_env, start
 
 logger = logging.getLogger("bench.write_stall")
 DEFAULT_OUTPUT = Path("var/bench/write_stall.json")
@@ -151,16 +151,9 @@ def one_service(args: argparse.Namespace, dataset: FaqDataset, niceness: int) ->
         index_into(work / "qdrant", servable, dataset, DEFAULT_BATCH_SIZE, "faq")
         questions = Questions([entry.question for entry in dataset.entries][::-1])
         port = free_port()
-        env = {
-            "FAQ_SERVABLE": str(args.servable),
-            "QDRANT_PATH": str(work / "qdrant"),
-            "QDRANT_URL": "",
-            "DEVICE": "cpu",
-            "ADMIN_API_KEY": ADMIN_KEY,
-            "FAQ_RECORD_QUESTIONS": "false",
-            "FAQ_EMBEDDING_CACHE_SIZE": "0",
-            "FAQ_WRITE_NICENESS": str(niceness),
-        }
+        env = service_env(
+            args.servable, work / "qdrant", ADMIN_API_KEY=ADMIN_KEY, FAQ_WRITE_NICENESS=str(niceness)
+        )
         log = args.output.with_name(f"{args.output.stem}-niceness{niceness}.log")
         log.parent.mkdir(parents=True, exist_ok=True)
         argv = [sys.executable, "-m", "cli.main", "serve", "--port", str(port)]

@@ -24,7 +24,7 @@ def test_a_missing_peer_environment_is_refused_by_name(tmp_path, capsys):
 
 
 def test_bad_load_settings_are_refused(capsys):
-    for bad in (["--clients", "0"], ["--seconds", "-1"]):
+    for bad in (["--clients", "0"], ["--seconds", "-1"], ["--rounds", "0"]):
         with pytest.raises(SystemExit):
             peer_bench.main(["--data", str(MINI_FAQ), "--peer-python", "python3", *bad])
         assert "must be positive" in capsys.readouterr().err
@@ -38,17 +38,22 @@ def test_faq_bench_hands_peer_to_the_peer_bench():
     assert "--peer-python" in result.output and "txtai" in result.output
 
 
-def test_the_stage_means_are_read_from_metrics_text():
-    text = "\n".join(
-        [
-            'faq_ask_stage_seconds_bucket{stage="encode",le="0.005"} 3.0',
-            'faq_ask_stage_seconds_sum{stage="encode"} 0.03',
-            'faq_ask_stage_seconds_count{stage="encode"} 4.0',
-            'faq_ask_stage_seconds_sum{stage="store"} 0.0',
-            'faq_ask_stage_seconds_count{stage="store"} 0.0',
-        ]
-    )
-    assert peer_bench.stage_means(text) == {"encode": 7.5}
+def test_the_stage_means_between_two_readings_of_metrics():
+    def metrics(encode_seconds: float, encodes: int) -> str:
+        return "\n".join(
+            [
+                'faq_ask_stage_seconds_bucket{stage="encode",le="0.005"} 3.0',
+                f'faq_ask_stage_seconds_sum{{stage="encode"}} {encode_seconds}',
+                f'faq_ask_stage_seconds_count{{stage="encode"}} {encodes}.0',
+                'faq_ask_stage_seconds_sum{stage="store"} 0.5',
+                'faq_ask_stage_seconds_count{stage="store"} 2.0',
+            ]
+        )
+
+    before, after = peer_bench.stage_totals(metrics(1.0, 10)), peer_bench.stage_totals(metrics(1.03, 14))
+    assert before["encode"] == (1.0, 10.0)
+    # only what ran between the readings, and no stage that did not run
+    assert peer_bench.stage_means(before, after) == {"encode": 7.5}
 
 
 @pytest.mark.slow
@@ -63,7 +68,8 @@ def test_the_service_and_txtai_answer_side_by_side(trained_servable, tmp_path, c
     peer_bench.main(
         [
             "--data", str(MINI_FAQ), "--servable", str(trained_servable), "--paraphrases", str(wordings),
-            "--peer-python", PEER_PYTHON, "--seconds", "2", "--clients", "4", "--output", str(output),
+            "--peer-python", PEER_PYTHON, "--seconds", "1", "--rounds", "2", "--clients", "4",
+            "--output", str(output),
         ]
     )  # fmt: skip
     result = json.loads(output.read_text())
@@ -71,7 +77,9 @@ def test_the_service_and_txtai_answer_side_by_side(trained_servable, tmp_path, c
         load = result["load"][name]
         assert load["lone"]["requests"] > 0 and load["busy"]["requests"] > 0, load
         assert load["lone"]["failed"] == load["busy"]["failed"] == 0, load
+        assert load["lone"]["requests"] == sum(load["lone"]["statuses"].values()), "both rounds pooled"
         assert result["precision"][name]["wordings"] == 10
     assert result["precision"]["service"]["precision_at_1"] >= 0.8
-    assert result["service_stages_ms"], "the service's stages come from its /metrics"
+    stages = result["service_stages_ms"]  # from the service's /metrics, for each phase
+    assert stages["lone"]["encode_both_sides"] > 0 and stages["busy"]["queue"] >= 0, stages
     assert "precision@1" in capsys.readouterr().out

@@ -27,20 +27,27 @@ def shared_servable(tmp_path_factory):
     return train(mini_config(tmp_path_factory.mktemp("shared"), "shared", epochs=3, lr=1e-2)).servable
 
 
+def _both_in_one_stage(servable: Servable, atol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Both sides of TEXTS as `encode_both` gives them, timed as one encoding stage (beside the
+    tokenizing), each equal to that side encoded alone."""
+    with timing.recording() as stages:
+        answer_side, question_side = servable.encode_both(TEXTS)
+    assert set(stages) - {timing.TOKENIZE} == {timing.ENCODE_BOTH}, stages
+    np.testing.assert_allclose(answer_side, servable.encode(TEXTS), atol=atol)
+    np.testing.assert_allclose(question_side, servable.encode_question_side(TEXTS), atol=atol)
+    return answer_side, question_side
+
+
 @pytest.mark.parametrize("runtime", ["onnx", "torch"])
 def test_both_sides_come_from_one_forward(shared_servable, base_servable, runtime):
     servable = Servable.load(shared_servable, device="cpu", runtime=runtime)
     assert servable.runtime == runtime
     assert servable.question_from_encoder and not servable.has_question_model
     assert not (shared_servable / QUESTION_MODEL_DIR).exists(), "no second model saved"
-    with timing.recording() as stages:
-        answer_side, question_side = servable.encode_both(TEXTS)
-    assert set(stages) - {timing.TOKENIZE} == {timing.ENCODE_BOTH}, stages
+    answer_side, question_side = _both_in_one_stage(servable, atol=1e-4)
     # the question side is the (frozen) base encoder's embedding; the answer side, the head's
     np.testing.assert_allclose(question_side, base_servable.encode(TEXTS), atol=1e-4)
-    np.testing.assert_allclose(answer_side, servable.encode(TEXTS), atol=1e-4)
     assert np.abs(answer_side - question_side).max() > 1e-3, "the head was trained"
-    np.testing.assert_allclose(servable.encode_question_side(TEXTS), question_side, atol=1e-4)
     empty = servable.encode_both([])
     assert empty[0].shape == empty[1].shape == (0, servable.embedding_size)
 
@@ -72,21 +79,13 @@ def test_two_models_share_one_tokenizing_and_a_frozen_trunk_one_pass(trained_ser
 
     plain = Servable.load(trained_servable, device="cpu", runtime="onnx")
     assert plain.has_question_model and plain.trunk_layers == 0
-    with timing.recording() as stages:
-        answer_side, question_side = plain.encode_both(TEXTS)
     # One tokenizing, both sessions run side by side (recorded as one stage).
-    assert stages.keys() == {timing.TOKENIZE, timing.ENCODE_BOTH}
-    np.testing.assert_allclose(answer_side, plain.encode(TEXTS), atol=1e-5)
-    np.testing.assert_allclose(question_side, plain.encode_question_side(TEXTS), atol=1e-5)
+    _both_in_one_stage(plain, atol=1e-5)
 
     frozen = train(mini_config(tmp_path, frozen_layers=4, epochs=2, encoder_lr=1e-3)).servable
     for runtime in ("torch", "onnx"):
         servable = Servable.load(frozen, device="cpu", runtime=runtime)
         assert servable.trunk_layers == 4
         assert ("both" in servable.onnx) == (runtime == "onnx")
-        with timing.recording() as stages:
-            answer_side, question_side = servable.encode_both(TEXTS)
-        assert set(stages) - {timing.TOKENIZE} == {timing.ENCODE_BOTH}, stages
-        np.testing.assert_allclose(answer_side, servable.encode(TEXTS), atol=1e-4)
-        np.testing.assert_allclose(question_side, servable.encode_question_side(TEXTS), atol=1e-4)
+        answer_side, question_side = _both_in_one_stage(servable, atol=1e-4)
         assert np.abs(answer_side - question_side).max() > 1e-3, "the top layers were trained"
