@@ -135,6 +135,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         responses={422: {"model": ValidationProblem, "description": "the request does not validate"}},
     )
     app.state.proxies = proxies
+    slack.set_up(app.state, config)
     app.include_router(web.router)
     app.include_router(ask.router, dependencies=[AskerDep], responses=ASKER_REFUSALS)
     app.include_router(feedback.router, dependencies=[AskerDep], responses=ASKER_REFUSALS)

@@ -22,8 +22,13 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from app.api.body_limit import ASGIApp, Message, Receive, Scope, Send
+from app.config import FAQ_NAME_PATTERN
+from app.domain.origins import DEFAULT_PORTS
 
-ASKER_ROUTES = re.compile(r"^(?:/faqs/(?P<faq>[a-z0-9-]{1,64}))?/(?:ask|feedback|sources)$")
+# The asker's routes of the default FAQ, or of the FAQ named in the path (a name as
+# FAQ_NAME_PATTERN allows: a path that is no FAQ's is left to the router).
+_NAME = FAQ_NAME_PATTERN.removeprefix("^").removesuffix("$")
+ASKER_ROUTES = re.compile(rf"^(?:/faqs/(?P<faq>{_NAME}))?/(?:ask|feedback|sources)$")
 ALLOWED_METHODS = b"POST, GET"
 ALLOWED_HEADERS = b"Content-Type, X-API-Key, X-Request-ID"
 EXPOSED_HEADERS = b"X-Request-ID, Retry-After"
@@ -32,9 +37,6 @@ PREFLIGHT_MAX_AGE = b"600"
 # The allowed origins of a FAQ (None: the default one), or None when there is no such FAQ (the
 # route then answers 404) or nothing to ask yet (503).
 OriginsOf = Callable[[str | None], Awaitable[tuple[str, ...] | None]]
-
-
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def same_origin(origin: str, host: str) -> bool:

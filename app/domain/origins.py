@@ -8,6 +8,10 @@ from urllib.parse import urlsplit
 
 # At most this many sites a FAQ's widget may be put on.
 MAX_ORIGINS = 50
+# The longest origin written down (`https://` + a 253-character host + `:65535`).
+MAX_ORIGIN_CHARS = 300
+# The port a scheme means when an origin names none.
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def normalise_origin(text: str) -> str:
@@ -30,7 +34,7 @@ def normalise_origin(text: str) -> str:
     host = parts.hostname.lower()
     if ":" in host:  # an IPv6 address
         host = f"[{host}]"
-    default = {"http": 80, "https": 443}[parts.scheme]
+    default = DEFAULT_PORTS[parts.scheme]
     return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
 
 

@@ -371,14 +371,11 @@ class Servable:
         """Both sides over the bottom layers they share, in one pass."""
         if "both" in self.onnx:
             return self.onnx["both"].encode_both(texts, self.embedding_size, timing.ENCODE_BOTH)
-        empty = np.zeros((0, self.embedding_size), dtype=np.float32)
-        if not texts:
-            return empty, empty
         if self._trunk is None:
             self._trunk = SharedTrunk(self.model, self.question_model, self.trunk_layers).eval()
         st = next(iter(self.model.encoders.values())).model
-        answers, questions = [], []
-        order = [i for rows in length_chunks(texts, DEFAULT_CHUNK_SIZE) for i in rows]
+        answers = np.empty((len(texts), self.embedding_size), dtype=np.float32)
+        questions = np.empty_like(answers)
         with torch.inference_mode():
             for rows in length_chunks(texts, DEFAULT_CHUNK_SIZE):
                 with timing.stage(timing.TOKENIZE):
@@ -387,14 +384,8 @@ class Servable:
                     answer, question = self._trunk(
                         features["input_ids"], features["attention_mask"], features["token_type_ids"]
                     )
-                answers.append(answer.numpy())
-                questions.append(question.numpy())
-        inverse = np.empty(len(order), dtype=np.int64)
-        inverse[order] = np.arange(len(order))
-        return (
-            np.concatenate(answers)[inverse].astype(np.float32),
-            np.concatenate(questions)[inverse].astype(np.float32),
-        )
+                answers[rows], questions[rows] = answer.numpy(), question.numpy()
+        return answers, questions
 
     def _both(self, texts: Sequence[str], batch_size: int, stage: str) -> tuple[np.ndarray, np.ndarray]:
         """The head's embeddings and the encoder's (before the head), in one forward."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from itertools import islice
 
 from app.domain import follow_ups
 from app.domain.entry import FaqEntry
@@ -17,6 +18,8 @@ __all__ = ["EntryNotFound", "FaqEntries"]
 
 # Sources change only with writes; other replicas' writes are seen after this many seconds.
 SOURCES_TTL_SECONDS = 30.0
+# Entries an export holds at once (with their follow-ups' questions, fetched together).
+EXPORT_PAGE = 1000
 # The asker's page's example question is the shortest of this many of the FAQ's entries.
 EXAMPLE_POOL = 20
 
@@ -64,12 +67,12 @@ class FaqEntries:
     def export(self, source: str | None = None) -> Iterator[FaqEntry]:
         """Every live entry (of `source`), in the data-file format's fields, its follow-ups
         written as their entries' questions (a file names entries by question: a reimport, whose
-        entries get the ids of their content, finds them). Read twice, a page at a time: the
-        follow-ups named, then the entries."""
-        named = {i for _, entry in self.each(source) for i in entry.follow_ups}
-        questions = self.questions_of(named)
-        for pid, entry in self.each(source):
-            yield follow_ups.as_questions([(pid, entry)], questions)[0]
+        entries get the ids of their content, finds them). Read once, EXPORT_PAGE entries at a
+        time, with one fetch of the follow-ups a page names."""
+        entries = self.each(source)
+        while page := list(islice(entries, EXPORT_PAGE)):
+            named = {i for _, entry in page for i in entry.follow_ups}
+            yield from follow_ups.as_questions(page, self.questions_of(named))
 
     def questions_of(self, ids: Iterable[str]) -> dict[str, str]:
         """The question of each of these entries that exists (one fetch a thousand)."""

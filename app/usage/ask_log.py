@@ -168,7 +168,8 @@ class AskLogWriter:
             self._logs[id(log)] = log
 
     def remove(self, log: AskLog) -> None:
-        """`log` is written no more by this writer (its FAQ was deleted); flush it first."""
+        """`log` is written no more by this writer (its FAQ's services are closing: the log
+        writes what waits itself, AskLog.close)."""
         with self._lock:
             self._logs.pop(id(log), None)
 

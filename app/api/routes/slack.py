@@ -18,6 +18,7 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from slack_sdk import WebClient
+from starlette.datastructures import State
 
 from app.api import slack
 from app.api.deps import TenantsDep
@@ -52,23 +53,24 @@ class _Delivered:
         return True
 
 
+def set_up(state: State, settings: ServiceSettings) -> None:
+    """What the Slack routes keep for the app's life: the verifier of Slack's signatures (None:
+    Slack is not set up, the routes answer 404) and the events delivered already."""
+    secret = settings.slack_signing_secret
+    state.slack_verifier = None if secret is None else slack.SlackVerifier(secret.get_secret_value())
+    state.slack_events = _Delivered()
+
+
 async def _verified(request: Request) -> bytes:
     """The body of a request Slack signed (401 otherwise; 404 when Slack is not set up)."""
-    settings: ServiceSettings = request.app.state.settings
-    secret = settings.slack_signing_secret
-    if secret is None:
+    verifier: slack.SlackVerifier | None = request.app.state.slack_verifier
+    if verifier is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, "Slack is not set up on this service (SLACK_SIGNING_SECRET)"
         )
-    state = request.app.state
-    if getattr(state, "slack_verifier", None) is None:
-        state.slack_verifier, state.slack_events = (
-            slack.SlackVerifier(secret.get_secret_value()),
-            _Delivered(),
-        )
     body = await request.body()
     try:
-        state.slack_verifier.check(
+        verifier.check(
             body, request.headers.get("x-slack-request-timestamp"), request.headers.get("x-slack-signature")
         )
     except slack.SlackRequestRefused as exc:

@@ -7,14 +7,15 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, Field
 
 from app.api.schemas.common import strict_body
-from app.domain.origins import MAX_ORIGINS, normalise_origins
+from app.domain.origins import MAX_ORIGIN_CHARS, MAX_ORIGINS, normalise_origins
 
 
 class WidgetIn(BaseModel):
     model_config = strict_body({"allowed_origins": ["https://shop.example", "https://help.shop.example"]})
 
     allowed_origins: Annotated[
-        list[str],
+        # An origin is a scheme, a host name (at most 253 characters) and a port.
+        list[Annotated[str, Field(max_length=MAX_ORIGIN_CHARS)]],
         Field(
             max_length=MAX_ORIGINS,
             description="The sites (scheme://host[:port]) whose pages may use the widget and frame the "
