@@ -207,17 +207,23 @@ class SlackSettings(_Settings):
     @field_validator("slack_workspaces")
     @classmethod
     def _workspace_faqs(cls, value: str) -> str:
-        for part in (p.strip() for p in value.split(",") if p.strip()):
-            team, _, faq = part.partition("=")
-            if not re.fullmatch(r"[A-Z0-9]{2,32}", team.strip()) or not re.fullmatch(
-                FAQ_NAME_PATTERN, faq.strip()
-            ):
-                raise ValueError(f"SLACK_WORKSPACES: {part!r} is not TEAM_ID=faq-name (e.g. T0123ABC=hr)")
+        _workspace_pairs(value)  # ValueError naming the bad pair
         return value
 
     def workspace_faqs(self) -> dict[str, str]:
-        pairs = (p.strip().partition("=") for p in self.slack_workspaces.split(",") if p.strip())
-        return {team.strip(): faq.strip() for team, _, faq in pairs}
+        """The FAQ each listed workspace asks, by its team id."""
+        return _workspace_pairs(self.slack_workspaces)
+
+
+def _workspace_pairs(value: str) -> dict[str, str]:
+    """SLACK_WORKSPACES ("T0123=hr,T0456=it") as team id -> FAQ name; ValueError for a bad pair."""
+    found = {}
+    for part in (p.strip() for p in value.split(",") if p.strip()):
+        team, _, faq = (piece.strip() for piece in part.partition("="))
+        if not re.fullmatch(r"[A-Z0-9]{2,32}", team) or not re.fullmatch(FAQ_NAME_PATTERN, faq):
+            raise ValueError(f"SLACK_WORKSPACES: {part!r} is not TEAM_ID=faq-name (e.g. T0123ABC=hr)")
+        found[team] = faq
+    return found
 
 
 class ServiceSettings(
