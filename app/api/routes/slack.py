@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import uuid
 from collections import OrderedDict
 from urllib.parse import parse_qs
 
@@ -168,8 +169,11 @@ async def interactivity(request: Request, background: BackgroundTasks, tenants: 
         action = payload["actions"][0]
         value = json.loads(action["value"])
         team, user, response_url = payload["team"]["id"], payload["user"]["id"], payload["response_url"]
-        entry_id = str(value["e"])
-    except (ValueError, KeyError, IndexError, TypeError):
+        # The ids our buttons carry, held to /ask's rule for them (UUIDs): a value that is not
+        # one never reaches the store or the ask log.
+        entry_id = str(uuid.UUID(str(value["e"])))
+        via = str(uuid.UUID(str(value["v"]))) if value.get("v") else ""
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         return Response(status_code=status.HTTP_200_OK)  # not a click of ours: nothing to do
     services = _services(request, tenants, team)
     if services is None:
@@ -177,13 +181,28 @@ async def interactivity(request: Request, background: BackgroundTasks, tenants: 
     else:
         client, label = _asker(team, user)
         background.add_task(
-            _act, services, str(action.get("action_id", "")), value, entry_id, response_url, client, label
+            _act,
+            services,
+            str(action.get("action_id", "")),
+            value,
+            entry_id,
+            via,
+            response_url,
+            client,
+            label,
         )
     return Response(status_code=status.HTTP_200_OK)
 
 
 async def _act(
-    services: Services, action: str, value: dict, entry_id: str, response_url: str, client: str, label: str
+    services: Services,
+    action: str,
+    value: dict,
+    entry_id: str,
+    via: str,
+    response_url: str,
+    client: str,
+    label: str,
 ) -> None:
     asked = str(value.get("q", ""))[: slack.QUESTION_IN_VALUE]
     try:
@@ -206,7 +225,7 @@ async def _act(
         return
     question = result.answers[0].question
     await _post(response_url, {**slack.message(question, result), "replace_original": False})
-    await run_in_threadpool(services.record_ask, question, result, client, label, via=str(value.get("v", "")))
+    await run_in_threadpool(services.record_ask, question, result, client, label, via=via)
 
 
 @router.post("/events")

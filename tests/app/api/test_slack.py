@@ -225,6 +225,35 @@ def test_buttons_answer_their_entry_or_take_the_feedback(client, slack_side):
     assert steps[0]["next"][0]["question"] == "Can I track my parcel?"
 
 
+def test_a_click_whose_ids_are_not_ours_reaches_nothing(client, slack_side):
+    """A signed click with an entry id or a follow-up path that is not an id (one our buttons
+    never carry): 200 for Slack, and nothing asked, posted or recorded."""
+    before_steps = client.get("/faqs/shop/admin/insights", headers=SERVICE).json()["next_steps"]
+    before = len(slack_side.received)
+    entry = client.get("/faqs/shop/faq/entries", headers=SERVICE).json()["entries"][0]["id"]
+    for value in (
+        {"e": "../../admin"},
+        {"e": "x" * 5000},
+        {"e": entry, "v": "not-an-id" * 500},
+        ["e", entry],
+    ):
+        payload = {
+            "type": "block_actions",
+            "team": {"id": TEAM},
+            "user": {"id": "U1"},
+            "response_url": f"{slack_side.url}/hook/odd",
+            "actions": [{"action_id": "answer", "value": json.dumps(value)}],
+        }
+        form = urlencode({"payload": json.dumps(payload)}).encode()
+        response = client.post(
+            "/slack/interactivity", content=form, headers={"Content-Type": FORM, **signed(form)}
+        )
+        assert response.status_code == 200 and response.content == b""
+    time.sleep(0.5)
+    assert len(slack_side.received) == before
+    assert client.get("/faqs/shop/admin/insights", headers=SERVICE).json()["next_steps"] == before_steps
+
+
 def test_events_the_url_check_and_mentions_answered_in_their_thread_once(client, slack_side):
     challenge = json.dumps(
         {"type": "url_verification", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
