@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app.domain.entry import FaqEntry
 from app.search.decision import ANSWERED
 
 
@@ -32,6 +33,20 @@ class Hit:
     # (id, question) of those that exist, in the owner's order.
     follow_up_ids: tuple[str, ...] = ()
     follow_ups: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, entry_id: str, entry: FaqEntry, score: float) -> Hit:
+        """The stored entry `entry_id` found at `score`."""
+        return cls(
+            entry_id,
+            entry.answer,
+            entry.question,
+            entry.source,
+            entry.filename,
+            score,
+            entry.alternates,
+            follow_up_ids=entry.follow_ups,
+        )
 
 
 @dataclass(frozen=True)

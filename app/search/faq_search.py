@@ -169,17 +169,7 @@ class FaqSearch:
         found = self.store.entries(self.alias, [entry_id])
         if entry_id not in found:
             raise EntryNotFound(f"no FAQ entry '{entry_id}'")
-        entry = found[entry_id]
-        hit = Hit(
-            entry_id,
-            entry.answer,
-            entry.question,
-            entry.source,
-            entry.filename,
-            1.0,
-            entry.alternates,
-            follow_up_ids=entry.follow_ups,
-        )
+        hit = Hit.of(entry_id, found[entry_id], 1.0)
         return self._with_follow_ups([Answers([hit], [], None, status=ANSWERED)])[0]
 
     def _with_follow_ups(self, answered: list[Answers]) -> list[Answers]:

@@ -12,7 +12,6 @@ from dataclasses import replace
 import numpy as np
 
 from app import timing
-from app.domain.entry import FaqEntry
 from app.search.answers import Hit, Question
 from app.search.fusion import blend_lexical, fuse
 from app.search.lexical import Bm25Encoder, LexicalEncoder
@@ -104,7 +103,7 @@ class Retriever:
         for n, (ranked, dense_scores) in enumerate(rankings):
             floor = min(dense_scores.values(), default=0.0)
             hits = [
-                _hit(pid, entries[pid], dense_scores.get(pid, floor))
+                Hit.of(pid, entries[pid], dense_scores.get(pid, floor))
                 for pid, _ in ranked
                 if pid in entries  # an entry deleted between the query and the fetch is skipped
             ]
@@ -137,16 +136,3 @@ def _best_of(*sides: Sequence[ScoredPoint]) -> list[ScoredPoint]:
             if point.id not in best or point.score > best[point.id].score:
                 best[point.id] = point
     return sorted(best.values(), key=lambda p: p.score, reverse=True)
-
-
-def _hit(pid: str, entry: FaqEntry, score: float) -> Hit:
-    return Hit(
-        pid,
-        entry.answer,
-        entry.question,
-        entry.source,
-        entry.filename,
-        score,
-        entry.alternates,
-        follow_up_ids=entry.follow_ups,
-    )
