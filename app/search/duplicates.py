@@ -156,15 +156,13 @@ def warnings_against_store(
     first = {n for n in range(len(queries)) if n == 0 or owner[n] != owner[n - 1]}
     scores: dict[tuple[int, str], float] = {}
     same_question: dict[tuple[int, str], float] = {}
-    sides: list[tuple[str, list]] = [
-        (QUESTION_VECTOR, queries),
-        (WORDINGS_VECTOR, [q[None, :] for q in queries]),
+    sides: list[tuple[str, list, int]] = [
+        (QUESTION_VECTOR, queries, CONFLICT_DEPTH),
+        (WORDINGS_VECTOR, [q[None, :] for q in queries], NEAREST_WARNED),
     ]
-    for using, vectors in sides:
+    for using, vectors, depth in sides:
         try:
-            results = store.query_batch(
-                alias, vectors, using, limit=CONFLICT_DEPTH, sources=[None] * len(vectors)
-            )
+            results = store.query_batch(alias, vectors, using, limit=depth, sources=[None] * len(vectors))
         except MissingVector:
             continue  # an answers-only search, or a version from before wordings
         for n, points in enumerate(results):
@@ -178,6 +176,8 @@ def warnings_against_store(
                     scores[key] = max(scores.get(key, -1.0), point.score)
                 elif deep:
                     same_question[key] = max(same_question.get(key, -1.0), point.score)
+    # Each stored entry read once, however many entries name it (at most the whole FAQ, for
+    # an import as large).
     stored = store.entries(alias, list({pid for _, pid in (*scores, *same_question)}))
     warnings = []
     conflicts: dict[int, int] = {}
